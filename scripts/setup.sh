@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One command for a fresh machine: Node packages, the Python venv for training/, the Kafka broker
+# artifacts and the chart tools; then runs the main job on the demo model (skip with --no-run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run_demo=1
+[ "${1:-}" = "--no-run" ] && run_demo=0
+
+# onnxruntime-node's install script downloads CUDA binaries; CPU needs none of them.
+export ONNXRUNTIME_NODE_INSTALL=skip
+echo "== Node packages"
+npm ci --no-audit --no-fund
+
+echo "== Python venv (training/)"
+python=${PYTHON:-python3}
+[ -x training/.venv/bin/python ] || "$python" -m venv training/.venv
+training/.venv/bin/pip install --quiet --upgrade pip==25.3
+training/.venv/bin/pip install --quiet -e 'training[test]'
+
+echo "== Kafka broker artifacts"
+bash scripts/kafka.sh fetch
+
+if [ -f scripts/helm-tools.sh ]; then
+  echo "== Chart tools (helm, kubeconform)"
+  bash scripts/helm-tools.sh
+fi
+
+if [ "$run_demo" -eq 1 ]; then
+  echo "== The sidecar on the demo model"
+  node bin/clipn.js demo --max-images 60
+fi

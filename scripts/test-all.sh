@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The one test command (npm test): type-check, TypeScript unit and integration tests (against a
+# real Kafka broker started by scripts/with-kafka.sh), the Python suite, and the Helm chart.
+# Prints one closing line: "tests: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export ONNXRUNTIME_NODE_INSTALL=skip
+logdir=$(mktemp -d)
+passed=0; failed=0; status=0
+
+count_node() { # node:test spec reporter summary lines
+  local p f
+  p=$(grep -E '^ℹ pass [0-9]+' "$1" | tail -1 | awk '{print $3}'); f=$(grep -E '^ℹ fail [0-9]+' "$1" | tail -1 | awk '{print $3}')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ -z "$p" ]; then failed=$((failed + 1)); echo "!! no test summary from $2"; fi
+}
+
+echo "== type-check"
+if ! npx tsc -p tsconfig.json --noEmit; then failed=$((failed + 1)); status=1; echo "!! type-check failed"; fi
+
+unit=$(find test -name '*.test.ts' -not -path 'test/integration/*' | sort)
+if [ -n "$unit" ]; then
+  echo "== TypeScript unit tests"
+  node --import tsx --test --test-reporter=spec --test-concurrency=2 $unit 2>&1 | tee "$logdir/unit.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  count_node "$logdir/unit.log" "unit tests"
+fi
+
+integ=$(find test/integration -name '*.test.ts' 2>/dev/null | sort)
+if [ -n "$integ" ]; then
+  echo "== TypeScript integration tests (real Kafka broker)"
+  bash scripts/with-kafka.sh node --import tsx --test --test-reporter=spec --test-concurrency=1 $integ 2>&1 | tee "$logdir/integ.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  count_node "$logdir/integ.log" "integration tests"
+fi
+
+if [ -x training/.venv/bin/python ]; then
+  echo "== Python tests"
+  training/.venv/bin/python -m pytest -q training/tests 2>&1 | tee "$logdir/py.log"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] || status=1
+  line=$(grep -E '[0-9]+ (passed|failed)' "$logdir/py.log" | tail -1)
+  p=$(echo "$line" | grep -oE '[0-9]+ passed' | awk '{print $1}'); f=$(echo "$line" | grep -oE '[0-9]+ (failed|error)' | awk '{s+=$1} END {print s+0}')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  [ -n "$p" ] || { failed=$((failed + 1)); echo "!! no pytest summary"; }
+else
+  echo "!! training/.venv is missing: run npm run setup"; failed=$((failed + 1)); status=1
+fi
+
+if [ -x helm/test.sh ]; then
+  echo "== Helm chart"
+  bash helm/test.sh 2>&1 | tee "$logdir/helm.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  line=$(grep -E '^helm: [0-9]+ passed' "$logdir/helm.log" | tail -1)
+  p=$(echo "$line" | awk '{print $2}'); f=$(echo "$line" | awk '{print $4}')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  [ -n "$p" ] || { failed=$((failed + 1)); echo "!! no helm summary"; }
+fi
+
+rm -rf "$logdir"
+[ "$failed" -eq 0 ] || status=1
+echo "tests: $passed passed, $failed failed"
+exit $status
