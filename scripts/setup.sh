@@ -14,7 +14,7 @@ npm ci --no-audit --no-fund
 echo "== Python venv (training/)"
 python=${PYTHON:-python3}
 [ -x training/.venv/bin/python ] || "$python" -m venv training/.venv
-training/.venv/bin/pip install --quiet --upgrade pip==25.3
+training/.venv/bin/pip install --quiet --upgrade pip==26.3
 training/.venv/bin/pip install --quiet -e 'training[test]'
 
 echo "== Kafka broker artifacts"
