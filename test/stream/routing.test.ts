@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { route } from '../../src/stream/routing.js';
+import { isClipnError } from '../../src/errors.js';
+
+const both = { scores: { ctw: 0.2, atd: 0.3 }, ood: { ctw: true, atd: true } };
+const onlyCtw = { scores: { ctw: 0.4, atd: 0.9 }, ood: { ctw: true, atd: false } };
+const none = { scores: { ctw: 0.9, atd: 0.95 }, ood: { ctw: false, atd: false } };
+
+test('each rule combines the two flags as named', () => {
+  assert.equal(route('ctw', onlyCtw).review, true);
+  assert.equal(route('atd', onlyCtw).review, false);
+  assert.equal(route('both', onlyCtw).review, false);
+  assert.equal(route('both', both).review, true);
+  assert.equal(route('either', onlyCtw).review, true);
+  assert.equal(route('either', none).review, false);
+});
+
+test('reasons name the flags that fired', () => {
+  const d = route('either', both);
+  assert.equal(d.reasons.length, 2);
+  assert.match(d.reasons[0] ?? '', /^ctw/);
+  assert.deepEqual(route('atd', none).reasons, []);
+});
+
+test('calibrated thresholds compare the ID scores', () => {
+  assert.equal(route('calibrated', none, { ctw: 0.95 }).review, true);
+  assert.equal(route('calibrated', none, { ctw: 0.5, atd: 0.5 }).review, false);
+  assert.match(route('calibrated', none, { atd: 0.99 }).reasons[0] ?? '', /atd 0.9500 < calibrated 0.9900/);
+});
+
+test('calibrated without thresholds is a label-set error', () => {
+  assert.throws(() => route('calibrated', none, {}), (e: unknown) => isClipnError(e, 'LABEL_SET_INVALID'));
+});
