@@ -1,0 +1,88 @@
+/**
+ * The kafkajs eachBatch handler: takes messages of one partition in order, in chunks bounded
+ * by the free in-flight slots, hands each to the message handler (which never throws: bad
+ * input becomes a dead letter), delivers the chunk's records, and only then commits the offset
+ * after the chunk. Partitions run concurrently, which is what fills cross-partition
+ * micro-batches in the batcher downstream.
+ */
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Delivery, OutputRecord } from './delivery.js';
+import type { Slots } from './slots.js';
+
+/** Where a consumed message came from. */
+export interface MessageSource {
+  topic: string;
+  partition: number;
+}
+
+/** Turns one consumed message into the records to produce for it. Must not reject. */
+export type MessageHandler = (message: KafkaMessage, source: MessageSource) => Promise<OutputRecord[]>;
+
+/** Hooks the processor reports through (metrics, logs). */
+export interface BatchHooks {
+  onPaused?(source: MessageSource, paused: boolean): void;
+  onLag?(source: MessageSource, lag: number): void;
+  onDelivered?(source: MessageSource, messages: number, records: number): void;
+}
+
+/** Options of {@link createBatchHandler}. */
+export interface BatchHandlerOptions {
+  /** Most messages of one partition handed on before their records are delivered. */
+  maxChunk: number;
+  /** How often to heartbeat while a chunk is in flight, in ms. */
+  heartbeatIntervalMs: number;
+}
+
+/** Builds the eachBatch handler. */
+export function createBatchHandler(
+  handle: MessageHandler,
+  delivery: Delivery,
+  slots: Slots,
+  options: BatchHandlerOptions,
+  hooks: BatchHooks = {},
+): (payload: EachBatchPayload) => Promise<void> {
+  return async (payload) => {
+    const { batch } = payload;
+    const source: MessageSource = { topic: batch.topic, partition: batch.partition };
+    // Long batches (slow inference, big chunks) must not cost us the group membership.
+    const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), options.heartbeatIntervalMs);
+    try {
+      const messages = batch.messages;
+      let next = 0;
+      while (next < messages.length && payload.isRunning() && !payload.isStale()) {
+        let taken = slots.tryTake(Math.min(options.maxChunk, messages.length - next));
+        if (taken === 0) {
+          // Backpressure: stop fetching this partition until in-flight work drains.
+          const resume = payload.pause();
+          hooks.onPaused?.(source, true);
+          await slots.whenFree();
+          resume();
+          hooks.onPaused?.(source, false);
+          continue;
+        }
+        const chunk = messages.slice(next, next + taken);
+        try {
+          const records = (await Promise.all(chunk.map((m) => handle(m, source)))).flat();
+          const last = chunk[chunk.length - 1] as KafkaMessage;
+          const nextOffset = (BigInt(last.offset) + 1n).toString();
+          await delivery.deliver(records, { ...source, offset: nextOffset });
+          payload.resolveOffset(last.offset);
+          hooks.onDelivered?.(source, chunk.length, records.length);
+          hooks.onLag?.(source, lagAfter(batch.highWatermark, nextOffset));
+        } finally {
+          slots.give(taken);
+          taken = 0;
+        }
+        next += chunk.length;
+      }
+      await payload.heartbeat().catch(() => undefined);
+    } finally {
+      clearInterval(beat);
+    }
+  };
+}
+
+function lagAfter(highWatermark: string, nextOffset: string): number {
+  const lag = BigInt(highWatermark) - BigInt(nextOffset);
+  return lag > 0n ? Number(lag) : 0;
+}
