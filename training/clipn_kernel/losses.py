@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def clipn_losses(f: torch.Tensor, g: torch.Tensor, h: torch.Tensor, scale: torch.Tensor | float) -> dict[str, torch.Tensor]:
+def clipn_losses(
+    f: torch.Tensor, g: torch.Tensor, h: torch.Tensor, scale: torch.Tensor | float, negatives: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """Losses of one batch of N image-text pairs.
 
     f: image embeddings, g: yes-text, h: no-text, each [N,D] and L2-normalised;
@@ -25,7 +27,8 @@ def clipn_losses(f: torch.Tensor, g: torch.Tensor, h: torch.Tensor, scale: torch
     log_q_no = logits_no - log_norm
     eye = torch.eye(n, dtype=torch.bool, device=f.device)
     l_yes = -log_q_yes[eye].mean()
-    l_no = -log_q_no[~eye].sum() / (n * n - n)
+    pairs = ~eye if negatives is None else (negatives & ~eye)
+    l_no = -log_q_no[pairs].sum() / pairs.sum().clamp(min=1)
     l_tso = (2.0 - torch.sqrt(2.0 - 2.0 * (g * h).sum(dim=-1) + 1e-4)).mean()
     total = 0.5 * (l_yes + l_no + l_tso)
     return {"l_yes": l_yes, "l_no": l_no, "l_tso": l_tso, "total": total}

@@ -60,14 +60,15 @@ class CLIPN(nn.Module):
         transformer = self.transformer_no if no else self.transformer
         ln = self.ln_final_no if no else self.ln_final
         proj = self.text_projection_no if no else self.text_projection
-        x = ln(transformer(x, self.attn_mask.to(x.dtype)))
+        length = x.shape[1]
+        x = ln(transformer(x, self.attn_mask[:length, :length].to(x.dtype)))
         # The end-of-text token has the largest id, so argmax finds it.
         eot = x[torch.arange(x.shape[0], device=x.device), ids.argmax(dim=-1)]
         return eot @ proj
 
     def encode_text(self, ids: torch.Tensor) -> torch.Tensor:
         """[N,77] token ids -> [N,D] yes-tower text embeddings (not normalised)."""
-        x = self.token_embedding(ids) + self.positional_embedding
+        x = self.token_embedding(ids) + self.positional_embedding[: ids.shape[1]]
         return self._text_tower(x, ids, no=False)
 
     def encode_text_no(self, ids: torch.Tensor, prompt: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,7 +77,9 @@ class CLIPN(nn.Module):
         prompt None: in training each sample adds one of 17 tensors drawn uniformly (the 16
         prompts or their mean); in eval the mean prompt. A [77,W] or [N,77,W] tensor is added as given.
         """
-        x = self.token_embedding_no(ids) + self.positional_embedding_no
+        # Ids may be cut after the last end-of-text (training does): the causal mask makes that exact.
+        length = ids.shape[1]
+        x = self.token_embedding_no(ids) + self.positional_embedding_no[:length]
         if prompt is None:
             if self.training:
                 choices = torch.cat([self.prompt_no, self.prompt_no.mean(dim=0, keepdim=True)], dim=0)
@@ -84,7 +87,7 @@ class CLIPN(nn.Module):
                 prompt = choices[idx.to(choices.device)]
             else:
                 prompt = self.mean_prompt()
-        return self._text_tower(x + prompt, ids, no=True)
+        return self._text_tower(x + prompt[..., :length, :], ids, no=True)
 
     def mean_prompt(self) -> torch.Tensor:
         """The inference-time prompt: the mean of the 16 "no" prompts, [77,W]."""

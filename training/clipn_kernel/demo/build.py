@@ -1,0 +1,106 @@
+"""`demo build`: regenerate the demo bundle, its held-out image sets and its quality record from a seed."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..checkpoint import save_checkpoint
+from ..evaluate import evaluate
+from ..export import export_bundle
+from ..model import CLIPN
+from .train import ID_LABELS, demo_config, make_dataset, pretrain_clip, train_clipn
+from .world import DEMO_TEMPLATES, ID_SHAPES, OOD_SHAPES, samples
+
+TARGETS = {"idAccuracy": 0.90, "atdAuroc": 0.90}
+
+
+def write_images(out: Path, seed: int, shapes: tuple[str, ...], per_class: int) -> None:
+    for i, s in enumerate(samples(seed, shapes, per_class * len(shapes))):
+        folder = out / s.shape
+        folder.mkdir(parents=True, exist_ok=True)
+        s.image.save(folder / f"{i // len(shapes):03d}.png", optimize=True)
+
+
+def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 20000, clip_epochs: int = 16, clipn_epochs: int = 6,
+          batch: int = 256, per_class: int = 40, log: Callable[[str], None] = print) -> dict:
+    started = time.perf_counter()
+    out, heldout = Path(out_dir), Path(heldout_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    cfg = demo_config()
+    model = CLIPN(cfg)
+    log(f"demo model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {len(cfg.text.vocab_subset or ())} kept token ids")
+    data = make_dataset(seed, ID_SHAPES, n_train)
+    log(f"rendered {n_train} training images ({time.perf_counter() - started:.0f} s)")
+    curves = {"clip": pretrain_clip(model, data, epochs=clip_epochs, batch=batch, lr=1e-3, seed=seed, log=log)}
+    curves["clipn"] = train_clipn(model, data, epochs=clipn_epochs, batch=batch, lr=5e-4, seed=seed, log=log)
+    train_seconds = time.perf_counter() - started
+
+    # The committed checkpoint is fp16 (half the bytes); export from exactly those weights.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.half().float())
+    work = out / ".work"
+    work.mkdir(exist_ok=True)
+    ckpt = work / "checkpoint.pt"
+    save_checkpoint(model, ckpt, half=True)
+    templates = work / "templates.txt"
+    templates.write_text("".join(f"{t.replace('{}', '{}')}\n" for t in DEMO_TEMPLATES))
+    export_bundle(model, cfg, out, name="demo", checkpoint_path=ckpt, templates_path=templates, log=log)
+    for f in work.iterdir():
+        f.unlink()
+    work.rmdir()
+
+    write_images(heldout / "id", seed + 1_000_003, ID_SHAPES, per_class)
+    write_images(heldout / "ood", seed + 2_000_003, OOD_SHAPES, per_class)
+    labels = {"id": "demo", "version": 1, "labels": ID_LABELS, "routing": {"rule": "atd"}}
+    (out / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
+    result = evaluate(out, ID_LABELS, heldout / "id", [heldout / "ood" / s for s in OOD_SHAPES])
+    quality = {
+        "command": f"python -m clipn_kernel demo build --out {out} --heldout {heldout} --seed {seed}",
+        "seed": seed,
+        "trainImages": n_train,
+        "epochs": {"clip": clip_epochs, "clipn": clipn_epochs},
+        "trainSeconds": round(train_seconds, 1),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
+        "lossCurves": curves,
+        "targets": TARGETS,
+        "met": {"idAccuracy": result.get("idAccuracy", 0) >= TARGETS["idAccuracy"], "atdAuroc": result["mean"]["atd"]["auroc"] >= TARGETS["atdAuroc"]},
+        "result": result,
+    }
+    (out / "quality.json").write_text(json.dumps(quality, indent=2) + "\n")
+    (out / "QUALITY.md").write_text(quality_markdown(quality))
+    log(f"quality: ID accuracy {result.get('idAccuracy')}, ATD AUROC {result['mean']['atd']['auroc']:.4f}, CTW AUROC {result['mean']['ctw']['auroc']:.4f}")
+    return quality
+
+
+def quality_markdown(q: dict) -> str:
+    r = q["result"]
+    rows = "\n".join(
+        f"| {name} | " + " | ".join(f"{v[k]['auroc']:.4f} / {v[k]['fpr95']:.4f}" for k in ("ctw", "atd", "msp", "max_logit", "energy")) + " |"
+        for name, v in {**r["ood"], "mean": r["mean"]}.items()
+    )
+    return f"""# Demo model quality
+
+Measured by `{q["command"]}` (seed {q["seed"]}, {q["trainImages"]} training images,
+{q["epochs"]["clip"]} CLIP epochs then {q["epochs"]["clipn"]} CLIPN epochs, {q["trainSeconds"]:.0f} s of training on {q["machine"]}),
+through the exported ONNX graphs, on the held-out images in models/demo-heldout/ ({r["idImages"]} ID images, 40 per OOD concept).
+`clipn eval --id models/demo-heldout/id --ood models/demo-heldout/ood/crescent --ood models/demo-heldout/ood/arrow --ood models/demo-heldout/ood/heart --labels models/demo/labels.json` reproduces it.
+
+- Zero-shot ID accuracy: **{r.get("idAccuracy", float("nan")):.4f}** (target >= {q["targets"]["idAccuracy"]}: {"met" if q["met"]["idAccuracy"] else "NOT met"})
+- ATD AUROC (mean over OOD concepts): **{r["mean"]["atd"]["auroc"]:.4f}** (target >= {q["targets"]["atdAuroc"]}: {"met" if q["met"]["atdAuroc"] else "NOT met"})
+- Share of ID images flagged: CTW {r["idFlagged"]["ctw"]:.3f}, ATD {r["idFlagged"]["atd"]:.3f}
+
+AUROC / FPR95 per OOD concept (ID = {", ".join(r["labels"])}):
+
+| OOD set | CTW | ATD | MSP | MaxLogit | Energy |
+| --- | --- | --- | --- | --- | --- |
+{rows}
+"""

@@ -1,0 +1,44 @@
+"""`demo build` and `demo images`: the demo model and demo-world images."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the demo model and its synthetic world")
+    dsub = p.add_subparsers(dest="demo_command", required=True)
+    b = dsub.add_parser("build", help="train and export the demo model from a seed (CPU, about 20 minutes)")
+    b.add_argument("--out", default="models/demo")
+    b.add_argument("--heldout", default="models/demo-heldout")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--train-images", type=int, default=20000)
+    b.add_argument("--clip-epochs", type=int, default=16)
+    b.add_argument("--clipn-epochs", type=int, default=6)
+    b.set_defaults(run=run_build)
+    i = dsub.add_parser("images", help="render demo-world images into DIR/<shape>/")
+    i.add_argument("--out", required=True)
+    i.add_argument("--split", choices=("id", "ood"), default="id")
+    i.add_argument("--n", type=int, default=10, help="images per shape")
+    i.add_argument("--seed", type=int, default=1)
+    i.add_argument("--size", type=int, default=64)
+    i.set_defaults(run=run_images)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from .build import build
+
+    q = build(args.out, args.heldout, seed=args.seed, n_train=args.train_images, clip_epochs=args.clip_epochs, clipn_epochs=args.clipn_epochs)
+    return 0 if all(q["met"].values()) else 1
+
+
+def run_images(args: argparse.Namespace) -> int:
+    from .world import ID_SHAPES, OOD_SHAPES, samples
+
+    shapes = ID_SHAPES if args.split == "id" else OOD_SHAPES
+    for i, s in enumerate(samples(args.seed, shapes, args.n * len(shapes), args.size)):
+        folder = Path(args.out) / s.shape
+        folder.mkdir(parents=True, exist_ok=True)
+        s.image.save(folder / f"{i // len(shapes):03d}.png")
+    return 0
