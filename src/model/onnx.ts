@@ -1,0 +1,113 @@
+/**
+ * ONNX Runtime behind one module: nothing else in src/ imports onnxruntime-node. Sessions are
+ * created with an ordered execution-provider preference; a provider that cannot load is
+ * skipped only when a later one is listed, so `["cuda"]` fails loudly instead of quietly
+ * running on the CPU.
+ */
+import * as ort from 'onnxruntime-node';
+import { ClipnError } from '../errors.js';
+
+/** Execution providers the runtime knows how to ask for. */
+export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'webgpu', 'cpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/** Session options, from config. */
+export interface OnnxOptions {
+  /** In order of preference; later entries are fallbacks. */
+  executionProviders: readonly ExecutionProvider[];
+  /** 0 lets ONNX Runtime choose. */
+  intraOpThreads: number;
+  interOpThreads: number;
+  graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export const DEFAULT_ONNX_OPTIONS: Readonly<OnnxOptions> = Object.freeze({
+  executionProviders: ['cpu'] as const,
+  intraOpThreads: 0,
+  interOpThreads: 0,
+  graphOptimization: 'all',
+});
+
+/** An input tensor: float32 or int64 data with its dims. */
+export type Feed = { type: 'float32'; data: Float32Array; dims: readonly number[] } | { type: 'int64'; data: BigInt64Array; dims: readonly number[] };
+
+/** A float32 output with its dims. */
+export interface Output {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+/** One loaded graph. */
+export interface OnnxSession {
+  readonly path: string;
+  /** The provider the session runs on. */
+  readonly provider: ExecutionProvider;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, Feed>): Promise<Record<string, Output>>;
+  release(): Promise<void>;
+}
+
+/** The providers this onnxruntime-node build can load (CUDA/TensorRT only with their binaries installed). */
+export function availableProviders(): Array<{ name: string; bundled: boolean }> {
+  return ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
+}
+
+function sessionOptions(options: OnnxOptions, provider: ExecutionProvider): ort.InferenceSession.SessionOptions {
+  const o: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: options.graphOptimization };
+  if (options.intraOpThreads > 0) o.intraOpNumThreads = options.intraOpThreads;
+  if (options.interOpThreads > 0) o.interOpNumThreads = options.interOpThreads;
+  return o;
+}
+
+/** Loads `path` on the first provider of the preference list that works. */
+export async function createSession(path: string, options: OnnxOptions = DEFAULT_ONNX_OPTIONS): Promise<OnnxSession> {
+  if (options.executionProviders.length === 0) {
+    throw new ClipnError('CONFIG_INVALID', 'model.executionProviders: expected at least one of cuda, tensorrt, webgpu, cpu, got an empty list');
+  }
+  const failures: string[] = [];
+  for (const provider of options.executionProviders) {
+    try {
+      const session = await ort.InferenceSession.create(path, sessionOptions(options, provider));
+      return wrap(path, provider, session);
+    } catch (error) {
+      failures.push(`${provider}: ${firstLine((error as Error).message)}`);
+    }
+  }
+  const tried = options.executionProviders.join(', ');
+  const code = failures.length === options.executionProviders.length && !options.executionProviders.includes('cpu') ? 'EXECUTION_PROVIDER_UNAVAILABLE' : 'MODEL_LOAD_FAILED';
+  throw new ClipnError(code, `${path}: no requested execution provider could load it (tried ${tried}): ${failures.join('; ')}`, {
+    details: { path, tried: [...options.executionProviders], failures },
+  });
+}
+
+function firstLine(message: string): string {
+  // ONNX Runtime prefixes messages with ANSI colour codes and long source paths.
+  return message.replace(/\u001b\[[0-9;]*m/g, '').split('\n')[0]?.slice(0, 300) ?? message;
+}
+
+function wrap(path: string, provider: ExecutionProvider, session: ort.InferenceSession): OnnxSession {
+  return {
+    path,
+    provider,
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds) {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+      let results: ort.InferenceSession.OnnxValueMapType;
+      try {
+        results = await session.run(tensors);
+      } catch (error) {
+        throw new ClipnError('INFERENCE_FAILED', `${path}: ${firstLine((error as Error).message)}`, { cause: error });
+      }
+      const out: Record<string, Output> = {};
+      for (const [name, value] of Object.entries(results)) {
+        const tensor = value as ort.Tensor;
+        out[name] = { data: tensor.data as Float32Array, dims: tensor.dims };
+      }
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
