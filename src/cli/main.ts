@@ -3,13 +3,21 @@
  * `register(program)`; this file only wires them up, so commands stay independent.
  */
 import { Command } from 'commander';
+import { toClipnError } from '../errors.js';
+import * as classify from './commands/classify.js';
 
 const program = new Command('clipn')
   .description('CLIPN stream processor: classify images and flag the ones that belong to no class')
   .showHelpAfterError();
 
 // Commands register themselves here, one import each.
-const commands: Array<{ register(program: Command): void }> = [];
+const commands: Array<{ register(program: Command): void }> = [classify];
 for (const command of commands) command.register(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const e = toClipnError(error);
+  process.stderr.write(`error ${e.code}: ${e.message}\n`);
+  process.exitCode = 1;
+}
