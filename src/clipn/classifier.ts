@@ -1,0 +1,152 @@
+/**
+ * The CLIPN model as the rest of the product uses it: decode images, embed them, prepare a label
+ * set's heads, score. Immutable: a prompt release makes a new classifier sharing the encoders
+ * and the text cache, so callers swap one reference atomically and in-flight work finishes on
+ * the version it started with.
+ */
+import { ClipnError } from '../errors.js';
+import { preprocess, Limiter, type ImageOptions, type Preprocessed, type PreprocessSpec } from '../images/index.js';
+import { ClipnEncoders, ClipTokenizer, loadBundle, readPrompt, readTemplates, checkPrompt, type Bundle, type EncoderOptions } from '../model/index.js';
+import { EmbeddingCache } from './embedding-cache.js';
+import { buildHeads, type HeadBuildStats } from './heads.js';
+import type { LabelSet } from './label-set.js';
+import { scoreImages, type Heads, type ImageScore } from './scorer.js';
+
+/** Options of {@link ClipnClassifier.load}. */
+export interface ClassifierOptions {
+  encoders: EncoderOptions;
+  images: Pick<ImageOptions, 'maxBytes' | 'maxPixels' | 'decodeConcurrency'>;
+  cache: { dir: string | null; maxEntries: number };
+  topK: number;
+}
+
+/** A label set with its heads, ready to score against. */
+export interface PreparedLabelSet {
+  readonly labelSet: LabelSet;
+  readonly templates: readonly string[];
+  readonly heads: Heads;
+  readonly modelVersion: string;
+  readonly promptVersion: string;
+  readonly stats: HeadBuildStats;
+}
+
+interface Shared {
+  bundle: Bundle;
+  encoders: ClipnEncoders;
+  tokenizer: ClipTokenizer;
+  cache: EmbeddingCache;
+  limiter: Limiter;
+  defaultTemplates: readonly string[];
+  options: ClassifierOptions;
+}
+
+export class ClipnClassifier {
+  private constructor(
+    private readonly shared: Shared,
+    private readonly prompt: Float32Array,
+    /** The version of the "no" prompt in use. */
+    readonly promptVersion: string,
+  ) {}
+
+  /** Loads and verifies a bundle, its encoders and tokenizer. */
+  static async load(bundleDir: string, options: ClassifierOptions): Promise<ClipnClassifier> {
+    const bundle = await loadBundle(bundleDir);
+    const [encoders, tokenizer, prompt, templates] = await Promise.all([
+      ClipnEncoders.load(bundle, options.encoders),
+      ClipTokenizer.fromBundle(bundle),
+      readPrompt(bundle),
+      readTemplates(bundle),
+    ]);
+    const shared: Shared = {
+      bundle,
+      encoders,
+      tokenizer,
+      cache: new EmbeddingCache({ dir: options.cache.dir, maxEntries: options.cache.maxEntries }),
+      limiter: new Limiter(options.images.decodeConcurrency),
+      defaultTemplates: templates ?? ['a photo of a {}.'],
+      options,
+    };
+    return new ClipnClassifier(shared, prompt, bundle.manifest.prompt.version);
+  }
+
+  get modelVersion(): string {
+    return this.shared.bundle.manifest.modelVersion;
+  }
+
+  get modelName(): string {
+    return this.shared.bundle.manifest.name;
+  }
+
+  get bundle(): Bundle {
+    return this.shared.bundle;
+  }
+
+  get cache(): EmbeddingCache {
+    return this.shared.cache;
+  }
+
+  get provider(): string {
+    return this.shared.encoders.provider;
+  }
+
+  get preprocessSpec(): PreprocessSpec {
+    return this.shared.bundle.manifest.preprocess;
+  }
+
+  get defaultTemplates(): readonly string[] {
+    return this.shared.defaultTemplates;
+  }
+
+  /** A classifier with another "no" prompt (a prompt release); encoders and cache are shared. */
+  withPrompt(prompt: Float32Array, promptVersion: string): ClipnClassifier {
+    const shape = this.shared.bundle.manifest.prompt.shape;
+    checkPrompt(prompt, shape, `prompt ${promptVersion}`);
+    return new ClipnClassifier(this.shared, Float32Array.from(prompt), promptVersion);
+  }
+
+  /** Decodes and preprocesses untrusted bytes, at most decodeConcurrency at a time. */
+  decode(bytes: Uint8Array): Promise<Preprocessed> {
+    return this.shared.limiter.run(() => preprocess(bytes, this.preprocessSpec, this.shared.options.images));
+  }
+
+  /** Builds a label set's heads (only texts missing from the cache are encoded). */
+  async prepare(labelSet: LabelSet): Promise<PreparedLabelSet> {
+    const templates = labelSet.templates ?? this.shared.defaultTemplates;
+    const { heads, stats } = await buildHeads(
+      { ...this.shared, modelVersion: this.modelVersion, prompt: this.prompt, promptVersion: this.promptVersion },
+      labelSet.labels,
+      templates,
+    );
+    return Object.freeze({ labelSet, templates, heads, modelVersion: this.modelVersion, promptVersion: this.promptVersion, stats });
+  }
+
+  /** [n*3*S*S] tensors -> [n*D] image embeddings. */
+  embed(pixels: Float32Array, n: number): Promise<Float32Array> {
+    return this.shared.encoders.encodeImages(pixels, n);
+  }
+
+  /** Scores embeddings against a prepared label set, with its calibrated thresholds if it routes by them. */
+  score(embeds: Float32Array, n: number, prepared: PreparedLabelSet): ImageScore[] {
+    if (prepared.modelVersion !== this.modelVersion) {
+      throw new ClipnError('INTERNAL', `label set ${prepared.labelSet.id} was prepared for ${prepared.modelVersion}, not ${this.modelVersion}`);
+    }
+    const ls = prepared.labelSet;
+    return scoreImages(embeds, n, prepared.heads, {
+      logitScale: this.shared.bundle.manifest.scoring.logitScale,
+      topK: this.shared.options.topK,
+      thresholds: ls.routing.rule === 'calibrated' ? ls.thresholds : null,
+    });
+  }
+
+  /** Stacks preprocessed tensors into one NCHW batch. */
+  static stack(tensors: readonly Float32Array[]): Float32Array {
+    const per = tensors[0]?.length ?? 0;
+    const out = new Float32Array(per * tensors.length);
+    tensors.forEach((t, i) => out.set(t, i * per));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.shared.encoders.release();
+  }
+}
