@@ -4,14 +4,16 @@
  */
 import { Command } from 'commander';
 import { toClipnError } from '../errors.js';
+import * as calibrate from './commands/calibrate.js';
 import * as classify from './commands/classify.js';
+import * as evaluate from './commands/eval.js';
 
 const program = new Command('clipn')
   .description('CLIPN stream processor: classify images and flag the ones that belong to no class')
   .showHelpAfterError();
 
 // Commands register themselves here, one import each.
-const commands: Array<{ register(program: Command): void }> = [classify];
+const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate];
 for (const command of commands) command.register(program);
 
 try {
