@@ -7,13 +7,16 @@ import { toClipnError } from '../errors.js';
 import * as calibrate from './commands/calibrate.js';
 import * as classify from './commands/classify.js';
 import * as evaluate from './commands/eval.js';
+import * as labels from './commands/labels.js';
+import * as review from './commands/review.js';
+import * as serve from './commands/serve.js';
 
 const program = new Command('clipn')
   .description('CLIPN stream processor: classify images and flag the ones that belong to no class')
   .showHelpAfterError();
 
 // Commands register themselves here, one import each.
-const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate];
+const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate, serve, labels, review];
 for (const command of commands) command.register(program);
 
 try {

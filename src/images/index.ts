@@ -2,3 +2,4 @@
 export { preprocess, resizePlan, roundHalfEven, type Preprocessed } from './preprocess.js';
 export { DEFAULT_IMAGE_OPTIONS, checkImageOptions, type ImageOptions, type FetchOptions, type PreprocessSpec } from './options.js';
 export { Limiter } from './pool.js';
+export { resolveUri, isInternalAddress } from './resolve.js';

@@ -1,0 +1,123 @@
+/**
+ * The sidecar assembled from config: model, codec, Kafka, side channels, processor, health.
+ * Start order matters: the model and the label sets must be in place before the consumer joins,
+ * and the service reports ready only when all three are.
+ */
+import { resolve } from 'node:path';
+import type { Kafka } from 'kafkajs';
+import { ClipnClassifier } from '../clipn/index.js';
+import { createCodec, type RecordCodec } from '../codec/index.js';
+import type { Config } from '../config/index.js';
+import { createKafka, ensureTopics } from '../kafka/index.js';
+import { labelSetHandler, type WatcherEvents } from '../stream/label-set-watcher.js';
+import { StreamProcessor, type ProcessorHooks } from '../stream/processor.js';
+import { releaseHandler } from '../stream/release-watcher.js';
+import { Serial } from '../stream/serial.js';
+import { ServingState } from '../stream/serving-state.js';
+import { SideChannel } from '../stream/side-channel.js';
+import { Readiness, startHttpServer, type HttpServer } from '../telemetry/health.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface SidecarOptions {
+  config: Config;
+  logger: Logger;
+  /** Base folder for relative paths in config (the package root). */
+  root: string;
+  hooks?: ProcessorHooks & Partial<WatcherEvents>;
+  metricsHandler?: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+export class Sidecar {
+  readonly readiness = new Readiness();
+  private http: HttpServer | null = null;
+  private channels: SideChannel[] = [];
+  private processor: StreamProcessor | null = null;
+  private kafka: Kafka | null = null;
+  state: ServingState | null = null;
+  codec: RecordCodec | null = null;
+
+  constructor(private readonly options: SidecarOptions) {}
+
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.options;
+    const model = this.readiness.register('model', 'loading');
+    const labels = this.readiness.register(`label-set:${config.processing.defaultLabelSet}`, 'not loaded');
+    const group = this.readiness.register('consumer-group', 'not joined');
+    this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, metrics: this.options.metricsHandler });
+    logger.info({ port: this.http.port }, 'health endpoint listening');
+
+    const classifier = await ClipnClassifier.load(resolve(this.options.root, config.model.dir), {
+      encoders: { ...config.model, executionProviders: config.model.executionProviders as never },
+      images: config.images,
+      cache: { dir: config.model.cacheDir ? resolve(this.options.root, config.model.cacheDir) : null, maxEntries: config.model.cacheEntries },
+      topK: config.processing.review.topK,
+    });
+    model.ready();
+    logger.info({ model: classifier.modelVersion, prompt: classifier.promptVersion, provider: classifier.provider }, 'model loaded');
+    this.state = new ServingState(classifier);
+    this.codec = createCodec({ registryUrl: config.codec.registryUrl });
+    this.kafka = createKafka(config.kafka, (level, message, extra) => logger[level]({ kafka: extra }, message));
+
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const t = config.kafka.topics;
+    const compact = { 'cleanup.policy': 'compact' };
+    await ensureTopics(admin, [
+      ...t.input.map((topic) => ({ topic })),
+      { topic: t.results },
+      { topic: t.review },
+      { topic: t.deadLetter },
+      { topic: t.labelSets, partitions: 1, configs: compact },
+      { topic: t.modelReleases, partitions: 1, configs: compact },
+    ]).finally(() => admin.disconnect());
+
+    const hooks = this.options.hooks ?? {};
+    const events: WatcherEvents = {
+      applied: (kind, id, version, detail) => {
+        logger.info({ kind, id, version, ...detail }, `${kind} applied`);
+        hooks.applied?.(kind, id, version, detail);
+        if (kind === 'label-set' && id === config.processing.defaultLabelSet && this.state?.current.labelSets.has(id)) labels.ready();
+      },
+      refused: (kind, id, reason) => {
+        logger.warn({ kind, id, reason }, `${kind} refused`);
+        hooks.refused?.(kind, id, reason);
+      },
+    };
+    const serial = new Serial();
+    const codec = this.codec;
+    const state = this.state;
+    this.channels = [
+      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events)),
+      new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events)),
+    ];
+    for (const c of this.channels) await c.start();
+    await Promise.all(this.channels.map((c) => c.caughtUp));
+    logger.info({ labelSets: [...state.current.labelSets.keys()], prompt: state.current.classifier.promptVersion }, 'side channels caught up');
+    if (!state.current.labelSets.has(config.processing.defaultLabelSet)) {
+      logger.warn({ labelSet: config.processing.defaultLabelSet }, 'default label set not on the label-set topic yet: waiting for it (clipn labels put)');
+      await new Promise<void>((resolveWait) => state.onChange((s) => s.labelSets.has(config.processing.defaultLabelSet) && resolveWait()));
+    }
+    this.processor = new StreamProcessor({ config, kafka: this.kafka, codec, state, logger, hooks });
+    await this.processor.start();
+    const poll = setInterval(() => {
+      if (this.processor?.ready) {
+        group.ready();
+        clearInterval(poll);
+      }
+    }, 100);
+    poll.unref();
+    logger.info({ topics: t.input, group: config.kafka.groupId, delivery: config.processing.delivery }, 'consuming');
+  }
+
+  async stop(): Promise<void> {
+    await this.processor?.stop();
+    await Promise.all(this.channels.map((c) => c.stop()));
+    await this.state?.current.classifier.close();
+    await this.http?.close();
+  }
+}

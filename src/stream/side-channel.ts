@@ -1,0 +1,54 @@
+/**
+ * A compacted side-channel topic (label sets, model releases) read from the beginning by every
+ * instance (its own consumer group, never committed), applied record by record, in order.
+ * `caughtUp` resolves once everything that was on the topic at start has been applied.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { endOffsets } from '../kafka/index.js';
+
+export class SideChannel {
+  private consumer: Consumer | null = null;
+  private readonly pending = new Map<number, bigint>();
+  private resolveCaughtUp!: () => void;
+  /** Resolves when the records present at start have been applied. */
+  readonly caughtUp: Promise<void> = new Promise((r) => (this.resolveCaughtUp = r));
+
+  constructor(
+    private readonly kafka: Kafka,
+    readonly topic: string,
+    private readonly groupPrefix: string,
+    private readonly apply: (message: KafkaMessage) => Promise<void>,
+  ) {}
+
+  async start(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const [p, end] of await endOffsets(admin, this.topic)) if (end > 0n) this.pending.set(p, end);
+    } finally {
+      await admin.disconnect();
+    }
+    if (this.pending.size === 0) this.resolveCaughtUp();
+    // A fresh group each start: every instance reads the whole channel, nothing is committed.
+    this.consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}-${randomUUID()}`, sessionTimeout: 30_000 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        await this.apply(message);
+        const end = this.pending.get(partition);
+        if (end !== undefined && BigInt(message.offset) + 1n >= end) {
+          this.pending.delete(partition);
+          if (this.pending.size === 0) this.resolveCaughtUp();
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = null;
+  }
+}
