@@ -1,0 +1,78 @@
+/** Runs the sidecar for a test: in-process (Sidecar) or as a real `clipn serve` child process. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig, type Config } from '../../../src/config/index.js';
+import { Sidecar } from '../../../src/service/sidecar.js';
+import { createLogger } from '../../../src/telemetry/logger.js';
+import { BROKERS, uniqueName } from './kafka.js';
+
+export const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+export interface TestTopics {
+  input: string;
+  results: string;
+  review: string;
+  deadLetter: string;
+  labelSets: string;
+  modelReleases: string;
+}
+
+export function testTopics(): TestTopics {
+  const p = uniqueName('t');
+  return { input: `${p}.images`, results: `${p}.results`, review: `${p}.review`, deadLetter: `${p}.dlq`, labelSets: `${p}.labels`, modelReleases: `${p}.releases` };
+}
+
+/** The CLIPN_* environment for a sidecar on these topics. */
+export function sidecarEnv(topics: TestTopics, group: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CLIPN_KAFKA__BROKERS: BROKERS.join(','),
+    CLIPN_KAFKA__GROUP_ID: group,
+    CLIPN_KAFKA__TOPICS__INPUT: topics.input,
+    CLIPN_KAFKA__TOPICS__RESULTS: topics.results,
+    CLIPN_KAFKA__TOPICS__REVIEW: topics.review,
+    CLIPN_KAFKA__TOPICS__DEAD_LETTER: topics.deadLetter,
+    CLIPN_KAFKA__TOPICS__LABEL_SETS: topics.labelSets,
+    CLIPN_KAFKA__TOPICS__MODEL_RELEASES: topics.modelReleases,
+    CLIPN_TELEMETRY__HTTP__PORT: '0',
+    CLIPN_TELEMETRY__LOG_LEVEL: 'warn',
+    CLIPN_PROCESSING__MAX_WAIT_MS: '10',
+    ...extra,
+  };
+}
+
+export function testConfig(env: Record<string, string>): Config {
+  return loadConfig({ env });
+}
+
+/** An in-process sidecar with its log lines kept for assertions. */
+export function inProcessSidecar(env: Record<string, string>): { sidecar: Sidecar; logs: string[] } {
+  const logs: string[] = [];
+  const config = testConfig(env);
+  const destination = new Writable({ write: (chunk, _e, cb) => (logs.push(String(chunk)), cb()) });
+  const logger = createLogger({ level: 'info', serviceName: 'test', destination: { write: (l: string) => destination.write(l) } });
+  return { sidecar: new Sidecar({ config, logger, root: ROOT }), logs };
+}
+
+/** A real `clipn serve` process. */
+export function spawnServe(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  let output = '';
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'clipn.js'), 'serve'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Demo-world images (committed held-out sets): [file, bytes, isOod]. */
+export function demoImages(): Array<{ file: string; bytes: Buffer; ood: boolean }> {
+  const out: Array<{ file: string; bytes: Buffer; ood: boolean }> = [];
+  for (const split of ['id', 'ood'] as const) {
+    const base = join(ROOT, 'models', 'demo-heldout', split);
+    for (const cls of readdirSync(base).sort()) {
+      for (const f of readdirSync(join(base, cls)).sort()) out.push({ file: `${split}/${cls}/${f}`, bytes: readFileSync(join(base, cls, f)), ood: split === 'ood' });
+    }
+  }
+  return out;
+}
