@@ -27,7 +27,7 @@ def write_images(out: Path, seed: int, shapes: tuple[str, ...], per_class: int) 
         s.image.save(folder / f"{i // len(shapes):03d}.png", optimize=True)
 
 
-def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 20000, clip_epochs: int = 16, clipn_epochs: int = 6,
+def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 20000, clip_epochs: int = 14, clipn_epochs: int = 6,
           batch: int = 256, per_class: int = 40, log: Callable[[str], None] = print) -> dict:
     started = time.perf_counter()
     out, heldout = Path(out_dir), Path(heldout_dir)
@@ -39,8 +39,8 @@ def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_trai
     log(f"demo model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {len(cfg.text.vocab_subset or ())} kept token ids")
     data = make_dataset(seed, ID_SHAPES, n_train)
     log(f"rendered {n_train} training images ({time.perf_counter() - started:.0f} s)")
-    curves = {"clip": pretrain_clip(model, data, epochs=clip_epochs, batch=batch, lr=1e-3, seed=seed, log=log)}
-    curves["clipn"] = train_clipn(model, data, epochs=clipn_epochs, batch=batch, lr=5e-4, seed=seed, log=log)
+    curves = {"clip": pretrain_clip(model, data, epochs=clip_epochs, batch=batch, lr=2e-3, seed=seed, log=log)}
+    curves["clipn"] = train_clipn(model, data, epochs=clipn_epochs, batch=batch, lr=1e-3, seed=seed, log=log)
     train_seconds = time.perf_counter() - started
 
     # The committed checkpoint is fp16 (half the bytes); export from exactly those weights.

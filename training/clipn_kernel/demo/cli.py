@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--heldout", default="models/demo-heldout")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--train-images", type=int, default=20000)
-    b.add_argument("--clip-epochs", type=int, default=16)
+    b.add_argument("--clip-epochs", type=int, default=14)
     b.add_argument("--clipn-epochs", type=int, default=6)
     b.set_defaults(run=run_build)
     i = dsub.add_parser("images", help="render demo-world images into DIR/<shape>/")

@@ -26,15 +26,15 @@ COUNTS: tuple[str, ...] = ("one", "two", "three")
 SIZES: tuple[str, ...] = ("small", "large")
 CAPTION_FORMS: tuple[str, ...] = (
     "{count} {size} {colour} {shapes} on a {background} background",
-    "a {shape}",
-    "a photo of a {shape}",
     "a drawing of {count} {colour} {shapes}",
     "{count} {shapes}",
     "a {colour} {shape}",
     "a picture of {count} {size} {shapes}",
 )
-# Templates the demo model's class heads use (a subset of the forms above, with the label as {}).
+# Templates the demo model's class heads use; captions use them too (CLASS_CAPTION_SHARE of the
+# time), which teaches the shape as the concept a label names, the rest of a caption being detail.
 DEMO_TEMPLATES: tuple[str, ...] = ("a {}", "a photo of a {}", "a drawing of a {}", "a picture of a {}", "one {}")
+CLASS_CAPTION_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,8 @@ def render(rng: random.Random, shape: str, size: int = 64) -> Sample:
         mask = Image.new("L", (size, size), 0)
         _draw_shape(ImageDraw.Draw(mask), shape, cx, cy, r, rng.uniform(0, 2 * math.pi))
         img.paste(COLOURS[colour], (0, 0, size, size), mask)
+    if rng.random() < CLASS_CAPTION_SHARE:
+        return Sample(img, shape, rng.choice(DEMO_TEMPLATES).format(shape))
     form = rng.choice(CAPTION_FORMS)
     caption = form.format(count=count, size=size_word, colour=colour, shape=shape, shapes=_plural(shape) if n > 1 else shape, background=bg_kind)
     return Sample(img, shape, caption)

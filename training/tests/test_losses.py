@@ -1,0 +1,49 @@
+import math
+
+import torch
+
+from clipn_kernel.losses import clipn_losses
+
+
+def test_losses_equal_hand_computation_on_two_pairs():
+    # Unit vectors in 2-D: f, g, h chosen so every dot product is easy to write.
+    f = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    g = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    h = torch.tensor([[0.0, 1.0], [0.8, 0.6]])
+    s = 2.0
+    # f_i.g_j and f_i.h_j
+    fg = [[1.0, 0.6], [0.0, 0.8]]
+    fh = [[0.0, 0.8], [1.0, 0.6]]
+
+    def log_q(i, j, which):
+        a, b = s * fg[i][j], s * fh[i][j]
+        top = a if which == "yes" else b
+        return top - math.log(math.exp(a) + math.exp(b))
+
+    l_yes = -(log_q(0, 0, "yes") + log_q(1, 1, "yes")) / 2
+    l_no = -(log_q(0, 1, "no") + log_q(1, 0, "no")) / 2
+    gh = [0.0, 0.6 * 0.8 + 0.8 * 0.6]
+    l_tso = sum(2 - math.sqrt(2 - 2 * x + 1e-4) for x in gh) / 2
+    got = clipn_losses(f, g, h, s)
+    assert math.isclose(got["l_yes"].item(), l_yes, rel_tol=1e-6)
+    assert math.isclose(got["l_no"].item(), l_no, rel_tol=1e-6)
+    assert math.isclose(got["l_tso"].item(), l_tso, rel_tol=1e-6)
+    assert math.isclose(got["total"].item(), 0.5 * (l_yes + l_no + l_tso), rel_tol=1e-6)
+
+
+def test_negative_mask_drops_pairs_from_l_no():
+    torch.manual_seed(0)
+    f, g, h = (torch.nn.functional.normalize(torch.randn(3, 4), dim=-1) for _ in range(3))
+    mask = torch.tensor([[False, True, False], [True, False, False], [False, False, False]])
+    logits_yes, logits_no = 5 * f @ g.t(), 5 * f @ h.t()
+    log_q_no = logits_no - torch.logaddexp(logits_yes, logits_no)
+    expected = -(log_q_no[0, 1] + log_q_no[1, 0]) / 2
+    assert torch.isclose(clipn_losses(f, g, h, 5.0, mask)["l_no"], expected)
+
+
+def test_gradients_flow_to_the_no_text_only_through_l_no_and_l_tso():
+    f = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    g = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    h = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1).requires_grad_(True)
+    clipn_losses(f, g, h, 10.0)["total"].backward()
+    assert h.grad is not None and torch.isfinite(h.grad).all()
