@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { toClipnError } from '../errors.js';
 import * as calibrate from './commands/calibrate.js';
 import * as classify from './commands/classify.js';
+import * as demo from './commands/demo.js';
 import * as evaluate from './commands/eval.js';
 import * as labels from './commands/labels.js';
 import * as review from './commands/review.js';
@@ -16,7 +17,7 @@ const program = new Command('clipn')
   .showHelpAfterError();
 
 // Commands register themselves here, one import each.
-const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate, serve, labels, review];
+const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate, serve, labels, review, demo];
 for (const command of commands) command.register(program);
 
 try {

@@ -42,7 +42,7 @@ function decodeError(error: unknown, bytes: number): ClipnError {
   if (/premature end|truncated|unexpected end|end of (file|stream)|Corrupt|not enough data|read error/i.test(message)) {
     return new ClipnError('IMAGE_TRUNCATED', `image data is truncated or corrupt: ${message}`, { cause: error });
   }
-  return new ClipnError('IMAGE_DECODE_FAILED', `cannot decode image: ${message}`, { cause: error });
+  return new ClipnError('IMAGE_DECODE_FAILED', `cannot decode the image (${bytes} bytes; corrupt or unreadable data): ${message}`, { cause: error });
 }
 
 /** Decodes and preprocesses one image. Every failure is a coded ClipnError. */

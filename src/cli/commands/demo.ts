@@ -1,0 +1,104 @@
+/**
+ * `clipn demo`: the local broker, the sidecar on the demo model, and a producer of demo-world
+ * images (ID, OOD and some corrupt ones), with a live summary. Ctrl-C stops everything.
+ */
+import type { Command } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCodec } from '../../codec/index.js';
+import { createKafka } from '../../kafka/index.js';
+import { Sidecar } from '../../service/sidecar.js';
+import { runtime } from '../shared/runtime.js';
+
+function demoInputs(root: string, n: number): Array<{ id: string; value: Buffer; kind: string }> {
+  const files: Array<{ path: string; kind: string }> = [];
+  for (const split of ['id', 'ood']) {
+    const base = join(root, 'models', 'demo-heldout', split);
+    for (const cls of readdirSync(base).sort()) for (const f of readdirSync(join(base, cls)).sort()) files.push({ path: join(base, cls, f), kind: `${split}:${cls}` });
+  }
+  return Array.from({ length: n }, (_, i) => {
+    const f = files[(i * 37) % files.length]!;
+    const bytes = readFileSync(f.path);
+    if (i % 20 === 19) return { id: `demo-${i}`, value: bytes.subarray(0, bytes.length >> 2), kind: 'corrupt' };
+    return { id: `demo-${i}`, value: bytes, kind: f.kind };
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('local broker + sidecar on the demo model + a producer of demo images, with a live summary')
+    .option('--max-images <n>', 'stop after this many images (default: run until Ctrl-C)')
+    .option('--rate <n>', 'images produced per second', '20')
+    .action(async (flags: { maxImages?: string; rate?: string }) => {
+      const stamp = Date.now().toString(36);
+      const topics = { input: `demo.${stamp}.images`, results: `demo.${stamp}.results`, review: `demo.${stamp}.review`, deadLetter: `demo.${stamp}.dlq` };
+      const { config, logger, root } = runtime({}, {
+        kafka: { groupId: `clipn-demo-${stamp}`, topics: { ...topics, input: [topics.input], labelSets: 'demo.label-sets', modelReleases: 'demo.model-releases' } },
+        telemetry: { logLevel: 'warn', http: { port: 0 } },
+        processing: { review: { image: 'reference' } },
+      });
+      process.stdout.write('starting the local Kafka broker (scripts/kafka.sh start)\n');
+      execFileSync('bash', [join(root, 'scripts', 'kafka.sh'), 'start'], { stdio: 'inherit' });
+      const codec = createCodec({ registryUrl: null });
+      const kafka = createKafka(config.kafka);
+      const producer = kafka.producer();
+      await producer.connect();
+      const labels = JSON.parse(readFileSync(join(root, 'models', 'demo', 'labels.json'), 'utf8')) as { labels: string[] };
+      await producer.send({
+        topic: config.kafka.topics.labelSets,
+        messages: [{ key: 'default', value: await codec.encode('LabelSet', { id: 'default', version: Date.now(), labels: labels.labels, templates: null, routing: { rule: 'atd' }, thresholds: null, description: 'demo', updatedAt: Date.now() }) }],
+      });
+      const sidecar = new Sidecar({ config, logger, root });
+      await sidecar.start();
+      const max = flags.maxImages ? Number(flags.maxImages) : Infinity;
+      const inputs = demoInputs(root, Number.isFinite(max) ? max : 100_000);
+      const kinds = new Map(inputs.map((i) => [i.id, i.kind]));
+      const summary = { results: 0, reviewed: 0, dead: 0, correct: 0, idSeen: 0, oodFlagged: 0, oodSeen: 0, byClass: new Map<string, number>() };
+      const watcher = kafka.consumer({ groupId: `clipn-demo-watch-${stamp}` });
+      await watcher.connect();
+      await watcher.subscribe({ topics: [topics.results, topics.deadLetter], fromBeginning: true });
+      let done!: () => void;
+      const finished = new Promise<void>((r) => (done = r));
+      await watcher.run({
+        eachMessage: async ({ topic, message }) => {
+          if (topic === topics.deadLetter) summary.dead++;
+          else {
+            const r = (await codec.decode(message.value!, 'TaggedImage')).value as { id: string; label: string; routed: boolean };
+            summary.results++;
+            if (r.routed) summary.reviewed++;
+            summary.byClass.set(r.label, (summary.byClass.get(r.label) ?? 0) + 1);
+            const kind = kinds.get(r.id) ?? '';
+            if (kind.startsWith('id:')) (summary.idSeen++, kind === `id:${r.label}` && summary.correct++);
+            if (kind.startsWith('ood:')) (summary.oodSeen++, r.routed && summary.oodFlagged++);
+          }
+          if (summary.results + summary.dead >= max) done();
+        },
+      });
+      const print = (): void => {
+        const classes = [...summary.byClass].map(([k, v]) => `${k} ${v}`).join(', ');
+        process.stdout.write(
+          `results ${summary.results} (ID correct ${summary.correct}/${summary.idSeen}, OOD sent to review ${summary.oodFlagged}/${summary.oodSeen}), review ${summary.reviewed}, dead letters ${summary.dead} | ${classes}\n`,
+        );
+      };
+      const ticker = setInterval(print, 2000);
+      const stop = async (): Promise<void> => {
+        clearInterval(ticker);
+        print();
+        await watcher.disconnect();
+        await producer.disconnect();
+        await sidecar.stop();
+        process.stdout.write('stopped (the broker keeps running: scripts/kafka.sh stop)\n');
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop());
+      const rate = Math.max(1, Number(flags.rate ?? 20));
+      for (let i = 0; i < inputs.length && summary.results + summary.dead < max; i += rate) {
+        await producer.send({ topic: topics.input, messages: inputs.slice(i, i + rate).map((m) => ({ key: m.id, value: m.value, headers: { 'clipn-id': m.id } })) });
+        if (i + rate < inputs.length) await Promise.race([finished, new Promise((r) => setTimeout(r, 1000))]);
+      }
+      await finished;
+      await stop();
+    });
+}
