@@ -1,0 +1,107 @@
+# syntax=docker/dockerfile:1
+# clipn-sidecar images. Targets:
+#   runtime  (default) `clipn serve` on CPU:           docker build -t clipn-sidecar .
+#   cuda     `clipn serve` with the CUDA provider:     docker build --target cuda -t clipn-sidecar:cuda .
+#   trainer  `clipn train` (Node + the Python kernel): docker build --target trainer -t clipn-sidecar:trainer .
+# No model is baked in: mount one at /models and point CLIPN_MODEL__DIR at it.
+
+ARG NODE_IMAGE=node:20.19-bookworm-slim
+# onnxruntime-node 1.30's CUDA provider is built for CUDA 12 with cuDNN 9.
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+# ---- build: compile TypeScript to dist/ (dev dependencies live only here)
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+# Only src/ goes into the image: the repository's tsconfig also covers tests and benches.
+RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts"],"compilerOptions":{"sourceMap":false}}' > tsconfig.image.json \
+ && npx tsc -p tsconfig.image.json
+
+# ---- deps: production node_modules; onnxruntime-node's install script fetches nothing on CPU
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---- deps-cuda: the same, plus the CUDA 12 provider libraries that onnxruntime-node's install
+# script downloads into node_modules/onnxruntime-node/bin/napi-v6/linux/x64 (its flag value "cuda12")
+FROM ${NODE_IMAGE} AS deps-cuda
+WORKDIR /app
+ENV ONNXRUNTIME_NODE_INSTALL=cuda12
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
+
+# ---- app: the package files every variant runs (no models/, no tests)
+FROM scratch AS app
+COPY package.json /app/package.json
+COPY bin /app/bin
+COPY schemas /app/schemas
+COPY --from=build /src/dist/src /app/dist/src
+
+# ---- runtime: small CPU image, non-root
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    CLIPN_MODEL__CACHE_DIR=/var/cache/clipn \
+    CLIPN_TELEMETRY__HTTP__PORT=9464
+RUN groupadd --system --gid 10001 clipn \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin clipn \
+ && mkdir -p /models /var/cache/clipn && chown 10001:10001 /var/cache/clipn
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=app /app ./
+USER 10001:10001
+VOLUME ["/models"]
+EXPOSE 9464
+ENTRYPOINT ["node", "bin/clipn.js"]
+CMD ["serve", "--config", "/etc/clipn/config.json"]
+
+# ---- cuda: the same on an NVIDIA CUDA runtime base; Node comes from the official image
+FROM ${NODE_IMAGE} AS node
+FROM ${CUDA_IMAGE} AS cuda
+ENV NODE_ENV=production \
+    CLIPN_MODEL__CACHE_DIR=/var/cache/clipn \
+    CLIPN_TELEMETRY__HTTP__PORT=9464 \
+    CLIPN_MODEL__EXECUTION_PROVIDERS=cuda,cpu \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+RUN groupadd --system --gid 10001 clipn \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin clipn \
+ && mkdir -p /models /var/cache/clipn && chown 10001:10001 /var/cache/clipn
+WORKDIR /app
+COPY --from=deps-cuda /app/node_modules ./node_modules
+COPY --from=app /app ./
+USER 10001:10001
+VOLUME ["/models"]
+EXPOSE 9464
+ENTRYPOINT ["node", "bin/clipn.js"]
+CMD ["serve", "--config", "/etc/clipn/config.json"]
+
+# ---- trainer: the runtime plus python3 and the training/ kernel in a venv (CPU torch)
+FROM runtime AS trainer
+USER root
+ENV CLIPN_TRAINER__PYTHON_BIN=/opt/clipn-venv/bin/python \
+    CLIPN_TRAINER__SAMPLES_DIR=/var/lib/clipn/samples \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3=3.11.* python3-venv=3.11.* \
+ && rm -rf /var/lib/apt/lists/* \
+ && python3 -m venv /opt/clipn-venv \
+ && mkdir -p /var/lib/clipn/samples && chown 10001:10001 /var/lib/clipn/samples
+# CPU wheels of torch first, so the kernel's torch==2.9.1 pin is met without the CUDA wheels.
+RUN /opt/clipn-venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu torch==2.9.1
+COPY training/pyproject.toml /opt/clipn-src/training/pyproject.toml
+COPY training/clipn_kernel /opt/clipn-src/training/clipn_kernel
+RUN /opt/clipn-venv/bin/pip install /opt/clipn-src/training && rm -rf /opt/clipn-src
+USER 10001:10001
+CMD ["train", "--config", "/etc/clipn/config.json"]
+
+# The default target is the CPU runtime.
+FROM runtime
