@@ -10,7 +10,9 @@ import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { createKafka, ensureTopics } from '../kafka/index.js';
 import { labelSetHandler, type WatcherEvents } from '../stream/label-set-watcher.js';
-import { StreamProcessor, type ProcessorHooks } from '../stream/processor.js';
+import { metrics as otelMetrics, trace, type Tracer } from '@opentelemetry/api';
+import { StreamProcessor } from '../stream/processor.js';
+import { Metrics } from '../telemetry/metrics.js';
 import { releaseHandler } from '../stream/release-watcher.js';
 import { Serial } from '../stream/serial.js';
 import { ServingState } from '../stream/serving-state.js';
@@ -24,8 +26,8 @@ export interface SidecarOptions {
   logger: Logger;
   /** Base folder for relative paths in config (the package root). */
   root: string;
-  hooks?: ProcessorHooks & Partial<WatcherEvents>;
-  metricsHandler?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Telemetry from startTelemetry(); without it spans and metrics are no-ops. */
+  telemetry?: { tracer: Tracer; metrics: Metrics; metricsHandler(req: IncomingMessage, res: ServerResponse): void };
 }
 
 export class Sidecar {
@@ -48,7 +50,8 @@ export class Sidecar {
     const model = this.readiness.register('model', 'loading');
     const labels = this.readiness.register(`label-set:${config.processing.defaultLabelSet}`, 'not loaded');
     const group = this.readiness.register('consumer-group', 'not joined');
-    this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, metrics: this.options.metricsHandler });
+    const telemetry = this.options.telemetry ?? { tracer: trace.getTracer('clipn-sidecar'), metrics: new Metrics(otelMetrics.getMeter('clipn-sidecar')), metricsHandler: undefined };
+    this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, metrics: telemetry.metricsHandler });
     logger.info({ port: this.http.port }, 'health endpoint listening');
 
     const classifier = await ClipnClassifier.load(resolve(this.options.root, config.model.dir), {
@@ -76,16 +79,25 @@ export class Sidecar {
       { topic: t.modelReleases, partitions: 1, configs: compact },
     ]).finally(() => admin.disconnect());
 
-    const hooks = this.options.hooks ?? {};
+    const m = telemetry.metrics;
+    const serving = (): void => {
+      const s = this.state!.current;
+      m.serving('model', { model: s.classifier.modelVersion, prompt: s.classifier.promptVersion });
+      for (const [id, p] of s.labelSets) m.serving(`label-set:${id}`, { label_set: id, version: String(p.labelSet.version) });
+      m.cacheLookups(s.classifier.cache.stats.hits - cacheSeen.hits, s.classifier.cache.stats.misses - cacheSeen.misses);
+      cacheSeen = { ...s.classifier.cache.stats };
+    };
+    let cacheSeen = { hits: 0, misses: 0 };
     const events: WatcherEvents = {
       applied: (kind, id, version, detail) => {
         logger.info({ kind, id, version, ...detail }, `${kind} applied`);
-        hooks.applied?.(kind, id, version, detail);
+        m.sideChannel(kind, 'applied');
+        serving();
         if (kind === 'label-set' && id === config.processing.defaultLabelSet && this.state?.current.labelSets.has(id)) labels.ready();
       },
       refused: (kind, id, reason) => {
         logger.warn({ kind, id, reason }, `${kind} refused`);
-        hooks.refused?.(kind, id, reason);
+        m.sideChannel(kind, 'refused');
       },
     };
     const serial = new Serial();
@@ -102,7 +114,7 @@ export class Sidecar {
       logger.warn({ labelSet: config.processing.defaultLabelSet }, 'default label set not on the label-set topic yet: waiting for it (clipn labels put)');
       await new Promise<void>((resolveWait) => state.onChange((s) => s.labelSets.has(config.processing.defaultLabelSet) && resolveWait()));
     }
-    this.processor = new StreamProcessor({ config, kafka: this.kafka, codec, state, logger, hooks });
+    this.processor = new StreamProcessor({ config, kafka: this.kafka, codec, state, logger, tracer: telemetry.tracer, metrics: m });
     await this.processor.start();
     const poll = setInterval(() => {
       if (this.processor?.ready) {

@@ -22,7 +22,10 @@ export type MessageHandler = (message: KafkaMessage, source: MessageSource) => P
 export interface BatchHooks {
   onPaused?(source: MessageSource, paused: boolean): void;
   onLag?(source: MessageSource, lag: number): void;
-  onDelivered?(source: MessageSource, messages: number, records: number): void;
+  /** A chunk's messages are done with, delivered or not (in-flight accounting). */
+  onSettled?(messages: number): void;
+  onTaken?(messages: number): void;
+  onDelivery?(source: MessageSource, ms: number): void;
 }
 
 /** Options of {@link createBatchHandler}. */
@@ -61,16 +64,19 @@ export function createBatchHandler(
           continue;
         }
         const chunk = messages.slice(next, next + taken);
+        hooks.onTaken?.(chunk.length);
         try {
           const records = (await Promise.all(chunk.map((m) => handle(m, source)))).flat();
           const last = chunk[chunk.length - 1] as KafkaMessage;
           const nextOffset = (BigInt(last.offset) + 1n).toString();
+          const started = performance.now();
           await delivery.deliver(records, { ...source, offset: nextOffset });
+          hooks.onDelivery?.(source, performance.now() - started);
           payload.resolveOffset(last.offset);
-          hooks.onDelivered?.(source, chunk.length, records.length);
           hooks.onLag?.(source, lagAfter(batch.highWatermark, nextOffset));
         } finally {
           slots.give(taken);
+          hooks.onSettled?.(chunk.length);
           taken = 0;
         }
         next += chunk.length;

@@ -3,6 +3,7 @@
  * tagged result (and a review item when the label set's rule says OOD) or a dead letter, and
  * commits offsets only once those records are acknowledged (or inside one transaction).
  */
+import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { ClipnClassifier, type ImageScore, type PreparedLabelSet } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
@@ -10,6 +11,8 @@ import type { Config } from '../config/index.js';
 import { ClipnError, toClipnError } from '../errors.js';
 import { resolveUri } from '../images/index.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { extractContext, injectSpan } from '../telemetry/tracing.js';
 import { createBatchHandler, type MessageSource } from './batch-handler.js';
 import { atLeastOnce, exactlyOnce, type Delivery, type OutputRecord } from './delivery.js';
 import { parseMessage, type ImageJob } from './input.js';
@@ -30,14 +33,8 @@ interface InferResult {
   embedding: Float32Array;
   inferMs: number;
   scoreMs: number;
-}
-
-/** Counters the processor reports (the telemetry layer turns them into metrics). */
-export interface ProcessorHooks {
-  onResult?(outcome: 'tagged' | 'reviewed' | 'dead_lettered', labelSet: string | null, code?: string): void;
-  onBatch?(size: number): void;
-  onLag?(source: MessageSource, lag: number): void;
-  onPaused?(source: MessageSource, paused: boolean): void;
+  inferStart: number;
+  inferEnd: number;
 }
 
 export interface ProcessorDeps {
@@ -46,7 +43,8 @@ export interface ProcessorDeps {
   codec: RecordCodec;
   state: ServingState;
   logger: Logger;
-  hooks?: ProcessorHooks;
+  tracer: Tracer;
+  metrics: Metrics;
 }
 
 export class StreamProcessor {
@@ -59,7 +57,7 @@ export class StreamProcessor {
   constructor(private readonly deps: ProcessorDeps) {
     const p = deps.config.processing;
     this.slots = new Slots(p.maxInFlight);
-    this.batcher = new MicroBatcher({ maxBatch: p.maxBatch, maxWaitMs: p.maxWaitMs }, (items) => this.infer(items), (n) => deps.hooks?.onBatch?.(n));
+    this.batcher = new MicroBatcher({ maxBatch: p.maxBatch, maxWaitMs: p.maxWaitMs }, (items) => this.infer(items), (n) => deps.metrics.batch(n));
   }
 
   /** True once the consumer has joined its group. */
@@ -88,14 +86,21 @@ export class StreamProcessor {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...config.kafka.topics.input], fromBeginning: true });
     const delivery: Delivery = exactly ? exactlyOnce(this.producer, config.kafka.groupId) : atLeastOnce(this.producer, this.consumer);
-    const hooks = this.deps.hooks ?? {};
+    const m = this.deps.metrics;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently,
-      eachBatch: createBatchHandler((m, s) => this.handle(m, s), delivery, this.slots, { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: 3000 }, {
-        onLag: hooks.onLag,
-        onPaused: hooks.onPaused,
+      eachBatch: createBatchHandler((msg, s) => this.handle(msg, s), delivery, this.slots, { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: 3000 }, {
+        onLag: (s, lag) => m.consumerLag(s.topic, s.partition, lag),
+        onPaused: (_s, paused) => m.pausedDelta(paused ? 1 : -1),
+        onTaken: (n) => m.inFlightDelta(n),
+        onSettled: (messages) => m.inFlightDelta(-messages),
+        onDelivery: (s, ms) => {
+          m.stage('produce', ms);
+          const span = this.deps.tracer.startSpan('produce', { kind: SpanKind.PRODUCER, startTime: performance.timeOrigin + performance.now() - ms, attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'send', 'messaging.source.partition': s.partition } });
+          span.end();
+        },
       }),
     });
   }
@@ -125,7 +130,34 @@ export class StreamProcessor {
   }
 
   /** One message to its records. Never rejects: failures become a dead letter. */
-  private async handle(message: KafkaMessage, source: MessageSource): Promise<OutputRecord[]> {
+  private handle(message: KafkaMessage, source: MessageSource): Promise<OutputRecord[]> {
+    const parent = extractContext(message.headers);
+    const span = this.deps.tracer.startSpan(
+      `process ${source.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': source.topic,
+          'messaging.destination.partition.id': String(source.partition),
+          'messaging.kafka.offset': Number(message.offset),
+          'messaging.consumer.group.name': this.deps.config.kafka.groupId,
+          ...(message.key ? { 'messaging.kafka.message.key': message.key.toString('utf8').slice(0, 200) } : {}),
+        },
+      },
+      parent,
+    );
+    return context.with(trace.setSpan(parent, span), () => this.handleInSpan(message, source, span)).finally(() => span.end());
+  }
+
+  private stageSpan(name: string, startMs: number, endMs: number): void {
+    const origin = performance.timeOrigin;
+    this.deps.tracer.startSpan(name, { startTime: origin + startMs }).end(origin + endMs);
+    this.deps.metrics.stage(name as 'resolve', endMs - startMs);
+  }
+
+  private async handleInSpan(message: KafkaMessage, source: MessageSource, span: Span): Promise<OutputRecord[]> {
     const { config, codec } = this.deps;
     const topics = config.kafka.topics;
     const started = performance.now();
@@ -139,26 +171,34 @@ export class StreamProcessor {
       const t0 = performance.now();
       const bytes = job.image.kind === 'inline' ? job.image.bytes : await resolveUri(job.image.uri, config.images);
       const t1 = performance.now();
+      this.stageSpan('resolve', t0, t1);
       const { tensor } = await snapshot.classifier.decode(bytes);
       const t2 = performance.now();
+      this.stageSpan('decode', t1, t2);
       const result = await this.batcher.submit({ tensor, classifier: snapshot.classifier, prepared });
+      this.stageSpan('infer', result.inferStart, result.inferEnd);
+      this.stageSpan('score', result.inferEnd, result.inferEnd + result.scoreMs);
       const decision = route(prepared.labelSet.routing.rule, result.score, prepared.labelSet.thresholds);
       const timings = { resolveMs: t1 - t0, decodeMs: t2 - t1, inferMs: result.inferMs, scoreMs: result.scoreMs, totalMs: performance.now() - started };
       const key = job.key ?? job.id;
-      const headers = passHeaders(message);
+      const headers = injectSpan(span, passHeaders(message));
+      this.deps.metrics.stage('total', timings.totalMs);
+      span.setAttributes({ 'clipn.id': job.id, 'clipn.label': result.score.label, 'clipn.ood.ctw': result.score.ood.ctw, 'clipn.ood.atd': result.score.ood.atd, 'clipn.label_set': prepared.labelSet.id });
       const out: OutputRecord[] = [{ topic: topics.results, key, value: await codec.encode('TaggedImage', taggedImage(job, result.score, prepared, decision, timings)), headers }];
       if (decision.review) {
         const item = reviewItem(job, result.score, prepared, decision, result.embedding, config.processing.review.image);
         out.push({ topic: topics.review, key, value: await codec.encode('ReviewItem', item), headers });
       }
-      this.deps.hooks?.onResult?.(decision.review ? 'reviewed' : 'tagged', prepared.labelSet.id);
+      this.deps.metrics.result(decision.review ? 'reviewed' : 'tagged', prepared.labelSet.id, prepared.labelSet.routing.rule);
       return out;
     } catch (error) {
       const e = toClipnError(error);
       this.deps.logger.warn({ code: e.code, topic: source.topic, partition: source.partition, offset: message.offset, id: job?.id }, e.message);
-      this.deps.hooks?.onResult?.('dead_lettered', job?.labelSetId ?? null, e.code);
+      this.deps.metrics.result('dead_lettered', job?.labelSetId ?? null, null, e.code);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
+      span.setAttribute('error.type', e.code);
       const letter = deadLetter({ ...source, offset: message.offset, key: message.key, timestamp: message.timestamp, value: message.value, headers: message.headers }, e, job?.id ?? null, config.processing.deadLetter.maxValueBytes);
-      return [{ topic: topics.deadLetter, key: message.key, value: await codec.encode('DeadLetter', letter), headers: passHeaders(message) }];
+      return [{ topic: topics.deadLetter, key: message.key, value: await codec.encode('DeadLetter', letter), headers: injectSpan(span, passHeaders(message)) }];
     }
   }
 
@@ -171,15 +211,15 @@ export class StreamProcessor {
       const s0 = performance.now();
       const embedding = embeds.slice(i * dim, (i + 1) * dim);
       const score = item.classifier.score(embedding, 1, item.prepared)[0]!;
-      return { score, embedding, inferMs: t1 - t0, scoreMs: performance.now() - s0 };
+      return { score, embedding, inferMs: t1 - t0, scoreMs: performance.now() - s0, inferStart: t0, inferEnd: t1 };
     });
   }
 }
 
-/** Headers carried from the input to every record produced for it (trace context among them). */
+/** Headers carried from the input to every record produced for it (trace context is injected anew). */
 function passHeaders(message: KafkaMessage): Record<string, string | Buffer> {
   const out: Record<string, string | Buffer> = {};
-  for (const name of ['traceparent', 'tracestate', 'clipn-id']) {
+  for (const name of ['clipn-id']) {
     const v = message.headers?.[name];
     const first = Array.isArray(v) ? v[0] : v;
     if (first !== undefined && first !== null) out[name] = first;

@@ -2,6 +2,7 @@
  * JSON-lines logs (pino). Configured secrets (the SASL password) and credentials inside URLs are
  * scrubbed from every line before it is written, whatever field they hide in.
  */
+import { trace } from '@opentelemetry/api';
 import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -33,6 +34,13 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { service: options.serviceName },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Every line written inside a span carries its ids, so logs and traces join up.
+      mixin: () => {
+        const span = trace.getActiveSpan();
+        if (!span) return {};
+        const { traceId, spanId } = span.spanContext();
+        return { trace_id: traceId, span_id: spanId };
+      },
       redact: { paths: ['*.password', '*.sasl.password', 'password', '*.secret', '*.token', 'headers.authorization'], censor: '[redacted]' },
     },
     stream,

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { Sidecar } from '../../service/sidecar.js';
 import { toClipnError } from '../../errors.js';
 import { runtime } from '../shared/runtime.js';
+import { startTelemetry } from '../../telemetry/sdk.js';
+import { Metrics } from '../../telemetry/metrics.js';
 
 export function register(program: Command): void {
   program
@@ -11,13 +13,15 @@ export function register(program: Command): void {
     .option('--config <file.json>', 'config file (CLIPN_* environment variables override it)')
     .action(async (flags: { config?: string }) => {
       const { config, logger, root } = runtime(flags);
-      const sidecar = new Sidecar({ config, logger, root });
+      const otel = startTelemetry({ serviceName: config.telemetry.serviceName, otlpEndpoint: config.telemetry.otlpEndpoint });
+      const telemetry = { tracer: otel.tracer, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler };
+      const sidecar = new Sidecar({ config, logger, root, telemetry });
       let stopping = false;
       const shutdown = (signal: string): void => {
         if (stopping) return;
         stopping = true;
         logger.info({ signal, deadlineMs: config.processing.shutdownTimeoutMs }, 'shutting down: finishing in-flight work');
-        sidecar.stop().then(
+        sidecar.stop().then(() => otel.shutdown()).then(
           () => {
             logger.info('stopped cleanly');
             process.exit(0);

@@ -1,0 +1,86 @@
+/**
+ * Observability against the real broker: trace context crosses the sidecar, every stage has a
+ * span, /metrics moves and the lag drains to zero, /readyz waits for the default label set.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { createCodec } from '../../src/codec/index.js';
+import { Sidecar } from '../../src/service/sidecar.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { startTelemetry } from '../../src/telemetry/sdk.js';
+import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
+import { demoImages, ROOT, sidecarEnv, testConfig, testTopics } from './helpers/sidecar.js';
+
+const memory = new InMemorySpanExporter();
+const otel = startTelemetry({ serviceName: 'clipn-test', otlpEndpoint: null, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })], env: {} });
+
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+function metricValue(text: string, name: string, match: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name) && l.includes(match))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+test('readiness, trace propagation, stage spans and metrics', { timeout: 180_000 }, async () => {
+  const kafka = testKafka();
+  const codec = createCodec({ registryUrl: null });
+  const topics = testTopics();
+  await createTopics(kafka, [{ topic: topics.input }, { topic: topics.results }, { topic: topics.review }, { topic: topics.deadLetter }, { topic: topics.labelSets, partitions: 1, compact: true }, { topic: topics.modelReleases, partitions: 1, compact: true }]);
+  const config = testConfig(sidecarEnv(topics, uniqueName('g')));
+  const logger = createLogger({ level: 'warn', serviceName: 'test', destination: { write: () => undefined } });
+  const sidecar = new Sidecar({ config, logger, root: ROOT, telemetry: { tracer: otel.tracer, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler } });
+  const results = await collect(kafka, topics.results);
+  const starting = sidecar.start();
+  try {
+    await until('the health endpoint', () => sidecar.httpPort !== null, 30_000);
+    const port = sidecar.httpPort!;
+    assert.equal((await get(port, '/healthz')).status, 200);
+    await until('the model loaded', async () => (await get(port, '/readyz')).body.includes('label-set:default'), 30_000);
+    const before = await get(port, '/readyz');
+    assert.equal(before.status, 503, 'not ready before the default label set is loaded');
+    assert.match(before.body, /label-set:default/);
+
+    await produce(kafka, topics.labelSets, [{ key: 'default', value: await codec.encode('LabelSet', { id: 'default', version: 1, labels: ['circle', 'square', 'star'], templates: null, routing: { rule: 'atd' }, thresholds: null, description: null, updatedAt: Date.now() }) }]);
+    await starting;
+    await until('ready', async () => (await get(port, '/readyz')).status === 200, 30_000);
+
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const images = demoImages().slice(0, 40);
+    await produce(kafka, topics.input, images.map((img, i) => ({ key: `t-${i}`, value: img.bytes, headers: { 'clipn-id': `t-${i}`, traceparent: `00-${traceId}-00f067aa0ba902b7-01` } })));
+    await results.waitFor('40 results', (ms) => ms.length >= 40, 60_000);
+    for (const m of results.messages) {
+      const tp = m.headers?.traceparent?.toString() ?? '';
+      assert.match(tp, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), 'the result carries the input trace id');
+    }
+    const spans = memory.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+    const names = new Set(spans.map((s) => s.name));
+    for (const stage of [`process ${topics.input}`, 'resolve', 'decode', 'infer', 'score']) assert.ok(names.has(stage), `a ${stage} span in the input's trace (got ${[...names].join(', ')})`);
+    assert.ok(memory.getFinishedSpans().some((s) => s.name === 'produce'), 'produce spans');
+    const process = spans.find((s) => s.name.startsWith('process'))!;
+    assert.equal(process.attributes['messaging.system'], 'kafka');
+    assert.equal(process.attributes['messaging.destination.name'], topics.input);
+
+    await until('lag at zero', async () => {
+      const text = (await get(port, '/metrics')).body;
+      const lagLines = text.split('\n').filter((l) => l.startsWith('clipn_consumer_lag') && l.includes(topics.input));
+      return lagLines.length > 0 && lagLines.every((l) => Number(l.split(' ').pop()) === 0);
+    }, 30_000);
+    const text = (await get(port, '/metrics')).body;
+    const processed = metricValue(text, 'clipn_images_processed_total', 'label_set="default"');
+    assert.ok(processed >= 40, `processed counter moved (${processed})`);
+    assert.ok(metricValue(text, 'clipn_stage_duration_count', 'stage="infer"') >= 40);
+    assert.ok(metricValue(text, 'clipn_batch_size_count', '') >= 1);
+    assert.match(text, /clipn_serving_version\{.*label_set="default"/);
+  } finally {
+    await sidecar.stop();
+    await results.stop();
+    await otel.shutdown();
+  }
+});
