@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { parseLabelSet, thresholdAtTpr } from '../../clipn/index.js';
 import { ClipnError } from '../../errors.js';
-import { loadClassifier, loadLabelSet, parsePositiveInt } from '../shared/model.js';
+import { loadClassifier, loadLabelSet, parsePositiveInt, withModelOptions } from '../shared/model.js';
 import { scoreFolder } from '../shared/collect-scores.js';
 
 interface Flags {
@@ -19,18 +19,11 @@ interface Flags {
 }
 
 export function register(program: Command): void {
-  program
-    .command('calibrate')
+  withModelOptions(program.command('calibrate'), 32)
     .description('thresholds on the CTW and ATD scores that keep a given share of ID images; writes a label set routed by them')
     .requiredOption('--id <dir>', 'in-distribution images of this label set')
-    .requiredOption('--labels <labels>', 'comma-separated labels, or a label-set JSON file')
     .option('--tpr <share>', 'share of ID images to keep (true positive rate)', '0.95')
     .option('--out <file.json>', 'label-set file to write (default: print it)')
-    .option('--model <dir>', 'model bundle folder (default: models/demo)')
-    .option('--templates <file>', 'prompt templates file')
-    .option('--batch <n>', 'images per inference batch', '32')
-    .option('--providers <list>', 'execution providers in order of preference', 'cpu')
-    .option('--threads <n>', 'intra-op threads')
     .action(async (flags: Flags) => {
       const tpr = Number(flags.tpr);
       if (!(tpr > 0 && tpr <= 1)) throw new ClipnError('CONFIG_INVALID', `--tpr: expected a share in (0, 1], got ${flags.tpr}`);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { expandPaths } from '../shared/paths.js';
-import { loadClassifier, loadLabelSet, parsePositiveInt } from '../shared/model.js';
+import { loadClassifier, loadLabelSet, parsePositiveInt, withModelOptions } from '../shared/model.js';
 import { scoreFiles, type FileResult } from '../shared/score-files.js';
 
 /** Exit code when some files could not be classified (the others were). */
@@ -26,17 +26,10 @@ function jsonLine(r: FileResult): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command('classify')
+  withModelOptions(program.command('classify'), 16)
     .description('classify image files, folders or globs and flag out-of-distribution ones')
     .argument('<paths...>', 'image files, folders (recursive) or glob patterns')
-    .requiredOption('--labels <labels>', 'comma-separated labels, or a label-set JSON file')
-    .option('--model <dir>', 'model bundle folder (default: models/demo)')
-    .option('--templates <file>', 'prompt templates, one "{}" format string a line')
     .option('--json', 'one JSON object per line per image')
-    .option('--batch <n>', 'images per inference batch', '16')
-    .option('--providers <list>', 'execution providers in order of preference (cpu, cuda, tensorrt, webgpu)', 'cpu')
-    .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)')
     .addHelpText('after', `\nExit codes: 0 all classified, ${EXIT_SOME_FAILED} some files failed (each has an error line), 1 the command itself failed.`)
     .action(async (paths: string[], flags: Flags) => {
       const [classifier, labelSet, files] = await Promise.all([loadClassifier(flags), loadLabelSet(flags.labels, flags.templates), expandPaths(paths)]);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { basename } from 'node:path';
 import { auroc, fprAtTpr, rocCurve, type ImageScore } from '../../clipn/index.js';
-import { loadClassifier, loadLabelSet, parsePositiveInt } from '../shared/model.js';
+import { loadClassifier, loadLabelSet, parsePositiveInt, withModelOptions } from '../shared/model.js';
 import { folderLabel, scoreFolder } from '../shared/collect-scores.js';
 import { writeRocPng } from '../shared/roc-plot.js';
 
@@ -26,19 +26,12 @@ interface Flags {
 const pick = (scores: ImageScore[], name: ScoreName): number[] => scores.map((s) => s.scores[name]);
 
 export function register(program: Command): void {
-  program
-    .command('eval')
+  withModelOptions(program.command('eval'), 32)
     .description('OOD detection quality: AUROC and FPR95 per score and OOD set, and ID accuracy')
     .requiredOption('--id <dir>', 'in-distribution images (one subfolder per label gives ID accuracy)')
     .requiredOption('--ood <dir>', 'an out-of-distribution image folder (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
-    .requiredOption('--labels <labels>', 'comma-separated labels, or a label-set JSON file')
-    .option('--model <dir>', 'model bundle folder (default: models/demo)')
-    .option('--templates <file>', 'prompt templates file')
     .option('--json', 'print the result as one JSON object')
     .option('--roc <file.png>', 'write the ROC curves (CTW and ATD per OOD set) as a PNG')
-    .option('--batch <n>', 'images per inference batch', '32')
-    .option('--providers <list>', 'execution providers in order of preference', 'cpu')
-    .option('--threads <n>', 'intra-op threads')
     .action(async (flags: Flags) => {
       const [classifier, labelSet] = await Promise.all([loadClassifier(flags), loadLabelSet(flags.labels, flags.templates)]);
       const prepared = await classifier.prepare(labelSet);

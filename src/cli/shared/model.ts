@@ -1,4 +1,5 @@
 /** Loads the classifier and the label set for the one-shot commands (classify, eval, calibrate). */
+import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -78,4 +79,15 @@ export async function loadLabelSet(labels: string, templatesFile?: string): Prom
     raw = { ...raw, templates: lines };
   }
   return parseLabelSet(raw, labels);
+}
+
+/** The options every model command shares: labels, model folder, templates, batch, providers, threads. */
+export function withModelOptions(command: Command, defaultBatch: number): Command {
+  return command
+    .requiredOption('--labels <labels>', 'comma-separated labels, or a label-set JSON file')
+    .option('--model <dir>', 'model bundle folder (default: models/demo)')
+    .option('--templates <file>', 'prompt templates, one "{}" format string a line')
+    .option('--batch <n>', 'images per inference batch', String(defaultBatch))
+    .option('--providers <list>', 'execution providers in order of preference (cpu, cuda, tensorrt, webgpu)', 'cpu')
+    .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)');
 }
