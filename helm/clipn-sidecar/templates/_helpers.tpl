@@ -1,0 +1,141 @@
+{{/*
+Names and labels. Every helper takes a dict {top: the root context, values: the chart's values}
+so the sidecar templates can be called from another chart, where .Values and .Chart are that
+chart's. The base name is the constant "clipn-sidecar" for the same reason.
+*/}}
+
+{{- define "clipn-sidecar.name" -}}
+{{- default "clipn-sidecar" .values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "clipn-sidecar.fullname" -}}
+{{- if .values.fullnameOverride -}}
+{{- .values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "clipn-sidecar.name" . -}}
+{{- if contains $name .top.Release.Name -}}
+{{- .top.Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .top.Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A name derived from the full name: (dict "top" $ "values" .Values "suffix" "trainer"). */}}
+{{- define "clipn-sidecar.childname" -}}
+{{- $base := include "clipn-sidecar.fullname" . | trunc (int (sub 62 (len .suffix))) | trimSuffix "-" -}}
+{{- printf "%s-%s" $base .suffix -}}
+{{- end -}}
+
+{{- define "clipn-sidecar.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "clipn-sidecar.name" . }}
+app.kubernetes.io/instance: {{ .top.Release.Name }}
+{{- end -}}
+
+{{- define "clipn-sidecar.labels" -}}
+helm.sh/chart: {{ printf "clipn-sidecar-%s" .top.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "clipn-sidecar.selectorLabels" . }}
+app.kubernetes.io/version: {{ .top.Chart.AppVersion | default "unknown" | quote }}
+app.kubernetes.io/managed-by: {{ .top.Release.Service }}
+app.kubernetes.io/part-of: clipn-sidecar
+{{- end -}}
+
+{{- define "clipn-sidecar.serviceAccountName" -}}
+{{- if .values.serviceAccount.create -}}
+{{- default (include "clipn-sidecar.fullname" .) .values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The image of a variant: (dict ... "suffix" "-cuda"). Tag default: the appVersion. */}}
+{{- define "clipn-sidecar.image" -}}
+{{- $tag := default .top.Chart.AppVersion .values.image.tag -}}
+{{- printf "%s:%s%s" .values.image.repository $tag (default "" .suffix) -}}
+{{- end -}}
+
+{{/* The grace period: the shutdown deadline rounded up, plus the margin. */}}
+{{- define "clipn-sidecar.terminationGracePeriodSeconds" -}}
+{{- $ms := int .values.processing.shutdownTimeoutMs -}}
+{{- $deadline := div (add $ms 999) 1000 -}}
+{{- $grace := add $deadline (int .values.processing.shutdownGraceSeconds) -}}
+{{- if le (int $grace) (int $deadline) -}}
+{{- fail (printf "processing.shutdownGraceSeconds: expected the grace period to exceed the shutdown deadline of %ds, got %ds" $deadline $grace) -}}
+{{- end -}}
+{{- $grace -}}
+{{- end -}}
+
+{{/* The model directory inside the pod. */}}
+{{- define "clipn-sidecar.modelDir" -}}
+{{- printf "%s/%s" (trimSuffix "/" .values.model.mountPath) .values.model.name -}}
+{{- end -}}
+
+{{/* Execution providers: cuda first on a GPU. */}}
+{{- define "clipn-sidecar.executionProviders" -}}
+{{- $providers := .values.model.executionProviders -}}
+{{- if and .values.gpu.enabled (not (has "cuda" $providers)) -}}
+{{- $providers = prepend $providers "cuda" -}}
+{{- end -}}
+{{- toJson $providers -}}
+{{- end -}}
+
+{{/* config.json: everything but secrets; extraConfig wins. */}}
+{{- define "clipn-sidecar.config" -}}
+{{- $v := .values -}}
+{{- $cfg := dict
+  "kafka" (dict
+    "brokers" $v.kafka.brokers
+    "clientId" $v.kafka.clientId
+    "groupId" $v.kafka.groupId
+    "ssl" $v.kafka.tls.enabled
+    "topics" $v.kafka.topics)
+  "model" (dict
+    "dir" (include "clipn-sidecar.modelDir" .)
+    "executionProviders" (include "clipn-sidecar.executionProviders" . | fromJsonArray)
+    "intraOpThreads" $v.model.intraOpThreads
+    "maxBatch" $v.model.maxBatch
+    "cacheDir" "/var/cache/clipn")
+  "processing" (dict
+    "maxBatch" $v.processing.maxBatch
+    "maxWaitMs" $v.processing.maxWaitMs
+    "delivery" $v.processing.delivery
+    "shutdownTimeoutMs" $v.processing.shutdownTimeoutMs
+    "defaultLabelSet" $v.processing.defaultLabelSet
+    "modelName" $v.model.name)
+  "telemetry" (dict
+    "serviceName" (default (include "clipn-sidecar.fullname" .) $v.telemetry.otel.serviceName)
+    "logLevel" $v.telemetry.logLevel
+    "http" (dict "port" $v.telemetry.port))
+  "trainer" (dict
+    "samplesDir" "/var/lib/clipn/samples"
+    "groupId" $v.trainer.groupId
+    "minNewSamples" $v.trainer.minNewSamples)
+-}}
+{{- if $v.telemetry.otel.endpoint -}}
+{{- $_ := set $cfg.telemetry "otlpEndpoint" $v.telemetry.otel.endpoint -}}
+{{- end -}}
+{{- if $v.trainer.artifactStore -}}
+{{- $_ := set $cfg.trainer "artifactStore" $v.trainer.artifactStore -}}
+{{- end -}}
+{{- mustMergeOverwrite $cfg (deepCopy $v.extraConfig) | toPrettyJson -}}
+{{- end -}}
+
+{{/* Fails early on combinations the schema cannot express. */}}
+{{- define "clipn-sidecar.validate" -}}
+{{- $v := .values -}}
+{{- if and $v.kafka.sasl.enabled (not $v.kafka.sasl.existingSecret) -}}
+{{- fail "kafka.sasl.existingSecret: expected the name of a Secret with the SASL credentials when kafka.sasl.enabled, got none (credentials are never taken from values)" -}}
+{{- end -}}
+{{- if and (eq $v.model.source "pvc") (not $v.model.pvc.claimName) -}}
+{{- fail "model.pvc.claimName: expected an existing PersistentVolumeClaim when model.source is pvc, got none" -}}
+{{- end -}}
+{{- if and $v.keda.enabled (gt (int $v.keda.minReplicaCount) (int $v.keda.maxReplicaCount)) -}}
+{{- fail (printf "keda.minReplicaCount: expected at most keda.maxReplicaCount (%d), got %d" (int $v.keda.maxReplicaCount) (int $v.keda.minReplicaCount)) -}}
+{{- end -}}
+{{- range $v.labelSets -}}
+{{- if and (eq .routing.rule "calibrated") (not .thresholds) -}}
+{{- fail (printf "labelSets[%s].thresholds: expected ctw or atd thresholds for routing rule calibrated, got none (run clipn calibrate)" .id) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := include "clipn-sidecar.terminationGracePeriodSeconds" . -}}
+{{- end -}}
