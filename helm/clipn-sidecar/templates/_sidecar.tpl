@@ -83,7 +83,7 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
   imagePullPolicy: {{ $v.image.pullPolicy }}
   args: ["serve", "--config", "/etc/clipn/config.json"]
   env:
-    {{- include "clipn-sidecar.env" . | nindent 4 }}
+    {{- include "clipn-sidecar.env" . | trim | nindent 4 }}
   ports:
     - name: clipn-http
       containerPort: {{ $port }}
@@ -116,7 +116,7 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
 {{/* The model fetcher (model.source: init); empty otherwise. */}}
 {{- define "clipn-sidecar.initContainers" -}}
 {{- $v := .values -}}
-{{- if eq $v.model.source "init" }}
+{{- if eq $v.model.source "init" -}}
 - name: clipn-model-fetch
   image: {{ $v.model.init.image }}
   imagePullPolicy: {{ $v.model.init.pullPolicy }}

@@ -21,7 +21,7 @@ spec:
   {{- $init := include "clipn-sidecar.initContainers" . }}
   {{- if trim $init }}
   initContainers:
-    {{- $init | nindent 4 }}
+    {{- $init | trim | nindent 4 }}
   {{- end }}
   containers:
     - name: trainer
@@ -29,7 +29,12 @@ spec:
       imagePullPolicy: {{ $v.image.pullPolicy }}
       args: ["train", "--config", "/etc/clipn/config.json"{{ if .once }}, "--once"{{ end }}]
       env:
-        {{- include "clipn-sidecar.env" . | nindent 8 }}
+        # The trainer image is CPU-only and its Python caches need a writable home.
+        - name: CLIPN_MODEL__EXECUTION_PROVIDERS
+          value: cpu
+        - name: HOME
+          value: /tmp
+        {{- include "clipn-sidecar.env" . | trim | nindent 8 }}
       {{- with $v.trainer.resources }}
       resources:
         {{- toYaml . | nindent 8 }}
