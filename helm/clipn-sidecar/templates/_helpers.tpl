@@ -32,10 +32,22 @@ app.kubernetes.io/name: {{ include "clipn-sidecar.name" . }}
 app.kubernetes.io/instance: {{ .top.Release.Name }}
 {{- end -}}
 
+{{/*
+This chart's metadata field (Version or AppVersion), also when called from a parent chart, whose
+.Chart is its own: there it comes from .Subcharts.
+*/}}
+{{- define "clipn-sidecar.chartField" -}}
+{{- $chart := .top.Chart -}}
+{{- if and (ne .top.Chart.Name "clipn-sidecar") .top.Subcharts (hasKey .top.Subcharts "clipn-sidecar") -}}
+{{- $chart = (index .top.Subcharts "clipn-sidecar").Chart -}}
+{{- end -}}
+{{- if eq .field "Version" }}{{ $chart.Version }}{{ else }}{{ $chart.AppVersion }}{{ end -}}
+{{- end -}}
+
 {{- define "clipn-sidecar.labels" -}}
-helm.sh/chart: {{ printf "clipn-sidecar-%s" .top.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+helm.sh/chart: {{ printf "clipn-sidecar-%s" (include "clipn-sidecar.chartField" (dict "top" .top "field" "Version")) | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "clipn-sidecar.selectorLabels" . }}
-app.kubernetes.io/version: {{ .top.Chart.AppVersion | default "unknown" | quote }}
+app.kubernetes.io/version: {{ include "clipn-sidecar.chartField" (dict "top" .top "field" "AppVersion") | default "unknown" | quote }}
 app.kubernetes.io/managed-by: {{ .top.Release.Service }}
 app.kubernetes.io/part-of: clipn-sidecar
 {{- end -}}
@@ -50,7 +62,7 @@ app.kubernetes.io/part-of: clipn-sidecar
 
 {{/* The image of a variant: (dict ... "suffix" "-cuda"). Tag default: the appVersion. */}}
 {{- define "clipn-sidecar.image" -}}
-{{- $tag := default .top.Chart.AppVersion .values.image.tag -}}
+{{- $tag := default (include "clipn-sidecar.chartField" (dict "top" .top "field" "AppVersion")) .values.image.tag -}}
 {{- printf "%s:%s%s" .values.image.repository $tag (default "" .suffix) -}}
 {{- end -}}
 
