@@ -85,7 +85,7 @@ CMD ["serve", "--config", "/etc/clipn/config.json"]
 
 # ---- trainer: the runtime plus python3 and the training/ kernel in a venv (CPU torch)
 FROM runtime AS trainer
-USER root
+USER 0:0
 ENV CLIPN_TRAINER__PYTHON_BIN=/opt/clipn-venv/bin/python \
     CLIPN_TRAINER__SAMPLES_DIR=/var/lib/clipn/samples \
     PIP_NO_CACHE_DIR=1 \

