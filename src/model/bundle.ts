@@ -104,10 +104,18 @@ export function float32FromBytes(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-/** The bundle's current mean "no" prompt, [contextLength * width]. */
+/** The bundle's current mean "no" prompt, [contextLength * width], checked against the manifest's prompt sha256. */
 export async function readPrompt(bundle: Bundle): Promise<Float32Array> {
   const { prompt } = bundle.manifest;
-  return checkPrompt(float32FromBytes(await readFile(bundle.path(prompt.file))), prompt.shape, `${bundle.dir}/${prompt.file}`);
+  const bytes = await readFile(bundle.path(prompt.file));
+  // Hashed again here: the file may have changed since loadBundle, and prompt.sha256 is its own field.
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== prompt.sha256) {
+    throw new ClipnError('BUNDLE_CHECKSUM_MISMATCH', `bundle ${bundle.dir}: ${prompt.file} has sha256 ${sha}, the manifest's prompt.sha256 says ${prompt.sha256}`, {
+      details: { file: prompt.file, expected: prompt.sha256, got: sha },
+    });
+  }
+  return checkPrompt(float32FromBytes(bytes), prompt.shape, `${bundle.dir}/${prompt.file}`);
 }
 
 /** The bundle's default templates (one `{}` format string a line), if it ships any. */
