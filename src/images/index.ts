@@ -1,5 +1,17 @@
 /** The image layer: sources (inline, URL, file) and CLIP preprocessing for untrusted input. */
-export { preprocess, resizePlan, roundHalfEven, type Preprocessed } from './preprocess.js';
-export { DEFAULT_IMAGE_OPTIONS, checkImageOptions, type ImageOptions, type FetchOptions, type PreprocessSpec } from './options.js';
+export { preprocess, preprocessBatch, type Preprocessed, type PreprocessOptions, type PreprocessedBatch, type BatchItem } from './preprocess.js';
+export { resizePlan, roundHalfEven, type ResizePlan } from './geometry.js';
+export { sniffFormat, type SniffedFormat } from './sniff.js';
+export {
+  DEFAULT_IMAGE_OPTIONS,
+  checkImageOptions,
+  checkPreprocessSpec,
+  imageOptions,
+  type ImageOptions,
+  type ImageOptionsInput,
+  type FetchOptions,
+  type PreprocessSpec,
+  type Rgb,
+} from './options.js';
 export { Limiter } from './pool.js';
 export { resolveUri, isInternalAddress } from './resolve.js';

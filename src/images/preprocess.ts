@@ -1,14 +1,26 @@
 /**
- * CLIP preprocessing with sharp, for untrusted bytes (docs/bundle-format.md): EXIF orientation,
+ * CLIP preprocessing with sharp, for untrusted bytes, matching the reference in
+ * docs/bundle-format.md (measured against PyTorch in docs/preprocessing.md): EXIF orientation,
  * alpha over white, any colour space or depth to 8-bit sRGB, shortest side to S (bicubic),
  * centre crop, normalise, CHW float32. libvips decodes on libuv threads, never the main one.
  */
-import sharp from 'sharp';
-import { ClipnError, isClipnError } from '../errors.js';
-import type { ImageOptions, PreprocessSpec } from './options.js';
+import sharp, { type OutputInfo } from 'sharp';
+import { ClipnError, toClipnError } from '../errors.js';
+import { decodeError } from './decode-errors.js';
+import { resizePlan, type ResizePlan } from './geometry.js';
+import { DEFAULT_IMAGE_OPTIONS, type ImageOptions, type PreprocessSpec, type Rgb } from './options.js';
+import { Limiter } from './pool.js';
+import { sniffFormat, type SniffedFormat } from './sniff.js';
 
-// Raster formats only: SVG and PDF can reference external resources and run a renderer.
-const ALLOWED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
+// One libvips worker per image: images are small after decoding and are decoded several at a
+// time (decodeConcurrency, each on its own libuv thread), so extra threads per image only add
+// contention and, on glibc, memory fragmentation. The operation cache never hits for one-off
+// untrusted buffers; disabling it keeps decoded images from lingering in memory.
+sharp.concurrency(1);
+sharp.cache(false);
+
+/** The options preprocessing reads. */
+export type PreprocessOptions = Pick<ImageOptions, 'maxBytes' | 'maxPixels'> & Partial<Pick<ImageOptions, 'background' | 'allowSvg'>>;
 
 /** A preprocessed image. */
 export interface Preprocessed {
@@ -17,85 +29,173 @@ export interface Preprocessed {
   /** Size after EXIF orientation, before resizing. */
   width: number;
   height: number;
+  /** The decoded format (jpeg, png, gif, webp, tiff, heif, svg). */
   format: string;
 }
 
-/** Python's round (half to even), which the reference crop offsets use. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+/** Edge pixels copied around an image before upscaling: bicubic reads two beyond each edge. */
+const UPSCALE_PAD = 3;
+
+function limitError(what: string, got: number, limit: number, extra: Record<string, unknown>): ClipnError {
+  return new ClipnError('IMAGE_TOO_MANY_PIXELS', `${what} ${got} pixels, the limit (images.maxPixels) is ${limit}`, { details: { limit, got, ...extra } });
 }
 
-/** Resize target and crop offsets for a w x h image (floor of the long side, as the reference). */
-export function resizePlan(width: number, height: number, size: number): { width: number; height: number; left: number; top: number } {
-  const [w, h] = width <= height ? [size, Math.floor((size * height) / width)] : [Math.floor((size * width) / height), size];
-  return { width: w, height: h, left: roundHalfEven((w - size) / 2), top: roundHalfEven((h - size) / 2) };
-}
-
-function decodeError(error: unknown, bytes: number): ClipnError {
-  if (isClipnError(error)) return error;
-  const message = (error as Error).message ?? String(error);
-  if (/pixel limit|exceeds pixel/i.test(message)) return new ClipnError('IMAGE_TOO_MANY_PIXELS', message, { cause: error });
-  if (/unsupported image format|bad seek|Input buffer contains unsupported/i.test(message)) {
-    return new ClipnError('IMAGE_UNSUPPORTED_FORMAT', `not a supported image (${bytes} bytes): ${message}`, { cause: error });
-  }
-  if (/premature end|truncated|unexpected end|end of (file|stream)|Corrupt|not enough data|read error/i.test(message)) {
-    return new ClipnError('IMAGE_TRUNCATED', `image data is truncated or corrupt: ${message}`, { cause: error });
-  }
-  return new ClipnError('IMAGE_DECODE_FAILED', `cannot decode the image (${bytes} bytes; corrupt or unreadable data): ${message}`, { cause: error });
-}
-
-/** Decodes and preprocesses one image. Every failure is a coded ClipnError. */
-export async function preprocess(bytes: Uint8Array, spec: PreprocessSpec, options: Pick<ImageOptions, 'maxBytes' | 'maxPixels'>): Promise<Preprocessed> {
-  if (bytes.byteLength === 0) throw new ClipnError('IMAGE_EMPTY', 'image is empty (0 bytes)');
+/** Checks the bytes before any decoder runs: empty, too large, or not an accepted format. */
+function admit(bytes: Uint8Array, options: PreprocessOptions): SniffedFormat {
+  if (bytes.byteLength === 0) throw new ClipnError('IMAGE_EMPTY', 'image is empty: expected encoded image bytes, got 0 bytes', { details: { limit: options.maxBytes, got: 0 } });
   if (bytes.byteLength > options.maxBytes) {
-    throw new ClipnError('IMAGE_TOO_MANY_BYTES', `image has ${bytes.byteLength} bytes, the limit is ${options.maxBytes}`, {
+    throw new ClipnError('IMAGE_TOO_MANY_BYTES', `image has ${bytes.byteLength} bytes, the limit (images.maxBytes) is ${options.maxBytes}`, {
       details: { limit: options.maxBytes, got: bytes.byteLength },
     });
   }
+  const format = sniffFormat(bytes);
+  const accepted = options.allowSvg ? 'jpeg, png, gif, webp, tiff, heif/avif, svg' : 'jpeg, png, gif, webp, tiff, heif/avif';
+  if (format === null || (format === 'svg' && !options.allowSvg)) {
+    const head = Buffer.from(bytes.subarray(0, 8)).toString('hex');
+    const got = format === 'svg' ? 'svg (refused unless images.allowSvg)' : `unrecognised data starting 0x${head}`;
+    throw new ClipnError('IMAGE_UNSUPPORTED_FORMAT', `expected an image in one of ${accepted}, got ${got}`, { details: { got: format ?? head, accepted } });
+  }
+  return format;
+}
+
+/** Decodes and preprocesses one image. Every failure is a coded {@link ClipnError}. */
+export async function preprocess(bytes: Uint8Array, spec: PreprocessSpec, options: PreprocessOptions): Promise<Preprocessed> {
+  const format = admit(bytes, options);
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
-    // The header first: refuse bombs and unsupported formats before any pixel is decoded.
+    // The header first: refuse bombs before a single pixel is decoded.
     const meta = await sharp(input, { limitInputPixels: false }).metadata();
-    const format = meta.format ?? 'unknown';
-    if (!ALLOWED_FORMATS.has(format)) {
-      throw new ClipnError('IMAGE_UNSUPPORTED_FORMAT', `image format ${format} is not accepted (expected one of ${[...ALLOWED_FORMATS].join(', ')})`);
+    const declared: string | undefined = meta.format;
+    if (declared !== format) {
+      throw new ClipnError('IMAGE_UNSUPPORTED_FORMAT', `data starts like ${format} but decodes as ${declared ?? 'nothing'}`, { details: { got: declared ?? null, sniffed: format } });
     }
-    const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-    if (pixels > options.maxPixels) {
-      throw new ClipnError('IMAGE_TOO_MANY_PIXELS', `image is ${meta.width}x${meta.height} = ${pixels} pixels, the limit is ${options.maxPixels}`, {
-        details: { limit: options.maxPixels, got: pixels, width: meta.width, height: meta.height },
-      });
-    }
+    const rawW = meta.width ?? 0;
+    const rawH = meta.pageHeight ?? meta.height ?? 0;
+    if (rawW * rawH > options.maxPixels) throw limitError(`image is ${rawW}x${rawH} =`, rawW * rawH, options.maxPixels, { width: rawW, height: rawH });
+    if (rawW < 1 || rawH < 1) throw new ClipnError('IMAGE_DECODE_FAILED', `${format} header declares a ${rawW}x${rawH} image`, { details: { width: rawW, height: rawH } });
     const swap = (meta.orientation ?? 1) >= 5;
-    const width = swap ? meta.height! : meta.width!;
-    const height = swap ? meta.width! : meta.height!;
-    const size = spec.imageSize;
-    const plan = resizePlan(width, height, size);
-    const { data, info } = await sharp(input, { failOn: 'truncated', limitInputPixels: options.maxPixels, autoOrient: true, animated: false })
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace('srgb')
-      .resize(plan.width, plan.height, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false })
-      .extract({ left: plan.left, top: plan.top, width: size, height: size })
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || data.length !== size * size * 3) {
-      throw new ClipnError('IMAGE_DECODE_FAILED', `decoded ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3`);
+    const [width, height] = swap ? [rawH, rawW] : [rawW, rawH];
+    const plan = resizePlan(width, height, spec.imageSize);
+    // A thin strip resized to a short side of S can be far larger than its input.
+    if (plan.width * plan.height > options.maxPixels) {
+      throw limitError(`a ${width}x${height} image resized to ${plan.width}x${plan.height} has`, plan.width * plan.height, options.maxPixels, { width, height, resized: [plan.width, plan.height] });
     }
-    return { tensor: toChw(data, size, spec), width, height, format };
+    const pixels = await decodeToCrop(input, width, height, plan, spec.imageSize, options);
+    return { tensor: toChw(pixels, spec), width, height, format };
   } catch (error) {
-    throw decodeError(error, bytes.byteLength);
+    throw decodeError(error, format, bytes, options.maxPixels);
   }
 }
 
-function toChw(hwc: Uint8Array, size: number, spec: PreprocessSpec): Float32Array {
+/** Decoded 8-bit RGB pixels and where the S x S crop lies in them. */
+interface Pixels {
+  data: Buffer;
+  /** Row length in pixels. */
+  stride: number;
+  left: number;
+  top: number;
+}
+
+/** The decoded crop. Downscaling uses libvips' antialiased cubic reduce; upscaling an affine bicubic with PIL's pixel centres. */
+async function decodeToCrop(input: Buffer, width: number, height: number, plan: ResizePlan, size: number, options: PreprocessOptions): Promise<Pixels> {
+  const background: Rgb = options.background ?? DEFAULT_IMAGE_OPTIONS.background;
+  const decode = () =>
+    sharp(input, { failOn: 'error', limitInputPixels: options.maxPixels, autoOrient: true, pages: 1 })
+      .flatten({ background })
+      .toColourspace('srgb');
+  if (plan.width <= width) {
+    let img = decode();
+    // fastShrinkOnLoad would let the JPEG decoder subsample first, which changes pixels.
+    if (plan.width !== width || plan.height !== height) img = img.resize(plan.width, plan.height, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false });
+    const out = await img.extract({ left: plan.left, top: plan.top, width: size, height: size }).removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    checkRgb(out.info, out.data.length, size, size);
+    return { data: out.data, stride: size, left: 0, top: 0 };
+  }
+  // libvips' resize places upscaled samples differently from PIL; an affine map with
+  // x_in = (x_out + 0.5) / s - 0.5 over edge-replicated borders matches it (docs/preprocessing.md).
+  const padded = await decode()
+    .extend({ top: UPSCALE_PAD, bottom: UPSCALE_PAD, left: UPSCALE_PAD, right: UPSCALE_PAD, extendWith: 'copy' })
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  checkRgb(padded.info, padded.data.length, width + 2 * UPSCALE_PAD, height + 2 * UPSCALE_PAD);
+  const sx = plan.width / width;
+  const sy = plan.height / height;
+  // sharp crops before an affine in one pipeline, so the crop is read from the full output.
+  const out = await sharp(padded.data, { raw: { width: padded.info.width, height: padded.info.height, channels: 3 }, limitInputPixels: false })
+    .affine([sx, 0, 0, sy], { interpolator: sharp.interpolators.bicubic, odx: (sx - 1) / 2 - UPSCALE_PAD * sx, ody: (sy - 1) / 2 - UPSCALE_PAD * sy })
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (out.info.width < plan.left + size || out.info.height < plan.top + size) {
+    throw new ClipnError('IMAGE_DECODE_FAILED', `upscaled to ${out.info.width}x${out.info.height}, expected at least ${plan.left + size}x${plan.top + size}`);
+  }
+  checkRgb(out.info, out.data.length, out.info.width, out.info.height);
+  return { data: out.data, stride: out.info.width, left: plan.left, top: plan.top };
+}
+
+function checkRgb(info: OutputInfo, bytes: number, width: number, height: number): void {
+  if (info.channels !== 3 || info.width !== width || info.height !== height || bytes !== width * height * 3) {
+    throw new ClipnError('IMAGE_DECODE_FAILED', `decoded ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x3`);
+  }
+}
+
+function toChw(px: Pixels, spec: PreprocessSpec): Float32Array {
+  const size = spec.imageSize;
   const plane = size * size;
   const out = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
-    const scale = 1 / (255 * spec.std[c]!);
-    const shift = spec.mean[c]! / spec.std[c]!;
-    for (let i = 0; i < plane; i++) out[c * plane + i] = hwc[i * 3 + c]! * scale - shift;
+    const mean = spec.mean[c]!;
+    const std = spec.std[c]!;
+    for (let y = 0; y < size; y++) {
+      const src = ((y + px.top) * px.stride + px.left) * 3 + c;
+      const dst = c * plane + y * size;
+      // Same order of operations as the reference: x/255, then (x - mean)/std.
+      for (let x = 0; x < size; x++) out[dst + x] = (px.data[src + x * 3]! / 255 - mean) / std;
+    }
   }
   return out;
+}
+
+/** One input's outcome in {@link preprocessBatch}. */
+export type BatchItem =
+  | { ok: true; /** Its row in the batch tensor. */ row: number; width: number; height: number; format: string }
+  | { ok: false; error: ClipnError };
+
+/** A decoded batch: the images that decoded, stacked NCHW, and per input what happened. */
+export interface PreprocessedBatch {
+  /** [count,3,S,S] float32, rows in input order (failed inputs leave no row). */
+  tensor: Float32Array;
+  count: number;
+  items: BatchItem[];
+}
+
+/**
+ * Preprocesses many images, at most `decodeConcurrency` at a time (or through a shared
+ * limiter), into one NCHW tensor. One bad image fails only its own item.
+ */
+export async function preprocessBatch(
+  inputs: readonly Uint8Array[],
+  spec: PreprocessSpec,
+  options: PreprocessOptions & Pick<ImageOptions, 'decodeConcurrency'>,
+  limiter: Limiter = new Limiter(options.decodeConcurrency),
+): Promise<PreprocessedBatch> {
+  const settled = await Promise.all(
+    inputs.map((bytes) =>
+      limiter.run(() => preprocess(bytes, spec, options)).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error: toClipnError(error, 'IMAGE_DECODE_FAILED') }),
+      ),
+    ),
+  );
+  const plane = 3 * spec.imageSize * spec.imageSize;
+  const count = settled.filter((s) => 'value' in s).length;
+  const tensor = new Float32Array(count * plane);
+  let row = 0;
+  const items = settled.map((s): BatchItem => {
+    if (!('value' in s)) return { ok: false, error: s.error };
+    tensor.set(s.value.tensor, row * plane);
+    const { width, height, format } = s.value;
+    return { ok: true, row: row++, width, height, format };
+  });
+  return { tensor, count, items };
 }
