@@ -1,81 +1,215 @@
-/** Every instrument of the product, created once from a Meter, with typed record methods. */
-import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
+/**
+ * Every instrument of the product, created once from a Meter, with typed record methods.
+ * Names follow the OTel conventions (dotted, `clipn.` prefix, units in `unit`, no `_total`);
+ * Prometheus sees them as e.g. clipn_images_processed_total. OOD rate = ood_flagged / processed.
+ */
+import type { Attributes, Counter, Histogram, Meter, ObservableResult, UpDownCounter } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_MESSAGING_DESTINATION_NAME, ATTR_MESSAGING_DESTINATION_PARTITION_ID } from './semconv.js';
+import type { LagProvider, Outcome, PartitionLag, ReleaseKind, Stage } from './types.js';
 
-const LATENCY_BUCKETS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+/** Stage latency buckets in ms: 0.5 ms (a cache hit) up to 10 s (a slow fetch). */
+export const LATENCY_BUCKETS_MS: readonly number[] = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
+/** Batch size buckets, powers of two up to the largest micro-batch worth running. */
+export const BATCH_SIZE_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+/** Label value when an image failed before its label set was known. */
+const UNKNOWN = 'unknown';
+
+/** The product's instruments; one instance per Meter, shared by the processor and the trainer. */
 export class Metrics {
-  private readonly processed;
-  private readonly failed;
-  private readonly flagged;
-  private readonly stageLatency;
-  private readonly batchSize;
-  private readonly inFlight;
-  private readonly paused;
-  private readonly releases;
-  private readonly cache;
-  private readonly trainerRuns;
-  private readonly lag = new Map<string, { topic: string; partition: number; lag: number }>();
-  private readonly versions = new Map<string, Attributes>();
+  private readonly processed: Counter;
+  private readonly failed: Counter;
+  private readonly oodFlagged: Counter;
+  private readonly stageLatency: Histogram;
+  private readonly imageLatency: Histogram;
+  private readonly batchSizes: Histogram;
+  private readonly inFlight: UpDownCounter;
+  private readonly paused: UpDownCounter;
+  private readonly releasesAccepted: Counter;
+  private readonly releasesRefused: Counter;
+  private readonly cacheHits: Counter;
+  private readonly cacheMisses: Counter;
+  private readonly trainerRuns: Counter;
+  private readonly trainerPublished: Counter;
+  private readonly trainerRefused: Counter;
+  private lagProvider: LagProvider | null = null;
+  // Lag pushed through the deprecated consumerLag(); used until a provider is registered.
+  private readonly pushedLag = new Map<string, PartitionLag>();
+  private readonly labelSetVersions = new Map<string, number>();
+  private readonly modelVersions = new Map<string, string>();
 
   constructor(meter: Meter) {
-    this.processed = meter.createCounter('clipn.images.processed', { description: 'Images consumed, by outcome (tagged, reviewed, dead_lettered) and label set' });
-    this.failed = meter.createCounter('clipn.images.failed', { description: 'Images that went to the dead-letter topic, by error code' });
-    this.flagged = meter.createCounter('clipn.images.ood', { description: 'Images routed to review as OOD, by label set and rule (OOD rate = ood / processed)' });
-    this.stageLatency = meter.createHistogram('clipn.stage.duration', { unit: 'ms', description: 'Per-stage latency: resolve, decode, infer, score, produce, total', advice: { explicitBucketBoundaries: LATENCY_BUCKETS } });
-    this.batchSize = meter.createHistogram('clipn.batch.size', { description: 'Images per inference micro-batch', advice: { explicitBucketBoundaries: [1, 2, 4, 8, 16, 32, 64, 128] } });
-    this.inFlight = meter.createUpDownCounter('clipn.images.in_flight', { description: 'Images consumed and not yet delivered' });
-    this.paused = meter.createUpDownCounter('clipn.partitions.paused', { description: 'Partitions paused by backpressure' });
-    this.releases = meter.createCounter('clipn.side_channel.updates', { description: 'Label sets and model releases applied or refused' });
-    this.cache = meter.createCounter('clipn.text_cache.lookups', { description: 'Text-embedding cache lookups, by result (hit, miss)' });
-    this.trainerRuns = meter.createCounter('clipn.trainer.runs', { description: 'Trainer runs, by outcome' });
-    meter.createObservableGauge('clipn.consumer.lag', { description: 'Messages behind the partition end, per partition' }).addCallback((r: ObservableResult) => {
-      for (const l of this.lag.values()) r.observe(l.lag, { 'messaging.destination.name': l.topic, 'messaging.destination.partition.id': String(l.partition) });
+    const image = '{image}';
+    this.processed = meter.createCounter('clipn.images.processed', { unit: image, description: 'Images consumed and settled, by label_set and outcome (tagged, reviewed, dead_lettered)' });
+    this.failed = meter.createCounter('clipn.images.failed', { unit: image, description: 'Images sent to the dead-letter topic, by error.type (the ClipnError code)' });
+    this.oodFlagged = meter.createCounter('clipn.images.ood_flagged', { unit: image, description: 'Images flagged out-of-distribution, by label_set and rule; OOD rate = ood_flagged / processed' });
+    this.stageLatency = meter.createHistogram('clipn.stage.duration', { unit: 'ms', description: 'Latency of one processing stage for one image, by stage', advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_MS] } });
+    this.imageLatency = meter.createHistogram('clipn.image.duration', { unit: 'ms', description: 'Latency of one image from consume to produce', advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_MS] } });
+    this.batchSizes = meter.createHistogram('clipn.batch.size', { unit: image, description: 'Images per inference micro-batch', advice: { explicitBucketBoundaries: [...BATCH_SIZE_BUCKETS] } });
+    this.inFlight = meter.createUpDownCounter('clipn.images.in_flight', { unit: image, description: 'Images consumed and not yet settled' });
+    this.paused = meter.createUpDownCounter('clipn.partitions.paused', { unit: '{partition}', description: 'Input partitions paused by backpressure' });
+    this.releasesAccepted = meter.createCounter('clipn.releases.accepted', { unit: '{release}', description: 'Label sets and model releases put into service, by kind' });
+    this.releasesRefused = meter.createCounter('clipn.releases.refused', { unit: '{release}', description: 'Label sets and model releases refused, by kind and reason' });
+    this.cacheHits = meter.createCounter('clipn.text_embedding_cache.hits', { unit: '{lookup}', description: 'Text-embedding cache lookups answered from the cache' });
+    this.cacheMisses = meter.createCounter('clipn.text_embedding_cache.misses', { unit: '{lookup}', description: 'Text-embedding cache lookups that ran the text encoder' });
+    this.trainerRuns = meter.createCounter('clipn.trainer.runs', { unit: '{run}', description: 'Trainer runs started' });
+    this.trainerPublished = meter.createCounter('clipn.trainer.published', { unit: '{release}', description: 'Model releases the trainer published' });
+    this.trainerRefused = meter.createCounter('clipn.trainer.refused', { unit: '{release}', description: 'Trained models the gate refused, by reason' });
+
+    meter.createObservableGauge('clipn.consumer.lag', { unit: '{message}', description: 'Messages between the committed offset and the partition end' }).addCallback((r: ObservableResult) => {
+      const rows = this.lagProvider ? this.lagProvider() : this.pushedLag.values();
+      for (const l of rows) r.observe(l.lag, { [ATTR_MESSAGING_DESTINATION_NAME]: l.topic, [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(l.partition) });
     });
-    meter.createObservableGauge('clipn.serving.version', { description: 'Label-set and model versions in service (value 1, versions as attributes)' }).addCallback((r: ObservableResult) => {
-      for (const attrs of this.versions.values()) r.observe(1, attrs);
+    meter.createObservableGauge('clipn.label_set.version', { unit: '{version}', description: 'Version of each label set in service, by label_set' }).addCallback((r: ObservableResult) => {
+      for (const [labelSet, version] of this.labelSetVersions) r.observe(version, { label_set: labelSet });
+    });
+    meter.createObservableGauge('clipn.model.version', { unit: '1', description: 'Model in service: 1, with model and version attributes' }).addCallback((r: ObservableResult) => {
+      for (const [model, version] of this.modelVersions) r.observe(1, { model, version });
     });
   }
 
-  result(outcome: 'tagged' | 'reviewed' | 'dead_lettered', labelSet: string | null, rule: string | null, code?: string): void {
-    this.processed.add(1, { outcome, label_set: labelSet ?? 'unknown' });
-    if (outcome === 'reviewed') this.flagged.add(1, { label_set: labelSet ?? 'unknown', rule: rule ?? 'unknown' });
-    if (outcome === 'dead_lettered') this.failed.add(1, { 'error.code': code ?? 'INTERNAL' });
+  /** One image settled with `outcome`; `labelSet` null when it failed before one was known. */
+  imageProcessed(outcome: Outcome, labelSet: string | null): void {
+    this.processed.add(1, { label_set: labelSet ?? UNKNOWN, outcome });
   }
 
-  stage(stage: 'resolve' | 'decode' | 'infer' | 'score' | 'produce' | 'total', ms: number): void {
+  /** One image dead-lettered with this error code. */
+  imageFailed(errorCode: string): void {
+    this.failed.add(1, { [ATTR_ERROR_TYPE]: errorCode });
+  }
+
+  /** One image flagged OOD under `rule` (e.g. ctw, atd). */
+  oodFlaggedImage(labelSet: string, rule: string): void {
+    this.oodFlagged.add(1, { label_set: labelSet, rule });
+  }
+
+  /** Latency of one stage for one image, in ms. */
+  stageDuration(stage: Stage, ms: number): void {
     this.stageLatency.record(ms, { stage });
   }
 
+  /** End-to-end latency of one image, in ms. */
+  imageDuration(ms: number): void {
+    this.imageLatency.record(ms);
+  }
+
+  /** Size of one inference micro-batch. */
+  batchSize(images: number): void {
+    this.batchSizes.record(images);
+  }
+
+  /** Images taken (+n) or settled (-n). */
+  inFlightChanged(delta: number): void {
+    this.inFlight.add(delta);
+  }
+
+  /** Partitions paused (+n) or resumed (-n). */
+  pausedPartitionsChanged(delta: number): void {
+    this.paused.add(delta);
+  }
+
+  /** Registers the function read at each collection for per-partition lag; replaces any earlier one. */
+  setLagProvider(provider: LagProvider): void {
+    this.lagProvider = provider;
+  }
+
+  /** A label set in service at `version`. */
+  labelSetInService(labelSet: string, version: number): void {
+    this.labelSetVersions.set(labelSet, version);
+  }
+
+  /** A label set taken out of service. */
+  labelSetRemoved(labelSet: string): void {
+    this.labelSetVersions.delete(labelSet);
+  }
+
+  /** The model `model` is in service at `version` (replaces the model's earlier version). */
+  modelInService(model: string, version: string | number): void {
+    this.modelVersions.set(model, String(version));
+  }
+
+  /** A label set or model release was put into service. */
+  releaseAccepted(kind: ReleaseKind): void {
+    this.releasesAccepted.add(1, { kind });
+  }
+
+  /** A label set or model release was refused, e.g. reason "checksum", "stale", "invalid". */
+  releaseRefused(kind: ReleaseKind, reason: string): void {
+    this.releasesRefused.add(1, { kind, reason });
+  }
+
+  /** Text-embedding cache lookups since the last call. */
+  textCacheLookups(hits: number, misses: number): void {
+    if (hits > 0) this.cacheHits.add(hits);
+    if (misses > 0) this.cacheMisses.add(misses);
+  }
+
+  /** A trainer run started. */
+  trainerRunStarted(): void {
+    this.trainerRuns.add(1);
+  }
+
+  /** The trainer published a model release. */
+  trainerReleasePublished(): void {
+    this.trainerPublished.add(1);
+  }
+
+  /** The trainer's gate refused a trained model. */
+  trainerReleaseRefused(reason: string): void {
+    this.trainerRefused.add(1, { reason });
+  }
+
+  // Older entry points still called by src/stream and src/service; each maps onto the above.
+
+  /** @deprecated Use imageProcessed, oodFlaggedImage and imageFailed. */
+  result(outcome: Outcome, labelSet: string | null, rule: string | null, code?: string): void {
+    this.imageProcessed(outcome, labelSet);
+    if (outcome === 'reviewed') this.oodFlaggedImage(labelSet ?? UNKNOWN, rule ?? UNKNOWN);
+    if (outcome === 'dead_lettered') this.imageFailed(code ?? 'INTERNAL');
+  }
+
+  /** @deprecated Use stageDuration, and imageDuration for 'total'. */
+  stage(stage: Stage | 'total', ms: number): void {
+    if (stage === 'total') this.imageDuration(ms);
+    else this.stageDuration(stage, ms);
+  }
+
+  /** @deprecated Use batchSize. */
   batch(size: number): void {
-    this.batchSize.record(size);
+    this.batchSize(size);
   }
 
+  /** @deprecated Use inFlightChanged. */
   inFlightDelta(n: number): void {
-    this.inFlight.add(n);
+    this.inFlightChanged(n);
   }
 
+  /** @deprecated Use pausedPartitionsChanged. */
   pausedDelta(n: number): void {
-    this.paused.add(n);
+    this.pausedPartitionsChanged(n);
   }
 
+  /** @deprecated Use setLagProvider. */
   consumerLag(topic: string, partition: number, lag: number): void {
-    this.lag.set(`${topic}/${partition}`, { topic, partition, lag });
+    this.pushedLag.set(`${topic}\u0000${partition}`, { topic, partition, lag });
   }
 
+  /** @deprecated Use releaseAccepted / releaseRefused. */
   sideChannel(kind: 'label-set' | 'release', outcome: 'applied' | 'refused'): void {
-    this.releases.add(1, { kind, outcome });
+    const k: ReleaseKind = kind === 'label-set' ? 'label_set' : 'model';
+    if (outcome === 'applied') this.releaseAccepted(k);
+    else this.releaseRefused(k, UNKNOWN);
   }
 
-  serving(key: string, attrs: Attributes): void {
-    this.versions.set(key, attrs);
+  /** @deprecated Use labelSetInService / modelInService. */
+  serving(_key: string, attrs: Attributes): void {
+    if (typeof attrs.label_set === 'string') this.labelSetInService(attrs.label_set, Number(attrs.version));
+    else if (attrs.model !== undefined) this.modelInService('clipn', String(attrs.model));
   }
 
+  /** @deprecated Use textCacheLookups. */
   cacheLookups(hits: number, misses: number): void {
-    if (hits > 0) this.cache.add(hits, { result: 'hit' });
-    if (misses > 0) this.cache.add(misses, { result: 'miss' });
-  }
-
-  trainerRun(outcome: 'published' | 'refused' | 'failed' | 'skipped'): void {
-    this.trainerRuns.add(1, { outcome });
+    this.textCacheLookups(hits, misses);
   }
 }

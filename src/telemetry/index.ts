@@ -1,0 +1,44 @@
+/**
+ * Telemetry: the OpenTelemetry SDK set-up (Prometheus /metrics, OTLP, OTEL_* variables), the
+ * product's metrics, W3C trace context across Kafka with batch/message/stage spans, the
+ * /healthz /readyz /metrics server, and JSON logs with trace ids and secret scrubbing.
+ */
+export { createLogger, componentLogger, scrub, REDACTED, REDACT_PATHS } from './logger.js';
+export { startTelemetry, serviceNameFor, otlpUrl, SCOPE } from './sdk.js';
+export { Metrics, LATENCY_BUCKETS_MS, BATCH_SIZE_BUCKETS } from './metrics.js';
+export { Readiness, startHttpServer } from './health.js';
+export {
+  extractContext,
+  injectContext,
+  injectSpan,
+  consumerAttributes,
+  startBatchSpan,
+  startMessageSpan,
+  startStageSpan,
+  inStage,
+  failSpan,
+  type MessageSpan,
+  type StageSpanOptions,
+} from './tracing.js';
+export * as semconv from './semconv.js';
+export { checkLoggerOptions, checkTelemetryOptions, checkHttpServerOptions, checkOtlpEndpoint, type LoggerOptions, type TelemetryOptions, type HttpServerOptions } from './options.js';
+export {
+  LOG_LEVELS,
+  STAGES,
+  type Logger,
+  type LogLevel,
+  type LineSink,
+  type MetricsHandler,
+  type Telemetry,
+  type HttpServer,
+  type ReadinessCheck,
+  type ReadinessReport,
+  type Stage,
+  type Outcome,
+  type ReleaseKind,
+  type PartitionLag,
+  type LagProvider,
+  type KafkaHeaders,
+  type ConsumedMessage,
+  type ConsumerSource,
+} from './types.js';
