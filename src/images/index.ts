@@ -14,4 +14,5 @@ export {
   type Rgb,
 } from './options.js';
 export { Limiter } from './pool.js';
-export { resolveUri, isInternalAddress } from './resolve.js';
+export { resolveImage, resolveUri, type ImageSource, type ResolvedImage, type ResolveOptions } from './resolve.js';
+export { isInternalAddress, addressRange } from './address.js';
