@@ -1,14 +1,14 @@
 /**
  * CLIP tokenizer: the bundle's tokenizer.json run by @huggingface/tokenizers, with open_clip's
- * framing. The JSON covers open_clip's cleaning (NFC, curly quotes, ligatures, whitespace,
- * lower case); HTML entity decoding, which the format cannot express, happens here first
- * (open_clip unescapes twice), with the maintained `entities` package.
+ * framing. The JSON covers NFC, curly quotes, common ligatures, whitespace and lower case; the
+ * rest of open_clip's cleaning (ftfy's fixes, html.unescape twice), which the format cannot
+ * express, happens here first (text-clean.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { decodeHTML } from 'entities';
 import { ClipnError } from '../errors.js';
 import type { Bundle } from './bundle.js';
+import { cleanText } from './text-clean.js';
 
 /** Tokenizes texts into [N, contextLength] int64 ids, identical to open_clip's. */
 export class ClipTokenizer {
@@ -31,7 +31,7 @@ export class ClipTokenizer {
 
   /** Ids of one text: start, BPE ids, end; cut to contextLength with the end token kept last. */
   encodeOne(text: string): number[] {
-    const ids = this.tokenizer.encode(decodeHTML(decodeHTML(text))).ids;
+    const ids = this.tokenizer.encode(cleanText(text)).ids;
     if (ids.length > this.contextLength) {
       ids.length = this.contextLength;
       ids[this.contextLength - 1] = this.eot;
