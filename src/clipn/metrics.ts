@@ -44,6 +44,7 @@ export function thresholdAtTpr(idScores: readonly number[], tpr: number): number
   if (idScores.length === 0) throw new ClipnError('INPUT_INVALID', 'calibration needs at least one ID score');
   if (!(tpr > 0 && tpr <= 1)) throw new ClipnError('INPUT_INVALID', `tpr: expected a share in (0, 1], got ${tpr}`);
   const sorted = [...idScores].sort((a, b) => b - a);
-  const keep = Math.max(1, Math.ceil(tpr * sorted.length));
+  // The epsilon keeps float noise (0.07 * 100 = 7.000000000000001) from keeping one score more.
+  const keep = Math.max(1, Math.ceil(tpr * sorted.length - 1e-9));
   return sorted[keep - 1]!;
 }

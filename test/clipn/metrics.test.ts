@@ -7,6 +7,9 @@ test('perfect, inverted and random-like separations', () => {
   assert.equal(auroc([0.9, 0.8], [0.1, 0.2]), 1);
   assert.equal(auroc([0.1, 0.2], [0.9, 0.8]), 0);
   assert.equal(auroc([0.5, 0.5], [0.5, 0.5]), 0.5); // all tied: half credit
+  assert.equal(fprAtTpr([0.9, 0.8], [0.1, 0.2]), 0);
+  assert.equal(fprAtTpr([0.1, 0.2], [0.9, 0.8]), 1);
+  assert.equal(fprAtTpr([0.5, 0.5], [0.5, 0.5]), 0.95); // one diagonal step from (0,0) to (1,1)
 });
 
 test('AUROC equals the Mann-Whitney statistic with ties counted half', () => {
@@ -32,6 +35,13 @@ test('calibration keeps the asked share of ID scores', () => {
   const scores = Array.from({ length: 100 }, (_, i) => i / 100);
   const t = thresholdAtTpr(scores, 0.95);
   assert.equal(scores.filter((s) => s >= t).length, 95);
+  // Shares whose product with the count is not exact in floating point (0.07 * 100 > 7).
+  for (const share of [0.07, 0.14, 0.55, 1]) {
+    const th = thresholdAtTpr(scores, share);
+    assert.equal(scores.filter((s) => s >= th).length, Math.round(share * 100), `share ${share}`);
+  }
+  // Ties at the threshold are all kept: the share kept is at least the one asked.
+  assert.equal(thresholdAtTpr([0.9, 0.5, 0.5, 0.5, 0.1], 0.5), 0.5);
   assert.throws(() => thresholdAtTpr([], 0.9), (e: unknown) => isClipnError(e, 'INPUT_INVALID'));
   assert.throws(() => thresholdAtTpr([1], 1.5), (e: unknown) => isClipnError(e, 'INPUT_INVALID'));
 });
