@@ -28,7 +28,8 @@ export const REDACT_PATHS: readonly string[] = [
 ];
 
 // scheme://user[:password]@ -> scheme://[redacted]@ ; the user part alone is often a token.
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+// Underscores are allowed in the scheme for Kafka listener URLs (SASL_SSL://).
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+._-]*:\/\/)[^\s/?#@"'<>]+@/gi;
 
 /** The forms a secret takes in a JSON line: as is, and JSON-escaped when it has quotes or backslashes. */
 function secretForms(secrets: readonly string[]): string[] {
