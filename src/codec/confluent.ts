@@ -1,95 +1,95 @@
 /**
- * Confluent Schema Registry wire format: magic byte 0, a 4-byte big-endian schema id, the Avro
- * body. Schemas are registered under the record-name subject (io.clipn.v1.<Record>) and ids
- * resolved through the registry's REST API, cached for the life of the process.
+ * Confluent Schema Registry wire format: magic byte 0, the 4-byte big-endian schema id, the
+ * Avro body. Schemas are registered under the record-name subject (`io.clipn.v1.<Record>`).
+ * A record written with another registered version of one of our schemas is decoded with Avro
+ * schema resolution into the current shape.
  */
+import type avro from 'avsc';
 import { ClipnError } from '../errors.js';
-import { invalidPaths, type RecordName, type SchemaRegistry } from './registry.js';
+import type { SchemaRegistryClient } from './registry-client.js';
+import { parseSchema, type SchemaCatalog, type SchemaEntry } from './schema-catalog.js';
+import type { DecodedRecord, RecordName } from './types.js';
 
-const NAMESPACE = 'io.clipn.v1';
+/** Header length: the magic byte and the 4-byte schema id. */
+export const CONFLUENT_HEADER_BYTES = 5;
 
+/** ISO-BMFF (AVIF, HEIF) and JPEG 2000 files also start with a 0 byte: their box type tells them apart. */
+const BOX_TYPES = new Set(['ftyp', 'jP  ']);
+
+/** True when the bytes are framed like a registry record (and are not an image file starting with 0). */
 export function isConfluentFramed(bytes: Uint8Array): boolean {
-  return bytes.length >= 5 && bytes[0] === 0;
+  if (bytes.length < CONFLUENT_HEADER_BYTES || bytes[0] !== 0) return false;
+  return bytes.length < 8 || !BOX_TYPES.has(Buffer.from(bytes.buffer, bytes.byteOffset + 4, 4).toString('latin1'));
 }
 
+interface Reader {
+  entry: SchemaEntry;
+  /** Set when the writer's schema differs from ours. */
+  resolver: avro.Resolver | undefined;
+}
+
+/** Encodes and decodes records in the registry wire format. */
 export class ConfluentCodec {
-  private readonly idsByName = new Map<RecordName, Promise<number>>();
-  private readonly namesById = new Map<number, Promise<RecordName>>();
+  private readonly readers = new Map<number, Reader>();
 
   constructor(
-    private readonly registry: SchemaRegistry,
-    private readonly baseUrl: string,
-    private readonly timeoutMs = 5000,
+    private readonly catalog: SchemaCatalog,
+    private readonly client: SchemaRegistryClient,
   ) {}
 
+  /** Validates, registers the schema once, and frames the body with its id. */
   async encode(name: RecordName, value: unknown): Promise<Buffer> {
-    const entry = this.registry.get(name);
-    const problems = invalidPaths(entry.type, value);
-    if (problems.length > 0) throw new ClipnError('CODEC_ENCODE_FAILED', `${name}: ${problems.join('; ')}`, { details: { record: name, problems } });
-    const id = await this.idFor(name);
-    const header = Buffer.alloc(5);
+    const body = this.catalog.encodeBody(name, value);
+    const entry = this.catalog.get(name);
+    const id = await this.client.register(entry.fullName, entry.schemaText);
+    const header = Buffer.alloc(CONFLUENT_HEADER_BYTES);
     header.writeUInt32BE(id, 1);
-    return Buffer.concat([header, entry.type.toBuffer(value)]);
+    return Buffer.concat([header, body]);
   }
 
-  async decode(bytes: Uint8Array, expected?: RecordName): Promise<{ name: RecordName; value: unknown }> {
+  /** Decodes a framed record by its schema id, optionally insisting on its type. */
+  async decode(bytes: Uint8Array, expected?: RecordName): Promise<DecodedRecord> {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (!isConfluentFramed(buf)) throw new ClipnError('CODEC_DECODE_FAILED', `not registry-framed Avro: expected magic byte 0 and 5 bytes at least, got ${buf.length} bytes`);
+    if (!isConfluentFramed(buf)) {
+      const head = buf.subarray(0, 1).toString('hex') || 'nothing';
+      throw new ClipnError('CODEC_DECODE_FAILED', `not a schema-registry record: expected magic byte 00 and ${CONFLUENT_HEADER_BYTES} bytes at least, got ${head} in ${buf.length} bytes`, {
+        details: { bytes: buf.length },
+      });
+    }
     const id = buf.readUInt32BE(1);
-    const name = await this.nameFor(id);
-    if (expected !== undefined && name !== expected) throw new ClipnError('CODEC_DECODE_FAILED', `expected a ${expected} record, got a ${name} (schema id ${id})`);
+    const reader = await this.readerFor(id);
+    if (expected !== undefined && reader.entry.name !== expected) {
+      throw new ClipnError('CODEC_DECODE_FAILED', `expected a ${expected} record, got a ${reader.entry.name} (schema id ${id})`, { details: { expected, got: reader.entry.name } });
+    }
     try {
-      return { name, value: this.registry.get(name).type.fromBuffer(buf.subarray(5)) };
+      return { name: reader.entry.name, value: reader.entry.type.fromBuffer(buf.subarray(CONFLUENT_HEADER_BYTES), reader.resolver) } as DecodedRecord;
     } catch (error) {
-      throw new ClipnError('CODEC_DECODE_FAILED', `${name}: body does not decode: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
-  private idFor(name: RecordName): Promise<number> {
-    let id = this.idsByName.get(name);
-    if (id === undefined) {
-      id = this.request(`/subjects/${encodeURIComponent(`${NAMESPACE}.${name}`)}/versions`, { schema: this.registry.get(name).schemaText }).then((r) => Number((r as { id: number }).id));
-      // A failed registration is retried on the next record rather than cached.
-      id.catch(() => this.idsByName.delete(name));
-      this.idsByName.set(name, id);
-    }
-    return id;
-  }
-
-  private nameFor(id: number): Promise<RecordName> {
-    let name = this.namesById.get(id);
-    if (name === undefined) {
-      name = this.request(`/schemas/ids/${id}`).then((r) => {
-        const schema = JSON.parse((r as { schema: string }).schema) as { name?: string; namespace?: string };
-        const short = (schema.name ?? '').split('.').pop() as RecordName;
-        const entry = this.registry.entries().find((e) => e.name === short);
-        if (entry === undefined) throw new ClipnError('CODEC_UNKNOWN_FINGERPRINT', `schema id ${id} is ${schema.name ?? 'unnamed'}, not a record this service knows`);
-        return entry.name;
+      throw new ClipnError('CODEC_DECODE_FAILED', `${reader.entry.name} (schema id ${id}): body of ${buf.length - CONFLUENT_HEADER_BYTES} bytes does not decode: ${(error as Error).message}`, {
+        cause: error,
       });
-      name.catch(() => this.namesById.delete(id));
-      this.namesById.set(id, name);
     }
-    return name;
   }
 
-  private async request(path: string, body?: unknown): Promise<unknown> {
-    const url = new URL(path, this.baseUrl);
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/vnd.schemaregistry.v1+json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      throw new ClipnError('KAFKA_ERROR', `schema registry ${url.host} unreachable: ${(error as Error).message}`, { cause: error, retriable: true });
+  private async readerFor(id: number): Promise<Reader> {
+    const known = this.readers.get(id);
+    if (known !== undefined) return known;
+    const writerText = await this.client.schemaById(id);
+    const writer = parseSchema(writerText, `schema id ${id}`);
+    const entry = writer.name === undefined ? undefined : this.catalog.byFullName(writer.name);
+    if (entry === undefined) {
+      const names = this.catalog.entries().map((e) => e.fullName).join(', ');
+      throw new ClipnError('CODEC_UNKNOWN_FINGERPRINT', `schema id ${id}: expected one of ${names}, got ${writer.name ?? writer.typeName}`, { details: { schemaId: id } });
     }
-    const text = await res.text();
-    if (!res.ok) {
-      const code = res.status === 404 ? 'CODEC_UNKNOWN_FINGERPRINT' : 'KAFKA_ERROR';
-      throw new ClipnError(code, `schema registry ${url.pathname}: HTTP ${res.status} ${text.slice(0, 200)}`, { retriable: res.status >= 500 });
+    let resolver: avro.Resolver | undefined;
+    if (JSON.stringify(writer.schema()) !== entry.canonicalForm) {
+      try {
+        resolver = entry.type.createResolver(writer);
+      } catch (error) {
+        throw new ClipnError('CODEC_DECODE_FAILED', `schema id ${id}: ${entry.fullName} as written cannot be read as this version's schema: ${(error as Error).message}`, { cause: error });
+      }
     }
-    return JSON.parse(text) as unknown;
+    const reader = { entry, resolver };
+    this.readers.set(id, reader);
+    return reader;
   }
 }

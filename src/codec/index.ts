@@ -1,62 +1,43 @@
 /**
  * Records on the wire: Avro single-object encoding by default, the Confluent Schema Registry
- * wire format when a registry URL is configured. The only place avsc is used.
+ * wire format when a registry URL is configured, behind one {@link RecordCodec} interface.
+ * src/codec is the only place avsc is used.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
 import { ConfluentCodec, isConfluentFramed } from './confluent.js';
-import { SchemaRegistry, RECORD_NAMES, type RecordName } from './registry.js';
+import { resolveCodecOptions, type CodecOptions } from './options.js';
+import { SchemaRegistryClient } from './registry-client.js';
+import { SchemaCatalog } from './schema-catalog.js';
 import { decodeSingleObject, encodeSingleObject, isSingleObject } from './single-object.js';
+import type { DecodedRecord, RecordCodec, RecordName } from './types.js';
 
-export { RECORD_NAMES, SchemaRegistry, type RecordName } from './registry.js';
+export * from './types.js';
+export { defaultSchemasDir, DEFAULT_REGISTRY_TIMEOUT_MS, resolveCodecOptions, type CodecOptions, type ResolvedCodecOptions } from './options.js';
 export { rabinFingerprint } from './fingerprint.js';
-export { isSingleObject } from './single-object.js';
+export { SchemaCatalog, type SchemaEntry } from './schema-catalog.js';
+export { SchemaRegistryClient, type RegistryClientOptions } from './registry-client.js';
+export { isSingleObject, SINGLE_OBJECT_HEADER_BYTES, SINGLE_OBJECT_MAGIC } from './single-object.js';
+export { isConfluentFramed, CONFLUENT_HEADER_BYTES } from './confluent.js';
 
-/** Encodes and decodes the product's records. */
-export interface RecordCodec {
-  readonly format: 'single-object' | 'confluent';
-  encode(name: RecordName, value: unknown): Promise<Buffer>;
-  decode(bytes: Uint8Array, expected?: RecordName): Promise<{ name: RecordName; value: unknown }>;
-  /** True when the bytes look like a record of this codec (raw image bytes do not). */
-  looksLikeRecord(bytes: Uint8Array): boolean;
-}
-
-export interface CodecOptions {
-  /** Confluent Schema Registry base URL; null uses single-object encoding. */
-  registryUrl: string | null;
-  /** The schemas folder (default: the package's schemas/). */
-  schemasDir?: string;
-}
-
-/** The package's schemas/ folder, found from this file (works from src/ and dist/src/). */
-export function defaultSchemasDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'schemas', 'ImageRequest.avsc'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('schemas/ folder not found');
-    dir = up;
-  }
-  return join(dir, 'schemas');
-}
-
+/**
+ * The codec for the configured format. Loads every schema of the schemas folder once; with a
+ * registry URL, records are framed with registry ids (registered on first use) instead.
+ */
 export function createCodec(options: CodecOptions): RecordCodec {
-  const registry = new SchemaRegistry(options.schemasDir ?? defaultSchemasDir());
-  if (options.registryUrl) {
-    const confluent = new ConfluentCodec(registry, options.registryUrl);
+  const resolved = resolveCodecOptions(options);
+  const catalog = new SchemaCatalog(resolved.schemasDir);
+  if (resolved.registryUrl !== null) {
+    const confluent = new ConfluentCodec(catalog, new SchemaRegistryClient({ url: resolved.registryUrl, timeoutMs: resolved.registryTimeoutMs }));
     return {
       format: 'confluent',
       encode: (name, value) => confluent.encode(name, value),
-      decode: (bytes, expected) => confluent.decode(bytes, expected),
+      decode: ((bytes: Uint8Array, expected?: RecordName) => confluent.decode(bytes, expected)) as RecordCodec['decode'],
       looksLikeRecord: isConfluentFramed,
     };
   }
   return {
     format: 'single-object',
-    encode: async (name, value) => encodeSingleObject(registry, name, value),
-    decode: async (bytes, expected) => decodeSingleObject(registry, bytes, expected),
+    encode: async (name, value) => encodeSingleObject(catalog, name, value),
+    decode: (async (bytes: Uint8Array, expected?: RecordName): Promise<DecodedRecord> => decodeSingleObject(catalog, bytes, expected)) as RecordCodec['decode'],
     looksLikeRecord: isSingleObject,
   };
 }
-
-export const ALL_RECORDS: readonly RecordName[] = RECORD_NAMES;

@@ -4,39 +4,48 @@
  * schema; an unknown fingerprint is an error, never a guess.
  */
 import { ClipnError } from '../errors.js';
-import { invalidPaths, type RecordName, type SchemaRegistry } from './registry.js';
+import type { SchemaCatalog } from './schema-catalog.js';
+import type { DecodedRecord, RecordName } from './types.js';
 
-const MAGIC = Buffer.from([0xc3, 0x01]);
-export const HEADER_BYTES = 10;
+/** The two marker bytes of the single-object header. */
+export const SINGLE_OBJECT_MAGIC: Readonly<[number, number]> = [0xc3, 0x01];
+/** Header length: 2 marker bytes and the 8-byte fingerprint. */
+export const SINGLE_OBJECT_HEADER_BYTES = 10;
 
-/** True when the bytes start like a single-object encoded record (cheap: the 2 magic bytes). */
+/** True when the bytes start like a single-object record (cheap: the marker and header length). */
 export function isSingleObject(bytes: Uint8Array): boolean {
-  return bytes.length >= HEADER_BYTES && bytes[0] === 0xc3 && bytes[1] === 0x01;
+  return bytes.length >= SINGLE_OBJECT_HEADER_BYTES && bytes[0] === SINGLE_OBJECT_MAGIC[0] && bytes[1] === SINGLE_OBJECT_MAGIC[1];
 }
 
-export function encodeSingleObject(registry: SchemaRegistry, name: RecordName, value: unknown): Buffer {
-  const entry = registry.get(name);
-  const problems = invalidPaths(entry.type, value);
-  if (problems.length > 0) throw new ClipnError('CODEC_ENCODE_FAILED', `${name}: ${problems.join('; ')}`, { details: { record: name, problems } });
-  return Buffer.concat([MAGIC, entry.fingerprint, entry.type.toBuffer(value)]);
+/** Encodes `value` as a single-object record of `name`. */
+export function encodeSingleObject(catalog: SchemaCatalog, name: RecordName, value: unknown): Buffer {
+  const body = catalog.encodeBody(name, value);
+  return Buffer.concat([Buffer.from(SINGLE_OBJECT_MAGIC), catalog.get(name).fingerprint, body]);
 }
 
-export function decodeSingleObject(registry: SchemaRegistry, bytes: Uint8Array, expected?: RecordName): { name: RecordName; value: unknown } {
+/** Decodes a single-object record, optionally insisting on its type. */
+export function decodeSingleObject(catalog: SchemaCatalog, bytes: Uint8Array, expected?: RecordName): DecodedRecord {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!isSingleObject(buf)) {
-    throw new ClipnError('CODEC_DECODE_FAILED', `not an Avro single-object record: expected header c3 01 and ${HEADER_BYTES} bytes at least, got ${buf.subarray(0, 2).toString('hex') || 'nothing'} (${buf.length} bytes)`);
+    const head = buf.subarray(0, 2).toString('hex') || 'nothing';
+    throw new ClipnError(
+      'CODEC_DECODE_FAILED',
+      `not an Avro single-object record: expected header c301 and ${SINGLE_OBJECT_HEADER_BYTES} bytes at least, got ${head} in ${buf.length} bytes`,
+      { details: { bytes: buf.length } },
+    );
   }
-  const hex = buf.subarray(2, HEADER_BYTES).toString('hex');
-  const entry = registry.byFingerprintHex(hex);
+  const hex = buf.subarray(2, SINGLE_OBJECT_HEADER_BYTES).toString('hex');
+  const entry = catalog.byFingerprintHex(hex);
   if (entry === undefined) {
-    throw new ClipnError('CODEC_UNKNOWN_FINGERPRINT', `unknown schema fingerprint ${hex}: not one of ${registry.entries().map((e) => `${e.name}=${e.fingerprintHex}`).join(', ')}`, { details: { fingerprint: hex } });
+    const known = catalog.entries().map((e) => `${e.name}=${e.fingerprintHex}`).join(', ');
+    throw new ClipnError('CODEC_UNKNOWN_FINGERPRINT', `unknown schema fingerprint ${hex}: expected one of ${known}`, { details: { fingerprint: hex } });
   }
   if (expected !== undefined && entry.name !== expected) {
-    throw new ClipnError('CODEC_DECODE_FAILED', `expected a ${expected} record, got a ${entry.name}`, { details: { expected, got: entry.name } });
+    throw new ClipnError('CODEC_DECODE_FAILED', `expected a ${expected} record, got a ${entry.name} (fingerprint ${hex})`, { details: { expected, got: entry.name } });
   }
   try {
-    return { name: entry.name, value: entry.type.fromBuffer(buf.subarray(HEADER_BYTES)) };
+    return { name: entry.name, value: entry.type.fromBuffer(buf.subarray(SINGLE_OBJECT_HEADER_BYTES)) } as DecodedRecord;
   } catch (error) {
-    throw new ClipnError('CODEC_DECODE_FAILED', `${entry.name}: body does not decode: ${(error as Error).message}`, { cause: error });
+    throw new ClipnError('CODEC_DECODE_FAILED', `${entry.name}: body of ${buf.length - SINGLE_OBJECT_HEADER_BYTES} bytes does not decode: ${(error as Error).message}`, { cause: error });
   }
 }

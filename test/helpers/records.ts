@@ -1,5 +1,7 @@
+import type { RecordValues } from '../../src/codec/index.js';
+
 /** Valid example values of every record, for codec round trips. */
-export function exampleRecords(): Record<string, unknown> {
+export function exampleRecords(): RecordValues {
   const scores = { ctw: 0.7, atd: 0.8, msp: 0.9, maxLogit: 21.5, energy: 22.1 };
   const ood = { ctw: false, atd: true };
   const top = [{ label: 'star', index: 3, p: 0.9, pYes: 0.7 }];
@@ -12,16 +14,19 @@ export function exampleRecords(): Record<string, unknown> {
       timings: { resolveMs: 0.1, decodeMs: 2, inferMs: 10, scoreMs: 0.2, totalMs: 13 }, caption: null, metadata: {}, processedAt: 1700000000000,
     },
     ReviewItem: {
-      id: 'img-1', source, label: 'star', index: 3, scores, ood, rule: 'atd', reasons: ['atd'], top, imageEmbedding: [0.1, 0.2],
-      image: Buffer.from([9]), contentType: null, caption: null, labelSet: { id: 'default', version: 2, labels: ['star'] },
+      id: 'img-1', source, label: 'star', index: 3, scores, ood, rule: 'atd', reasons: ['atd'], top, imageEmbedding: [0.25, -0.5],
+      image: { uri: 'https://images.example/1.png' }, contentType: null, caption: 'a star', labelSet: { id: 'default', version: 2, labels: ['star'] },
       model: { version: 'demo@abc', promptVersion: 'p0' }, metadata: {}, createdAt: 1700000000000,
     },
     DeadLetter: {
       id: null, errorCode: 'IMAGE_TRUNCATED', errorMessage: 'cut', retriable: false,
-      source: { topic: 'images', partition: 0, offset: 7, key: null, timestamp: 1700000000000 },
+      source: { topic: 'images', partition: 0, offset: 7, key: Buffer.from('k'), timestamp: 1700000000000 },
       headers: { h: Buffer.from('x') }, originalValue: Buffer.from([255, 216]), originalValueBytes: 2, truncated: false, failedAt: 1700000000000,
     },
-    LabelSet: { id: 'default', version: 1, labels: ['a', 'b'], templates: null, routing: { rule: 'atd' }, thresholds: null, description: null, updatedAt: null },
+    LabelSet: {
+      id: 'default', version: 1, labels: ['a', 'b'], templates: ['a photo of a {}.'], routing: { rule: 'calibrated' }, thresholds: { ctw: null, atd: 0.4 },
+      description: null, updatedAt: 1700000000000,
+    },
     ModelRelease: {
       model: 'demo', version: 'demo@abc/p1', parentVersion: 'demo@abc/p0', kind: 'prompt', baseModelVersion: 'demo@abc',
       prompt: { shape: [77, 4], dtype: 'float32', data: Buffer.alloc(77 * 4 * 4), sha256: 'x' }, artifact: null,
@@ -29,4 +34,11 @@ export function exampleRecords(): Record<string, unknown> {
     },
     ReviewDecision: { itemId: 'img-1', decision: 'new_concept', label: null, concept: 'crescent', caption: null, reviewer: null, decidedAt: 1700000000000 },
   };
+}
+
+/** A deep copy with plain prototypes (avsc decodes records into class instances); Buffers kept. */
+export function plain(value: unknown): unknown {
+  if (Buffer.isBuffer(value) || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(plain);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
 }
