@@ -2,8 +2,8 @@
 
 open_clip is the source of truth. The runtime loads tokenizer.json (the Hugging Face
 `tokenizers` format) with a maintained library; this module writes that file from open_clip's
-vocabulary and merges, and docs/tokenizer.md lists the one step the JSON cannot express
-(HTML entity decoding), which the runtime applies before tokenizing.
+vocabulary and merges, and docs/tokenizer.md lists the step the JSON cannot express (HTML
+entity decoding, `pre_normalize`), which the runtime applies before tokenizing.
 """
 
 from __future__ import annotations
@@ -43,10 +43,40 @@ def tokenize(texts: Sequence[str], context_length: int = CONTEXT_LENGTH) -> torc
     return out
 
 
-# ftfy.fix_text (applied by open_clip) straightens curly quotes and splits Latin ligatures; the
-# JSON reproduces those two fixes with Replace normalizers.
-_QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'}
-_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st", "\u0132": "IJ", "\u0133": "ij", "\u01c7": "LJ", "\u01c8": "Lj", "\u01c9": "lj", "\u01ca": "NJ", "\u01cb": "Nj", "\u01cc": "nj"}
+def _regex_class(chars: set[str]) -> str:
+    """A regex character class of \\uHHHH escapes: the same in Oniguruma, Rust and JavaScript."""
+    return "[" + "".join(f"\\u{ord(c):04x}" for c in sorted(chars)) + "]"
+
+
+def ftfy_normalizers() -> list[dict[str, Any]]:
+    """The ftfy.fix_text steps that change well-formed text, as `tokenizers` normalizers, in ftfy's order.
+
+    Tables come from the pinned ftfy itself, so they cannot drift from what open_clip applies.
+    Not expressible (docs/tokenizer.md): mojibake repair (fix_encoding) and HTML unescaping.
+    """
+    import ftfy.bad_codecs  # noqa: F401  (registers the sloppy-windows-1252 codec)
+    from ftfy import chardata
+
+    def replace(src: str, dst: str) -> dict[str, Any]:
+        return {"type": "Replace", "pattern": {"String": src}, "content": dst}
+
+    c1 = {chr(b): bytes([b]).decode("sloppy-windows-1252") for b in range(0x80, 0xA0)}
+    steps = [replace(src, dst) for src, dst in c1.items() if src != dst]
+    steps += [replace(chr(src), dst) for src, dst in sorted(chardata.LIGATURES.items())]
+    steps += [replace(chr(src), dst) for src, dst in sorted(chardata.WIDTH_MAP.items())]
+    steps.append({"type": "Replace", "pattern": {"Regex": chardata.SINGLE_QUOTE_RE.pattern}, "content": "'"})
+    steps.append({"type": "Replace", "pattern": {"Regex": chardata.DOUBLE_QUOTE_RE.pattern}, "content": '"'})
+    steps.append({"type": "Replace", "pattern": {"Regex": r"\u001b\[[0-9;]*[a-zA-Z]"}, "content": ""})  # terminal escapes
+    steps.append({"type": "Replace", "pattern": {"Regex": _regex_class({chr(c) for c in chardata.CONTROL_CHARS})}, "content": ""})
+    return steps
+
+
+# Python's str.isspace() set (open_clip's `\s+`) less what the ftfy steps already removed or mapped
+# (\x0b, \x1c-\x1f, \x85); spelled out because `\s` differs between the Rust and JavaScript engines.
+_WHITESPACE = _regex_class({chr(c) for c in (0x09, 0x0A, 0x0C, 0x0D, 0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)}) + "+"
+
+# Python's rule, less its skipping of case-ignorable characters (apostrophes, combining marks) on either side.
+_FINAL_SIGMA = r"(?<=[\p{Lu}\p{Ll}\p{Lt}])\u03a3(?![\p{Lu}\p{Ll}\p{Lt}])"
 
 
 def tokenizer_json() -> dict[str, Any]:
@@ -54,9 +84,6 @@ def tokenizer_json() -> dict[str, Any]:
     tok = simple_tokenizer()
     vocab = dict(tok.encoder)
     merges = [f"{a} {b}" for (a, b), _ in sorted(tok.bpe_ranks.items(), key=lambda kv: kv[1])]
-    replaces = [
-        {"type": "Replace", "pattern": {"String": src}, "content": dst} for src, dst in {**_QUOTES, **_LIGATURES}.items()
-    ]
     special = [
         {"id": tok.sot_token_id, "content": SOT_TOKEN, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True},
         {"id": tok.eot_token_id, "content": EOT_TOKEN, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True},
@@ -69,10 +96,12 @@ def tokenizer_json() -> dict[str, Any]:
         "normalizer": {
             "type": "Sequence",
             "normalizers": [
+                *ftfy_normalizers(),
                 {"type": "NFC"},
-                *replaces,
-                {"type": "Replace", "pattern": {"Regex": r"\s+"}, "content": " "},
+                {"type": "Replace", "pattern": {"Regex": _WHITESPACE}, "content": " "},
                 {"type": "Strip", "strip_left": True, "strip_right": True},
+                # Python's lower() writes a word-final capital sigma as final sigma; Lowercase maps per character.
+                {"type": "Replace", "pattern": {"Regex": _FINAL_SIGMA}, "content": "\u03c2"},
                 {"type": "Lowercase"},
             ],
         },
@@ -120,9 +149,17 @@ def write_tokenizer_json(path: str | Path) -> Path:
 
 
 def pre_normalize(text: str) -> str:
-    """What the runtime applies before tokenizer.json: HTML entities decoded twice (as open_clip does)."""
+    """What the runtime applies before tokenizer.json: HTML entity decoding, as open_clip ends up doing it.
+
+    ftfy.fix_text decodes entities again and again until nothing changes, but only when the raw
+    text has no "<"; open_clip then calls html.unescape twice more.
+    """
     import html
 
+    if "<" not in text:
+        while (decoded := html.unescape(text)) != text:
+            text = decoded
+        return text
     return html.unescape(html.unescape(text))
 
 
