@@ -25,6 +25,7 @@ FORMAT_VERSION = 1
 OPSET = 17
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+BUNDLE_FILES = ("checkpoint.pt", "image.onnx", "text.onnx", "text_no.onnx", "tokenizer.json", "prompt.bin", "templates.txt")
 
 
 class _Graph(nn.Module):
@@ -123,9 +124,11 @@ def export_bundle(
         shutil.copyfile(templates_src, out / "templates.txt")
 
     step(6, "manifest")
+    # Only what this export wrote: files beside it (labels.json, QUALITY.md) are documentation.
     files = {}
-    for path in sorted(p for p in out.iterdir() if p.is_file() and p.name != "manifest.json"):
-        files[path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    for file_name in sorted(BUNDLE_FILES):
+        path = out / file_name
+        files[file_name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
     dim = cfg.embed_dim
     manifest: dict[str, Any] = {
         "format": FORMAT,

@@ -53,6 +53,17 @@ def test_manifest_lists_every_file_with_its_checksum(bundle, tiny_model):
     assert manifest["preprocess"]["mean"] == [0.48145466, 0.4578275, 0.40821073]
 
 
+def test_files_beside_the_bundle_are_not_listed(tiny_model, tiny_cfg, tmp_path):
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "labels.json").write_text('{"labels": ["dog"]}')
+    (out / "QUALITY.md").write_text("old notes")
+    manifest = export_bundle(tiny_model, tiny_cfg, out, name="tiny", log=lambda _: None)
+    assert "labels.json" not in manifest["files"] and "QUALITY.md" not in manifest["files"]
+    (out / "labels.json").write_text('{"labels": ["cat"]}')  # editing documentation keeps the bundle valid
+    assert verify_bundle(out)["modelVersion"] == manifest["modelVersion"]
+
+
 def test_a_corrupt_file_is_named(bundle):
     data = bytearray((bundle / "text.onnx").read_bytes())
     data[100] ^= 0xFF
