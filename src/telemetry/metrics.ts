@@ -36,8 +36,12 @@ export class Metrics {
   private lagProvider: LagProvider | null = null;
   // Lag pushed through the deprecated consumerLag(); used until a provider is registered.
   private readonly pushedLag = new Map<string, PartitionLag>();
+  // The SDK keeps reporting an attribute set's last value once seen (cumulative temporality),
+  // so series that went away are observed as 0 rather than left frozen at a stale value.
+  private readonly lagSeen = new Map<string, Omit<PartitionLag, 'lag'>>();
   private readonly labelSetVersions = new Map<string, number>();
   private readonly modelVersions = new Map<string, string>();
+  private readonly retiredModels = new Map<string, { model: string; version: string }>();
 
   constructor(meter: Meter) {
     const image = '{image}';
@@ -57,16 +61,28 @@ export class Metrics {
     this.trainerPublished = meter.createCounter('clipn.trainer.published', { unit: '{release}', description: 'Model releases the trainer published' });
     this.trainerRefused = meter.createCounter('clipn.trainer.refused', { unit: '{release}', description: 'Trained models the gate refused, by reason' });
 
-    meter.createObservableGauge('clipn.consumer.lag', { unit: '{message}', description: 'Messages between the committed offset and the partition end' }).addCallback((r: ObservableResult) => {
-      const rows = this.lagProvider ? this.lagProvider() : this.pushedLag.values();
-      for (const l of rows) r.observe(l.lag, { [ATTR_MESSAGING_DESTINATION_NAME]: l.topic, [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(l.partition) });
-    });
-    meter.createObservableGauge('clipn.label_set.version', { unit: '{version}', description: 'Version of each label set in service, by label_set' }).addCallback((r: ObservableResult) => {
+    meter.createObservableGauge('clipn.consumer.lag', { unit: '{message}', description: 'Messages between the committed offset and the partition end, per assigned partition (0 once unassigned)' }).addCallback((r) => this.observeLag(r));
+    meter.createObservableGauge('clipn.label_set.version', { unit: '{version}', description: 'Version of each label set in service, by label_set (0 once removed)' }).addCallback((r: ObservableResult) => {
       for (const [labelSet, version] of this.labelSetVersions) r.observe(version, { label_set: labelSet });
     });
-    meter.createObservableGauge('clipn.model.version', { unit: '1', description: 'Model in service: 1, with model and version attributes' }).addCallback((r: ObservableResult) => {
+    meter.createObservableGauge('clipn.model.version', { unit: '1', description: 'Model version in service: 1, with model and version attributes (0 for versions replaced)' }).addCallback((r: ObservableResult) => {
       for (const [model, version] of this.modelVersions) r.observe(1, { model, version });
+      for (const retired of this.retiredModels.values()) r.observe(0, retired);
     });
+  }
+
+  private observeLag(r: ObservableResult): void {
+    const rows = this.lagProvider ? this.lagProvider() : this.pushedLag.values();
+    const now = new Set<string>();
+    for (const l of rows) {
+      const key = `${l.topic}\u0000${l.partition}`;
+      now.add(key);
+      this.lagSeen.set(key, { topic: l.topic, partition: l.partition });
+      r.observe(l.lag, { [ATTR_MESSAGING_DESTINATION_NAME]: l.topic, [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(l.partition) });
+    }
+    for (const [key, p] of this.lagSeen) {
+      if (!now.has(key)) r.observe(0, { [ATTR_MESSAGING_DESTINATION_NAME]: p.topic, [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(p.partition) });
+    }
   }
 
   /** One image settled with `outcome`; `labelSet` null when it failed before one was known. */
@@ -119,14 +135,18 @@ export class Metrics {
     this.labelSetVersions.set(labelSet, version);
   }
 
-  /** A label set taken out of service. */
+  /** A label set taken out of service: its gauge reads 0. */
   labelSetRemoved(labelSet: string): void {
-    this.labelSetVersions.delete(labelSet);
+    if (this.labelSetVersions.has(labelSet)) this.labelSetVersions.set(labelSet, 0);
   }
 
-  /** The model `model` is in service at `version` (replaces the model's earlier version). */
+  /** The model `model` is in service at `version`; its earlier version's gauge reads 0. */
   modelInService(model: string, version: string | number): void {
-    this.modelVersions.set(model, String(version));
+    const v = String(version);
+    const previous = this.modelVersions.get(model);
+    if (previous !== undefined && previous !== v) this.retiredModels.set(`${model}\u0000${previous}`, { model, version: previous });
+    this.retiredModels.delete(`${model}\u0000${v}`);
+    this.modelVersions.set(model, v);
   }
 
   /** A label set or model release was put into service. */
