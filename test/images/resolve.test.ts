@@ -6,78 +6,144 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_IMAGE_OPTIONS, isInternalAddress, resolveUri, type ImageOptions } from '../../src/images/index.js';
-import { isClipnError } from '../../src/errors.js';
+import { imageOptions, resolveImage, resolveUri, type ImageOptionsInput } from '../../src/images/index.js';
+import { isClipnError, type ErrorCode } from '../../src/errors.js';
 
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server }> {
-  const server = createServer(handler);
+/** An HTTP server on 127.0.0.1 for one test; `close` also drops connections it left open. */
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  const close = () => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close };
 }
 
-const allowLocal = (o: Partial<ImageOptions['fetch']> = {}): ImageOptions => ({ ...DEFAULT_IMAGE_OPTIONS, fetch: { ...DEFAULT_IMAGE_OPTIONS.fetch, allowPrivateNetworks: true, ...o } });
+const local = (fetch: ImageOptionsInput['fetch'] = {}, rest: ImageOptionsInput = {}) => imageOptions({ ...rest, fetch: { allowPrivateNetworks: true, ...fetch } });
+const isCode = (code: ErrorCode, check: (e: Error & { details: Readonly<Record<string, unknown>> }) => boolean = () => true) => (e: unknown) => isClipnError(e, code) && check(e);
 
-test('internal addresses are recognised', () => {
-  for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '::1', 'fc00::1', 'fe80::1', '0.0.0.0', '::ffff:127.0.0.1']) assert.ok(isInternalAddress(a), a);
-  for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700::1111']) assert.ok(!isInternalAddress(a), a);
+test('inline bytes pass through with their declared type; too many bytes are refused', async () => {
+  const bytes = new Uint8Array([9, 8, 7, 6]).subarray(1);
+  const got = await resolveImage({ kind: 'inline', bytes, contentType: 'image/png' }, imageOptions());
+  assert.deepEqual([...got.bytes], [8, 7, 6]);
+  assert.equal(got.contentType, 'image/png');
+  assert.equal((await resolveImage({ kind: 'inline', bytes }, imageOptions())).contentType, null);
+  await assert.rejects(resolveImage({ kind: 'inline', bytes }, imageOptions({ maxBytes: 2 })), isCode('IMAGE_TOO_MANY_BYTES', (e) => e.details.limit === 2 && e.details.got === 3));
 });
 
-test('loopback is refused by default and fetched when allowed', async () => {
-  const { url, server } = await serve((_, res) => res.end(Buffer.from([1, 2, 3])));
+test('loopback is refused by default, by address and by name, and fetched when private networks are allowed', async () => {
+  const { url, close } = await serve((_, res) => {
+    res.setHeader('content-type', 'image/png');
+    res.end(Buffer.from([1, 2, 3]));
+  });
   try {
-    await assert.rejects(resolveUri(`${url}/x.png`, DEFAULT_IMAGE_OPTIONS), (e: unknown) => isClipnError(e, 'IMAGE_SOURCE_FORBIDDEN'));
-    assert.deepEqual([...(await resolveUri(`${url}/x.png`, allowLocal()))], [1, 2, 3]);
+    await assert.rejects(resolveUri(`${url}/x.png`, imageOptions()), isCode('IMAGE_SOURCE_FORBIDDEN', (e) => /internal address/.test(e.message)));
+    const byName = url.replace('127.0.0.1', 'localhost');
+    await assert.rejects(resolveUri(`${byName}/x.png`, imageOptions()), isCode('IMAGE_SOURCE_FORBIDDEN'));
+    await assert.rejects(resolveUri('http://[::1]:9/x.png', imageOptions()), isCode('IMAGE_SOURCE_FORBIDDEN'));
+    await assert.rejects(resolveUri('http://169.254.169.254/latest/meta-data', imageOptions()), isCode('IMAGE_SOURCE_FORBIDDEN'));
+    const got = await resolveImage({ kind: 'uri', uri: `${url}/x.png` }, local());
+    assert.deepEqual([...got.bytes], [1, 2, 3]);
+    assert.equal(got.contentType, 'image/png');
   } finally {
-    server.close();
+    await close();
   }
 });
 
-test('size cap holds on a stream without content-length; timeout on a stalled server; HTTP errors coded', async () => {
-  const { url, server } = await serve((req, res) => {
-    if (req.url === '/big') {
-      res.write(Buffer.alloc(600));
-      res.end(Buffer.alloc(600));
-    } else if (req.url === '/stall') res.write(Buffer.alloc(10)); // never ends
-    else {
-      res.statusCode = 404;
-      res.end();
+test('size cap: on a stream without Content-Length, and on a declared length before any body', async () => {
+  const { url, close } = await serve((req, res) => {
+    if (req.url === '/declared') {
+      res.setHeader('content-length', '5000');
+      res.write(Buffer.alloc(10)); // the rest never comes: the header alone must be enough
+      return;
     }
+    // Chunked: no Content-Length; 600 bytes now, 600 more once the first are flushed.
+    res.write(Buffer.alloc(600), () => res.end(Buffer.alloc(600)));
   });
   try {
-    await assert.rejects(resolveUri(`${url}/big`, { ...allowLocal({ maxBytes: 1000 }) }), (e: unknown) => isClipnError(e, 'IMAGE_TOO_MANY_BYTES'));
-    await assert.rejects(resolveUri(`${url}/stall`, allowLocal({ timeoutMs: 200 })), (e: unknown) => isClipnError(e, 'IMAGE_FETCH_TIMEOUT'));
-    await assert.rejects(resolveUri(`${url}/missing`, allowLocal()), (e: unknown) => isClipnError(e, 'IMAGE_FETCH_FAILED') && /404/.test((e as Error).message));
+    await assert.rejects(resolveUri(`${url}/stream`, local({ maxBytes: 1000 })), isCode('IMAGE_TOO_MANY_BYTES', (e) => e.details.limit === 1000));
+    // The smaller of images.maxBytes and images.fetch.maxBytes applies.
+    await assert.rejects(resolveUri(`${url}/stream`, local({ maxBytes: 1_000_000 }, { maxBytes: 1000 })), isCode('IMAGE_TOO_MANY_BYTES'));
+    await assert.rejects(resolveUri(`${url}/declared`, local({ maxBytes: 1000 })), isCode('IMAGE_TOO_MANY_BYTES', (e) => e.details.got === 5000));
+    assert.equal((await resolveUri(`${url}/stream`, local({ maxBytes: 1200 }))).length, 1200);
   } finally {
-    server.closeAllConnections();
-    server.close();
+    await close();
   }
 });
 
-test('a redirect is re-checked at every hop', async () => {
-  const { url, server } = await serve((req, res) => {
-    res.statusCode = 302;
-    res.setHeader('location', req.url === '/loop' ? '/loop' : 'http://169.254.169.254/latest/meta-data');
-    res.end();
+test('a server that never finishes times out; a caller abort cancels; HTTP and connection errors are coded', async () => {
+  const { url, close } = await serve((req, res) => {
+    if (req.url === '/stall') res.write(Buffer.alloc(10)); // never ends
+    else if (req.url === '/busy') (res.statusCode = 503), res.end();
+    else (res.statusCode = 404), res.end();
   });
   try {
-    await assert.rejects(resolveUri(`${url}/loop`, allowLocal({ maxRedirects: 2 })), (e: unknown) => isClipnError(e, 'IMAGE_FETCH_FAILED') && /redirects/.test((e as Error).message));
+    const started = performance.now();
+    await assert.rejects(resolveUri(`${url}/stall`, local({ timeoutMs: 200 })), isCode('IMAGE_FETCH_TIMEOUT', (e) => e.details.limit === 200));
+    assert.ok(performance.now() - started < 5000, 'the timeout, not the test runner, ended the fetch');
+    const controller = new AbortController();
+    const pending = resolveUri(`${url}/stall`, local({ timeoutMs: 60_000 }), { signal: controller.signal });
+    controller.abort();
+    await assert.rejects(pending, isCode('IMAGE_FETCH_FAILED', (e) => e.details.cancelled === true));
+    await assert.rejects(resolveUri(`${url}/missing`, local()), (e: unknown) => isClipnError(e, 'IMAGE_FETCH_FAILED') && /404/.test(e.message) && !e.retriable);
+    await assert.rejects(resolveUri(`${url}/busy`, local()), (e: unknown) => isClipnError(e, 'IMAGE_FETCH_FAILED') && e.retriable);
   } finally {
-    server.close();
+    await close();
+  }
+  // Nothing listens on the port any more.
+  await assert.rejects(resolveUri(`${url}/gone`, local()), isCode('IMAGE_FETCH_FAILED'));
+});
+
+test('redirects: followed up to the limit, and every hop is checked again', async () => {
+  const { url, close } = await serve((req, res) => {
+    const hops = /^\/hop\/(\d+)$/.exec(req.url ?? '');
+    if (hops && Number(hops[1]) > 0) (res.statusCode = 302), res.setHeader('location', `/hop/${Number(hops[1]) - 1}`), res.end();
+    else if (hops) res.end('final');
+    else if (req.url === '/to-file') (res.statusCode = 301), res.setHeader('location', 'file:///etc/passwd'), res.end();
+    else if (req.url === '/to-ftp') (res.statusCode = 307), res.setHeader('location', 'ftp://example.com/x.png'), res.end();
+  });
+  try {
+    assert.equal((await resolveUri(`${url}/hop/3`, local({ maxRedirects: 3 }))).toString(), 'final');
+    await assert.rejects(resolveUri(`${url}/hop/4`, local({ maxRedirects: 3 })), isCode('IMAGE_FETCH_FAILED', (e) => /more than 3 redirects/.test(e.message)));
+    await assert.rejects(resolveUri(`${url}/hop/1`, local({ maxRedirects: 0 })), isCode('IMAGE_FETCH_FAILED'));
+    await assert.rejects(resolveUri(`${url}/to-file`, local()), isCode('IMAGE_SOURCE_FORBIDDEN', (e) => e.details.hop === 1));
+    await assert.rejects(resolveUri(`${url}/to-ftp`, local()), isCode('IMAGE_SOURCE_FORBIDDEN'));
+  } finally {
+    await close();
   }
 });
 
-test('file:// only inside the configured root; symlinks out are refused', async () => {
+test('schemes and URLs that are refused before any request', async () => {
+  await assert.rejects(resolveUri('ftp://example.com/x.png', imageOptions()), isCode('IMAGE_SOURCE_FORBIDDEN'));
+  await assert.rejects(resolveUri('data:image/png;base64,AAAA', imageOptions()), isCode('IMAGE_SOURCE_FORBIDDEN'));
+  await assert.rejects(resolveUri('http://example.com/x.png', imageOptions({ fetch: { allowedSchemes: ['https'] } })), isCode('IMAGE_SOURCE_FORBIDDEN', (e) => /expected one of https/.test(e.message)));
+  await assert.rejects(resolveUri('http://user:secret@127.0.0.1/x.png', local()), isCode('IMAGE_SOURCE_FORBIDDEN', (e) => !e.message.includes('secret')));
+  await assert.rejects(resolveUri('not a uri', imageOptions()), isCode('INPUT_INVALID'));
+});
+
+test('file:// only inside the configured root; symlinks out, folders, other hosts and large files are refused', async () => {
   const base = mkdtempSync(join(tmpdir(), 'clipn-files-'));
-  mkdirSync(join(base, 'root'));
+  mkdirSync(join(base, 'root', 'sub'), { recursive: true });
   writeFileSync(join(base, 'root', 'in.png'), 'x');
+  writeFileSync(join(base, 'root', 'big.png'), Buffer.alloc(2000));
   writeFileSync(join(base, 'secret.png'), 's');
+  mkdirSync(join(base, 'root-sibling'));
+  writeFileSync(join(base, 'root-sibling', 'x.png'), 'y');
   symlinkSync(join(base, 'secret.png'), join(base, 'root', 'link.png'));
-  const opts = { ...DEFAULT_IMAGE_OPTIONS, fileRoot: join(base, 'root') };
-  assert.equal((await resolveUri(pathToFileURL(join(base, 'root', 'in.png')).href, opts)).toString(), 'x');
-  await assert.rejects(resolveUri(pathToFileURL(join(base, 'secret.png')).href, opts), (e: unknown) => isClipnError(e, 'IMAGE_SOURCE_FORBIDDEN'));
-  await assert.rejects(resolveUri(pathToFileURL(join(base, 'root', 'link.png')).href, opts), (e: unknown) => isClipnError(e, 'IMAGE_SOURCE_FORBIDDEN'));
-  await assert.rejects(resolveUri(pathToFileURL(join(base, 'root', 'none.png')).href, opts), (e: unknown) => isClipnError(e, 'IMAGE_NOT_FOUND'));
-  await assert.rejects(resolveUri(pathToFileURL(join(base, 'root', 'in.png')).href, DEFAULT_IMAGE_OPTIONS), (e: unknown) => isClipnError(e, 'IMAGE_SOURCE_FORBIDDEN'));
-  await assert.rejects(resolveUri('ftp://example.com/x.png', DEFAULT_IMAGE_OPTIONS), (e: unknown) => isClipnError(e, 'IMAGE_SOURCE_FORBIDDEN'));
-  await assert.rejects(resolveUri('not a uri', DEFAULT_IMAGE_OPTIONS), (e: unknown) => isClipnError(e, 'INPUT_INVALID'));
+  symlinkSync(join(base, 'root', 'in.png'), join(base, 'root', 'sub', 'inner-link.png'));
+  const opts = imageOptions({ fileRoot: join(base, 'root'), maxBytes: 1000 });
+  const uri = (...p: string[]) => pathToFileURL(join(base, ...p)).href;
+  assert.equal((await resolveUri(uri('root', 'in.png'), opts)).toString(), 'x');
+  assert.equal((await resolveUri(uri('root', 'sub', 'inner-link.png'), opts)).toString(), 'x', 'a link that stays inside is fine');
+  assert.equal((await resolveUri(uri('root', 'sub', '..', 'in.png'), opts)).toString(), 'x');
+  await assert.rejects(resolveUri(uri('secret.png'), opts), isCode('IMAGE_SOURCE_FORBIDDEN'));
+  await assert.rejects(resolveUri(`file://${join(base, 'root')}/../secret.png`, opts), isCode('IMAGE_SOURCE_FORBIDDEN'));
+  await assert.rejects(resolveUri(uri('root-sibling', 'x.png'), opts), isCode('IMAGE_SOURCE_FORBIDDEN'), 'a sibling sharing the prefix is outside');
+  await assert.rejects(resolveUri(uri('root', 'link.png'), opts), isCode('IMAGE_SOURCE_FORBIDDEN'));
+  await assert.rejects(resolveUri(uri('root', 'sub'), opts), isCode('IMAGE_SOURCE_FORBIDDEN', (e) => /regular file/.test(e.message)));
+  await assert.rejects(resolveUri(uri('root', 'big.png'), opts), isCode('IMAGE_TOO_MANY_BYTES', (e) => e.details.got === 2000 && e.details.limit === 1000));
+  await assert.rejects(resolveUri(uri('root', 'none.png'), opts), isCode('IMAGE_NOT_FOUND'));
+  await assert.rejects(resolveUri(`file://otherhost${join(base, 'root', 'in.png')}`, opts), isCode('IMAGE_SOURCE_FORBIDDEN'));
+  await assert.rejects(resolveUri(uri('root', 'in.png'), imageOptions()), isCode('IMAGE_SOURCE_FORBIDDEN', (e) => /fileRoot/.test(e.message)));
 });
