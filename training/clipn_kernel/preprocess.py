@@ -14,7 +14,11 @@ from .export import CLIP_MEAN, CLIP_STD
 def to_rgb(image: Image.Image) -> Image.Image:
     """EXIF orientation applied, alpha composited over white, any mode converted to 8-bit RGB."""
     image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit grayscale keeps its high byte (as libvips does); PIL's convert would clip at 255.
+        high = np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8
+        image = Image.fromarray(high.astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:  # tRNS: a palette or colour key
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
