@@ -1,52 +1,79 @@
 /**
- * The one place kafkajs clients are created: brokers, TLS, SASL and timeouts from config, and
- * kafkajs' own log lines forwarded to the product logger (never with credentials).
+ * The one place kafkajs clients are created: brokers, TLS, SASL, timeouts and retries from the
+ * options, and kafkajs' own log lines forwarded to the product logger (never with credentials).
  */
 import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
-import { ClipnError } from '../errors.js';
+import { resolveKafkaOptions, type KafkaLogLevelName, type KafkaOptionsInput } from './options.js';
 
-/** Connection options (config.kafka). */
-export interface KafkaOptions {
-  brokers: readonly string[];
-  clientId: string;
-  ssl: boolean;
-  sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
-  connectionTimeoutMs: number;
-  requestTimeoutMs: number;
-}
+/** Levels of forwarded log lines. */
+export type KafkaSinkLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** Where kafkajs log lines go. */
-export type KafkaLogSink = (level: 'error' | 'warn' | 'info' | 'debug', message: string, extra: Record<string, unknown>) => void;
+export type KafkaLogSink = (level: KafkaSinkLevel, message: string, extra: Record<string, unknown>) => void;
 
-const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+const TO_KAFKAJS: Record<KafkaLogLevelName, KafkaLogLevel> = {
+  nothing: KafkaLogLevel.NOTHING,
+  error: KafkaLogLevel.ERROR,
+  warn: KafkaLogLevel.WARN,
+  info: KafkaLogLevel.INFO,
+  debug: KafkaLogLevel.DEBUG,
+};
+
+const FROM_KAFKAJS: Record<number, KafkaSinkLevel> = {
   [KafkaLogLevel.ERROR]: 'error',
   [KafkaLogLevel.WARN]: 'warn',
   [KafkaLogLevel.INFO]: 'info',
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
-/** Creates the kafkajs client. */
-export function createKafka(options: KafkaOptions, sink?: KafkaLogSink): Kafka {
+const REDACTED = '[redacted]';
+const SECRET_KEY = /pass(word)?|secret|sasl|credential|token/i;
+
+function scrub(value: unknown, secrets: readonly string[], depth: number): unknown {
+  if (typeof value === 'string') return secrets.reduce((s, secret) => s.split(secret).join(REDACTED), value);
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets, depth + 1));
+  if (value instanceof Error) return scrub({ name: value.name, message: value.message }, secrets, depth + 1);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? REDACTED : scrub(v, secrets, depth + 1);
+  return out;
+}
+
+/**
+ * One kafkajs log entry as a sink call: level, "kafka <namespace>: <message>" and the other
+ * fields, with every occurrence of a secret and every credential-like field replaced.
+ */
+export function toLogLine(entry: LogEntry, secrets: readonly string[]): { level: KafkaSinkLevel; message: string; extra: Record<string, unknown> } {
+  const present = secrets.filter((s) => s.length > 0);
+  const { message, ...extra } = entry.log;
+  return {
+    level: FROM_KAFKAJS[entry.level] ?? 'info',
+    message: scrub(`kafka${entry.namespace ? ` ${entry.namespace}` : ''}: ${message}`, present, 0) as string,
+    extra: scrub(extra, present, 0) as Record<string, unknown>,
+  };
+}
+
+/**
+ * Creates the kafkajs client. Options are validated and defaulted by {@link resolveKafkaOptions}
+ * (throws ClipnError CONFIG_INVALID). Without a sink kafkajs logs nothing.
+ */
+export function createKafka(input: KafkaOptionsInput, sink?: KafkaLogSink): Kafka {
+  const options = resolveKafkaOptions(input);
+  const secrets = options.sasl ? [options.sasl.password] : [];
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: [...options.brokers],
     ssl: options.ssl,
     connectionTimeout: options.connectionTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
-    retry: { initialRetryTime: 200, retries: 8 },
-    logLevel: sink ? KafkaLogLevel.WARN : KafkaLogLevel.NOTHING,
+    retry: { retries: options.retry.retries, initialRetryTime: options.retry.initialRetryTimeMs, maxRetryTime: options.retry.maxRetryTimeMs },
+    logLevel: sink ? TO_KAFKAJS[options.logLevel] : KafkaLogLevel.NOTHING,
     logCreator: () => (entry: LogEntry) => {
       if (!sink) return;
-      const { message, ...extra } = entry.log;
-      sink(LEVELS[entry.level] ?? 'info', `kafka ${entry.namespace}: ${message}`, extra);
+      const line = toLogLine(entry, secrets);
+      sink(line.level, line.message, line.extra);
     },
   };
-  if (options.sasl) config.sasl = { mechanism: options.sasl.mechanism, username: options.sasl.username, password: options.sasl.password } as SASLOptions;
+  if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;
   return new Kafka(config);
-}
-
-/** A kafkajs error as a ClipnError, keeping its retriable flag. */
-export function kafkaError(error: unknown, what: string): ClipnError {
-  const e = error as { message?: string; retriable?: boolean; name?: string };
-  return new ClipnError('KAFKA_ERROR', `${what}: ${e.name ?? 'Error'}: ${e.message ?? String(error)}`, { cause: error, retriable: e.retriable ?? true });
 }

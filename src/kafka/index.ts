@@ -1,3 +1,17 @@
-/** Kafka: the client factory and topic helpers (the only place kafkajs clients are created). */
-export { createKafka, kafkaError, type KafkaOptions, type KafkaLogSink } from './client-factory.js';
-export { ensureTopics, endOffsets, readToEnd, type TopicSpec } from './topics.js';
+/** Kafka: options, the client factory, error mapping and topic helpers (the only place kafkajs clients are created). */
+export {
+  resolveKafkaOptions,
+  KAFKA_DEFAULTS,
+  KAFKA_LOG_LEVELS,
+  SASL_MECHANISMS,
+  type KafkaOptions,
+  type KafkaOptionsInput,
+  type KafkaRetry,
+  type KafkaSasl,
+  type KafkaLogLevelName,
+  type SaslMechanism,
+} from './options.js';
+export { createKafka, toLogLine, type KafkaLogSink, type KafkaSinkLevel } from './client-factory.js';
+export { kafkaError, isRetriable } from './errors.js';
+export { ensureTopics, type TopicSpec } from './topics.js';
+export { endOffsets, readToEnd, latestByKey, type ReadToEndOptions } from './read-to-end.js';

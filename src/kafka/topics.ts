@@ -1,76 +1,93 @@
-/** Topic helpers: create what is missing, and read a compacted topic up to its current end. */
-import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+/** Creating the topics the product needs when they are missing, safely under concurrency. */
+import type { Admin } from 'kafkajs';
 import { ClipnError } from '../errors.js';
-import { kafkaError } from './client-factory.js';
+import { kafkaError } from './errors.js';
 
+/** A topic to have. */
 export interface TopicSpec {
   topic: string;
+  /** Partitions when created; default: the broker's num.partitions. */
   partitions?: number;
-  /** e.g. { 'cleanup.policy': 'compact' } for the side channels. */
+  /**
+   * Replication factor when created; default: the broker's default.replication.factor (1 on
+   * the local broker of scripts/kafka.sh, the cluster's policy elsewhere).
+   */
+  replicationFactor?: number;
+  /** Topic configs when created, e.g. { 'cleanup.policy': 'compact' } for the side channels. */
   configs?: Record<string, string>;
 }
 
-/** Creates the topics that do not exist yet (replication factor of the broker's default). */
+// Kafka's own limits on topic names.
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+function checkSpecs(specs: readonly TopicSpec[]): void {
+  const seen = new Set<string>();
+  specs.forEach((s, i) => {
+    if (typeof s.topic !== 'string' || !TOPIC_NAME.test(s.topic) || s.topic === '.' || s.topic === '..') {
+      throw new ClipnError('CONFIG_INVALID', `topics[${i}].topic: expected 1 to 249 of [A-Za-z0-9._-] (not "." or ".."), got ${JSON.stringify(s.topic)}`, { details: { topic: s.topic } });
+    }
+    if (seen.has(s.topic)) throw new ClipnError('CONFIG_INVALID', `topics[${i}].topic: expected each topic once, got ${s.topic} twice`, { details: { topic: s.topic } });
+    seen.add(s.topic);
+    for (const [field, value] of [['partitions', s.partitions], ['replicationFactor', s.replicationFactor]] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+        throw new ClipnError('CONFIG_INVALID', `topics[${i}].${field} of ${s.topic}: expected a whole number >= 1, got ${value}`, { details: { topic: s.topic, field } });
+      }
+    }
+  });
+}
+
+/** The leaf errors of a kafkajs error (aggregates and retry wrappers unwrapped). */
+function leafErrors(error: unknown, depth = 0): Array<{ type?: unknown; topic?: unknown }> {
+  const e = error as { errors?: unknown; cause?: unknown };
+  if (depth < 5 && Array.isArray(e?.errors) && e.errors.length > 0) return e.errors.flatMap((x) => leafErrors(x, depth + 1));
+  if (depth < 5 && e?.cause !== undefined && e.cause !== error) return leafErrors(e.cause, depth + 1);
+  return [error as { type?: unknown; topic?: unknown }];
+}
+
+/**
+ * Creates the topics that do not exist yet and waits for their leaders; existing topics are
+ * left as they are (their partitions and configs are not changed). Another process creating
+ * the same topics at the same moment is fine (TOPIC_ALREADY_EXISTS).
+ * @returns the topics this call created.
+ * @throws ClipnError CONFIG_INVALID for a bad spec, KAFKA_ERROR when the broker refuses.
+ */
 export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
+  checkSpecs(specs);
+  if (specs.length === 0) return [];
+  const names = specs.map((s) => s.topic);
+  let missing: TopicSpec[];
+  let existedMeanwhile: Set<string>;
   try {
     const existing = new Set(await admin.listTopics());
-    const missing = specs.filter((s) => !existing.has(s.topic));
-    if (missing.length === 0) return [];
-    await admin.createTopics({
+    missing = specs.filter((s) => !existing.has(s.topic));
+  } catch (error) {
+    throw kafkaError(error, `listing topics to create ${names.join(', ')}`);
+  }
+  if (missing.length === 0) return [];
+  try {
+    const created = await admin.createTopics({
       waitForLeaders: true,
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.partitions ?? -1,
-        replicationFactor: -1,
+        replicationFactor: s.replicationFactor ?? -1,
         configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });
-    return missing.map((s) => s.topic);
+    // false: all of them appeared between listTopics and createTopics.
+    return created ? missing.map((s) => s.topic) : [];
   } catch (error) {
-    // Another instance creating the same topic at the same time is fine.
-    if ((error as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return [];
-    throw kafkaError(error, `creating topics ${specs.map((s) => s.topic).join(', ')}`);
+    const leaves = leafErrors(error);
+    if (!leaves.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) {
+      throw kafkaError(error, `creating topics ${missing.map((s) => s.topic).join(', ')}`);
+    }
+    existedMeanwhile = new Set(leaves.map((e) => String(e.topic)));
   }
-}
-
-/** The end offset (high watermark) of every partition of a topic. */
-export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-}
-
-/**
- * Reads a topic from the beginning to the end offsets it has now, then stops. For side
- * channels: "read everything there is at boot, then be ready".
- */
-export async function readToEnd(kafka: Kafka, topic: string, options: { timeoutMs: number; groupId: string }): Promise<KafkaMessage[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await endOffsets(admin, topic).finally(() => admin.disconnect());
-  const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
-  const out: KafkaMessage[] = [];
-  if (pending.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: options.groupId });
-  await consumer.connect();
+  // Some were created by someone else meanwhile: make sure all are there with leaders now.
   try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ClipnError('KAFKA_ERROR', `reading ${topic} to its end took longer than ${options.timeoutMs} ms (partitions left: ${[...pending].join(', ')})`)), options.timeoutMs);
-      consumer
-        .run({
-          eachMessage: async ({ partition, message }) => {
-            out.push(message);
-            if (BigInt(message.offset) + 1n >= ends.get(partition)!) pending.delete(partition);
-            if (pending.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
+    await admin.fetchTopicMetadata({ topics: missing.map((s) => s.topic) });
+  } catch (error) {
+    throw kafkaError(error, `waiting for topics ${missing.map((s) => s.topic).join(', ')}`);
   }
-  return out;
+  return missing.map((s) => s.topic).filter((t) => !existedMeanwhile.has(t));
 }

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { logLevel, type LogEntry } from 'kafkajs';
+import { isClipnError } from '../../src/errors.js';
+import { createKafka, toLogLine, type KafkaSinkLevel } from '../../src/kafka/client-factory.js';
+
+const SECRET = 's3cr3t-Pa55';
+
+function entry(level: logLevel, message: string, extra: Record<string, unknown> = {}): LogEntry {
+  return { namespace: 'Connection', level, label: 'X', log: { timestamp: 't', message, ...extra } };
+}
+
+test('toLogLine maps kafkajs levels and prefixes the namespace', () => {
+  const cases: Array<[logLevel, KafkaSinkLevel]> = [
+    [logLevel.ERROR, 'error'],
+    [logLevel.WARN, 'warn'],
+    [logLevel.INFO, 'info'],
+    [logLevel.DEBUG, 'debug'],
+  ];
+  for (const [level, want] of cases) {
+    const line = toLogLine(entry(level, 'hello', { broker: 'b:1' }), []);
+    assert.equal(line.level, want);
+    assert.equal(line.message, 'kafka Connection: hello');
+    assert.deepEqual(line.extra, { timestamp: 't', broker: 'b:1' });
+  }
+});
+
+test('toLogLine removes the password wherever it appears and credential-like fields', () => {
+  const line = toLogLine(
+    entry(logLevel.ERROR, `SASL PLAIN authentication failed for user u with ${SECRET}`, {
+      sasl: { mechanism: 'plain', username: 'u', password: SECRET },
+      password: SECRET,
+      nested: { list: [`a ${SECRET} b`, 3], deeper: { note: SECRET } },
+      error: new Error(`bad ${SECRET}`),
+    }),
+    [SECRET, ''],
+  );
+  const text = JSON.stringify(line);
+  assert.ok(!text.includes(SECRET), text);
+  assert.equal(line.message, 'kafka Connection: SASL PLAIN authentication failed for user u with [redacted]');
+  assert.equal(line.extra.sasl, '[redacted]');
+  assert.equal(line.extra.password, '[redacted]');
+  assert.deepEqual(line.extra.nested, { list: ['a [redacted] b', 3], deeper: { note: '[redacted]' } });
+  assert.deepEqual(line.extra.error, { name: 'Error', message: 'bad [redacted]' });
+});
+
+test('createKafka validates its options first', () => {
+  assert.throws(() => createKafka({ brokers: ['nope'] }), (e: unknown) => isClipnError(e, 'CONFIG_INVALID') && /kafka\.brokers\[0\]/.test(e.message));
+  assert.throws(() => createKafka({ brokers: ['h:1'], requestTimeoutMs: -5 }), (e: unknown) => isClipnError(e, 'CONFIG_INVALID'));
+});
+
+test('createKafka forwards kafkajs log lines at or above the level to the sink, without the password', () => {
+  const lines: Array<{ level: string; message: string; extra: Record<string, unknown> }> = [];
+  const kafka = createKafka(
+    { brokers: ['127.0.0.1:1'], sasl: { mechanism: 'scram-sha-256', username: 'u', password: SECRET }, logLevel: 'warn' },
+    (level, message, extra) => lines.push({ level, message, extra }),
+  );
+  const logger = kafka.logger();
+  logger.info('not forwarded at warn', {});
+  logger.namespace('Producer').warn(`retrying with ${SECRET}`, { password: SECRET });
+  logger.error('gave up', { broker: '127.0.0.1:1' });
+  assert.deepEqual(lines.map((l) => [l.level, l.message]), [
+    ['warn', 'kafka Producer: retrying with [redacted]'],
+    ['error', 'kafka: gave up'],
+  ]);
+  assert.equal(lines[0]!.extra.password, '[redacted]');
+  assert.equal(lines[1]!.extra.broker, '127.0.0.1:1');
+});
+
+test('without a sink nothing is logged, and logLevel nothing silences a sink', () => {
+  const quiet = createKafka({ brokers: ['127.0.0.1:1'] });
+  quiet.logger().error('goes nowhere', {});
+  const lines: string[] = [];
+  const silenced = createKafka({ brokers: ['127.0.0.1:1'], logLevel: 'nothing' }, (_l, m) => lines.push(m));
+  silenced.logger().error('also nowhere', {});
+  assert.deepEqual(lines, []);
+  const debug: string[] = [];
+  createKafka({ brokers: ['127.0.0.1:1'], logLevel: 'debug' }, (_l, m) => debug.push(m)).logger().debug('seen', {});
+  assert.deepEqual(debug, ['kafka: seen']);
+});
