@@ -24,13 +24,15 @@ test('classify --json on a folder: a line per image, coded errors for bad files,
   cpSync(join(ROOT, 'models', 'demo-heldout', 'id', 'star'), join(dir, 'star'), { recursive: true });
   const png = readFileSync(join(ROOT, 'models', 'demo-heldout', 'id', 'circle', '000.png'));
   writeFileSync(join(dir, 'truncated.png'), png.subarray(0, png.length >> 1));
+  const jpeg = readFileSync(join(ROOT, 'test', 'fixtures', 'golden', 'images', '10-jpeg-odd.jpg'));
+  writeFileSync(join(dir, 'truncated.jpg'), jpeg.subarray(0, jpeg.length >> 1));
   writeFileSync(join(dir, 'zero.jpg'), Buffer.alloc(0));
   writeFileSync(join(dir, 'text.jpg'), 'not an image at all');
   const { code, stdout } = await clipn(['classify', '--labels', join(ROOT, 'models', 'demo', 'labels.json'), '--json', dir]);
   assert.equal(code, 2);
   const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
   const errors = Object.fromEntries(lines.filter((l) => l.error).map((l) => [l.file.split('/').pop(), l.error.code]));
-  assert.deepEqual(errors, { 'text.jpg': 'IMAGE_UNSUPPORTED_FORMAT', 'truncated.png': 'IMAGE_TRUNCATED', 'zero.jpg': 'IMAGE_EMPTY' });
+  assert.deepEqual(errors, { 'text.jpg': 'IMAGE_UNSUPPORTED_FORMAT', 'truncated.jpg': 'IMAGE_TRUNCATED', 'truncated.png': 'IMAGE_TRUNCATED', 'zero.jpg': 'IMAGE_EMPTY' });
   const ok = lines.filter((l) => !l.error);
   assert.equal(ok.length, 40);
   for (const l of ok) {
