@@ -7,7 +7,8 @@
  * - Traces: span processors are passed for the same reason (with none, NodeSDK defaults to OTLP
  *   to localhost:4318). OTLP/HTTP is added when telemetry.otlpEndpoint,
  *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set; an explicit
- *   OTEL_TRACES_EXPORTER (console, zipkin, otlp with its protocol) hands the choice to NodeSDK.
+ *   OTEL_TRACES_EXPORTER (console, zipkin, otlp with its protocol) with no exporter of ours
+ *   hands the choice to NodeSDK, which reads it (and OTEL_BSP_*) from process.env.
  *   With no exporter, spans are still recorded and dropped, so trace ids reach logs and
  *   outgoing headers.
  * - NodeSDK itself reads OTEL_TRACES_SAMPLER/_ARG (its TracerProvider sampler), OTEL_PROPAGATORS,
