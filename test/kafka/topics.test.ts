@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import type { Admin } from 'kafkajs';
+import { isClipnError } from '../../src/errors.js';
+import { ensureTopics, type TopicSpec } from '../../src/kafka/topics.js';
+
+const { KafkaJSAggregateError, KafkaJSNonRetriableError, KafkaJSProtocolError } = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
+
+function protocolError(type: string, topic: string, retriable = false): Error {
+  const e = new KafkaJSProtocolError({ message: type, type, code: 1, retriable } as unknown as Error);
+  return Object.assign(e, { topic });
+}
+
+/** An Admin double: the topic list, and what createTopics does with the request. */
+function fakeAdmin(existing: string[], create: (request: { topics: Array<Record<string, unknown>> }) => Promise<boolean>): { admin: Admin; requests: Array<Array<Record<string, unknown>>>; metadataFor: string[][] } {
+  const requests: Array<Array<Record<string, unknown>>> = [];
+  const metadataFor: string[][] = [];
+  const admin = {
+    listTopics: async () => [...existing],
+    createTopics: async (request: { topics: Array<Record<string, unknown>> }) => {
+      requests.push(request.topics);
+      return create(request);
+    },
+    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => {
+      metadataFor.push(topics);
+      return { topics: [] };
+    },
+  } as unknown as Admin;
+  return { admin, requests, metadataFor };
+}
+
+test('creates only the missing topics, with broker defaults unless given', async () => {
+  const { admin, requests } = fakeAdmin(['old'], async () => true);
+  const created = await ensureTopics(admin, [
+    { topic: 'old' },
+    { topic: 'plain' },
+    { topic: 'side', partitions: 1, replicationFactor: 3, configs: { 'cleanup.policy': 'compact' } },
+  ]);
+  assert.deepEqual(created, ['plain', 'side']);
+  assert.deepEqual(requests, [[
+    { topic: 'plain', numPartitions: -1, replicationFactor: -1, configEntries: [] },
+    { topic: 'side', numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+  ]]);
+});
+
+test('nothing to create: no create request', async () => {
+  const { admin, requests } = fakeAdmin(['a', 'b'], async () => assert.fail('must not create'));
+  assert.deepEqual(await ensureTopics(admin, [{ topic: 'a' }, { topic: 'b' }]), []);
+  assert.deepEqual(await ensureTopics(admin, []), []);
+  assert.equal(requests.length, 0);
+});
+
+test('a topic created concurrently by someone else is fine, and the rest are still reported as created', async () => {
+  // What kafkajs throws when one of two topics appeared between listTopics and createTopics.
+  const { admin, metadataFor } = fakeAdmin([], async () => {
+    const aggregate = new KafkaJSAggregateError('Topic creation errors', [protocolError('TOPIC_ALREADY_EXISTS', 'raced')]);
+    throw new KafkaJSNonRetriableError(aggregate as unknown as Error, { cause: aggregate } as never);
+  });
+  assert.deepEqual(await ensureTopics(admin, [{ topic: 'raced' }, { topic: 'mine' }]), ['mine']);
+  assert.deepEqual(metadataFor, [['raced', 'mine']]);
+  // All of them raced: kafkajs answers false.
+  const all = fakeAdmin([], async () => false);
+  assert.deepEqual(await ensureTopics(all.admin, [{ topic: 'x' }]), []);
+});
+
+test('other broker refusals become KAFKA_ERROR naming the topics and keeping the cause', async () => {
+  const refusal = protocolError('POLICY_VIOLATION', 'bad');
+  const aggregate = new KafkaJSAggregateError('Topic creation errors', [protocolError('TOPIC_ALREADY_EXISTS', 'ok'), refusal]);
+  const { admin } = fakeAdmin([], async () => {
+    throw new KafkaJSNonRetriableError(aggregate as unknown as Error, { cause: aggregate } as never);
+  });
+  await assert.rejects(ensureTopics(admin, [{ topic: 'ok' }, { topic: 'bad' }]), (e: unknown) => {
+    assert.ok(isClipnError(e, 'KAFKA_ERROR'));
+    assert.match(e.message, /^creating topics ok, bad: KafkaJSNonRetriableError/);
+    assert.equal(e.retriable, false);
+    return true;
+  });
+  const down = { listTopics: async () => { throw Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError', retriable: true }); } } as unknown as Admin;
+  await assert.rejects(ensureTopics(down, [{ topic: 'a' }]), (e: unknown) => isClipnError(e, 'KAFKA_ERROR') && e.retriable && /^listing topics to create a:/.test(e.message));
+});
+
+test('bad specs are refused before any request', async () => {
+  const { admin, requests } = fakeAdmin([], async () => true);
+  const bad: Array<[TopicSpec[], RegExp]> = [
+    [[{ topic: '' }], /topics\[0\]\.topic: expected 1 to 249/],
+    [[{ topic: 'has space' }], /got "has space"/],
+    [[{ topic: '..' }], /topics\[0\]\.topic/],
+    [[{ topic: 'x'.repeat(250) }], /topics\[0\]\.topic/],
+    [[{ topic: 'a' }, { topic: 'a' }], /topics\[1\]\.topic: expected each topic once, got a twice/],
+    [[{ topic: 'a', partitions: 0 }], /topics\[0\]\.partitions of a: expected a whole number >= 1, got 0/],
+    [[{ topic: 'a', replicationFactor: 1.5 }], /topics\[0\]\.replicationFactor of a/],
+  ];
+  for (const [specs, message] of bad) {
+    await assert.rejects(ensureTopics(admin, specs), (e: unknown) => isClipnError(e, 'CONFIG_INVALID') && message.test(e.message));
+  }
+  assert.equal(requests.length, 0);
+});
