@@ -1,95 +1,77 @@
 /**
  * Loads the configuration once at start-up: defaults, then a JSON file, then CLIPN_* environment
- * variables (CLIPN_KAFKA__BROKERS -> kafka.brokers, CLIPN_PROCESSING__MAX_BATCH ->
- * processing.maxBatch), then explicit overrides. The result is validated and deeply frozen;
- * errors name the path of every bad value.
+ * variables, then explicit overrides; validated by the one schema and deeply frozen. Every
+ * problem is reported at once, each naming its path.
  */
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { ClipnError } from '../errors.js';
-import { configSchema, type Config } from './schema.js';
+import { envToTree } from './env.js';
+import { formatIssues } from './issues.js';
+import { CONFIG_FILE_VARIABLE, type LoadConfigOptions } from './options.js';
+import { configSchema } from './schema.js';
+import type { Config, ConfigTree } from './types.js';
 
-type Tree = Record<string, unknown>;
+const isTree = (v: unknown): v is ConfigTree => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export interface LoadOptions {
-  /** A JSON config file. */
-  file?: string | null;
-  /** Environment (default: process.env). */
-  env?: Record<string, string | undefined>;
-  /** Values that win over everything (CLI flags). */
-  overrides?: Tree;
-}
-
-const camel = (snake: string): string => snake.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
-/** CLIPN_A__B_C=v -> { a: { bC: 'v' } }. */
-export function envToTree(env: Record<string, string | undefined>): Tree {
-  const tree: Tree = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith('CLIPN_') || value === undefined) continue;
-    const path = key.slice('CLIPN_'.length).split('__').map(camel);
-    let node = tree;
-    path.slice(0, -1).forEach((p) => (node = (node[p] ??= {}) as Tree));
-    node[path[path.length - 1]!] = value;
-  }
-  return tree;
-}
-
-function merge(base: Tree, over: Tree): Tree {
-  const out: Tree = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? merge(b as Tree, v as Tree) : v;
+/** `over` on top of `base`: objects merge key by key, anything else replaces. */
+function merge(base: ConfigTree, over: ConfigTree): ConfigTree {
+  const out: ConfigTree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const below = out[key];
+    out[key] = isTree(value) && isTree(below) ? merge(below, value) : value;
   }
   return out;
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
 }
 
-function describe(value: unknown): string {
-  return value === undefined ? 'nothing' : JSON.stringify(value)?.slice(0, 60) ?? String(value);
-}
-
-function at(tree: Tree, path: readonly PropertyKey[]): unknown {
-  return path.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Tree)[String(key)] : undefined), tree);
-}
-
-/** Validates and freezes the configuration. */
-export function loadConfig(options: LoadOptions = {}): Config {
-  let fromFile: Tree = {};
-  if (options.file) {
-    try {
-      fromFile = JSON.parse(readFileSync(options.file, 'utf8')) as Tree;
-    } catch (error) {
-      throw new ClipnError('CONFIG_INVALID', `config file ${options.file}: ${(error as Error).message}`, { cause: error });
-    }
+function readFile(file: string): ConfigTree {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.yaml' || ext === '.yml') {
+    throw new ClipnError('CONFIG_INVALID', `config file ${file}: expected a JSON file, got ${ext} (YAML is not supported: write the same keys as JSON)`, { details: { file } });
   }
-  const raw = merge(merge(fromFile, envToTree(options.env ?? process.env)), options.overrides ?? {});
-  const parsed = configSchema.safeParse(raw);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ClipnError('CONFIG_INVALID', `config file ${file}: expected a readable JSON file, got ${reason}`, { cause: error, details: { file } });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ClipnError('CONFIG_INVALID', `config file ${file}: expected JSON, got a syntax error: ${(error as Error).message}`, { cause: error, details: { file } });
+  }
+  if (!isTree(parsed)) {
+    throw new ClipnError('CONFIG_INVALID', `config file ${file}: expected a JSON object at the top, got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}`, { details: { file } });
+  }
+  return parsed;
+}
+
+/**
+ * The validated, deeply frozen configuration. Throws CONFIG_INVALID listing every bad value as
+ * `path (VARIABLE): expected ..., got ...`.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file === undefined ? (env[CONFIG_FILE_VARIABLE] || null) : options.file;
+  const fromFile = file ? readFile(file) : {};
+  const { tree: fromEnv, sources } = envToTree(env);
+  const raw = merge(merge(fromFile, fromEnv), options.overrides ?? {});
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}, got ${describe(at(raw, i.path))}`);
-    throw new ClipnError('CONFIG_INVALID', `invalid configuration: ${issues.join('; ')}`, { details: { issues } });
+    const problems = formatIssues(parsed.error.issues, sources);
+    const where = file ? ` (file ${file} and the environment)` : '';
+    throw new ClipnError('CONFIG_INVALID', `invalid configuration${where}: ${problems.join('; ')}`, { details: { problems, ...(file ? { file } : {}) } });
   }
-  return deepFreeze(parsed.data);
-}
-
-/** A copy safe to log: the SASL password and credentials in URLs replaced. */
-export function redactConfig(config: Config): unknown {
-  const scrub = (v: unknown): unknown => {
-    if (typeof v === 'string') return v.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1[redacted]@');
-    if (Array.isArray(v)) return v.map(scrub);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, /password|secret|token/i.test(k) ? '[redacted]' : scrub(x)]));
-    return v;
-  };
-  return scrub(config);
-}
-
-/** Strings that must never appear in logs (the logger scrubs them). */
-export function secretsOf(config: Config): string[] {
-  return config.kafka.sasl ? [config.kafka.sasl.password] : [];
+  return deepFreeze(parsed.data) as Config;
 }

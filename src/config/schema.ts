@@ -1,119 +1,178 @@
 /**
- * The one configuration schema of the product, with a default for every value. Values coming
- * from environment variables are strings; the preprocessors below turn them into numbers,
- * booleans and lists, so a file and the environment go through the same checks.
+ * The one configuration schema of the product: every setting with its default and its meaning
+ * (the `describe` text is what docs/config.md shows). Objects are strict, so a misspelt key is an
+ * error instead of a silently ignored setting.
  */
 import { z } from 'zod';
+import { bool, bytes, duration, fraction, hexColour, httpUrl, int, list, nullable, oneOf, text } from './coerce.js';
 
 const MiB = 1024 * 1024;
-const num = (schema: z.ZodNumber) => z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
-const int = (min: number) => num(z.number().int().min(min));
-const bool = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
-const list = <T extends z.ZodTypeAny>(item: T) =>
-  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(item));
-const nullable = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((v) => (v === '' || v === 'null' ? null : v), schema.nullable());
 
-const topics = z.object({
-  input: list(z.string().min(1)).refine((a) => a.length > 0, "expected at least one value").default(['clipn.images']),
-  results: z.string().min(1).default('clipn.results'),
-  review: z.string().min(1).default('clipn.review'),
-  deadLetter: z.string().min(1).default('clipn.dlq'),
-  labelSets: z.string().min(1).default('clipn.label-sets'),
-  modelReleases: z.string().min(1).default('clipn.model-releases'),
-  reviewDecisions: z.string().min(1).default('clipn.review-decisions'),
+/** Execution providers ONNX Runtime is asked for, in order of preference. */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
+
+const model = z
+  .strictObject({
+    dir: text().default('models/demo').describe('Model bundle folder (manifest.json, ONNX graphs, tokenizer), relative to the working folder.'),
+    executionProviders: list(oneOf(EXECUTION_PROVIDERS))
+      .default(['cpu'])
+      .describe('ONNX Runtime execution providers, in order of preference.'),
+    intraOpThreads: int(0).default(0).describe('Threads inside one operator; 0 lets ONNX Runtime choose.'),
+    interOpThreads: int(0).default(0).describe('Threads across operators; 0 lets ONNX Runtime choose.'),
+    graphOptimization: oneOf(['disabled', 'basic', 'extended', 'all']).default('all').describe('ONNX Runtime graph optimisation level.'),
+    maxBatch: int(1).default(16).describe('Largest batch one encoder run takes (bigger batches are split).'),
+    cacheDir: nullable(text()).default(null).describe('Folder of the text-embedding cache (label-set heads survive restarts); null keeps it in memory only.'),
+    cacheEntries: int(1).default(200_000).describe('Most text embeddings kept in the cache.'),
+  })
+  .prefault({});
+
+const images = z
+  .strictObject({
+    maxBytes: bytes(1).default(20 * MiB).describe('Largest encoded image accepted (inline or fetched), in bytes.'),
+    maxPixels: int(1).default(40_000_000).describe('Largest decoded image, in pixels: the decompression-bomb guard.'),
+    decodeConcurrency: int(1).default(4).describe('Images decoded at the same time (libuv threads through sharp).'),
+    background: hexColour().default('#ffffff').describe('Colour transparent images are flattened onto before encoding.'),
+    fetch: z
+      .strictObject({
+        timeoutMs: duration(1).default(5000).describe('Limit on fetching one image URL, in milliseconds.'),
+        maxBytes: bytes(1).default(20 * MiB).describe('Largest response body read from an image URL, in bytes.'),
+        allowPrivateNetworks: bool().default(false).describe('Allow URLs that resolve to loopback, link-local or private addresses (off: no SSRF into internal services).'),
+        allowedSchemes: list(oneOf(['https', 'http'])).default(['https', 'http']).describe('URL schemes the sidecar fetches.'),
+        maxRedirects: int(0).default(3).describe('Redirects followed per image URL (each target checked again).'),
+      })
+      .prefault({}),
+    fileRoot: nullable(text()).default(null).describe('file:// image URIs are served only from under this folder; null refuses them.'),
+  })
+  .prefault({});
+
+const sasl = z.strictObject({
+  mechanism: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism.'),
+  username: text().describe('SASL user name.'),
+  password: text().describe('SASL password (redacted from logs; prefer the environment or a mounted secret).'),
 });
 
-const sasl = z.object({
-  mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-  username: z.string().min(1),
-  password: z.string().min(1),
-});
+const topics = z
+  .strictObject({
+    input: list(text()).default(['clipn.images']).describe('Topics of images to tag (raw image bytes or ImageRequest records).'),
+    results: text().default('clipn.results').describe('TaggedImage records, one per input.'),
+    review: text().default('clipn.review').describe('ReviewItem records for images the routing rule sends to review.'),
+    deadLetter: text().default('clipn.dlq').describe('DeadLetter records for input that cannot be processed.'),
+    labelSets: text().default('clipn.label-sets').describe('Compacted topic of LabelSet records (key: label set id).'),
+    modelReleases: text().default('clipn.model-releases').describe('Compacted topic of ModelRelease records (key: model name).'),
+    reviewDecisions: text().default('clipn.review-decisions').describe('ReviewDecision records the trainer learns from.'),
+  })
+  .prefault({});
 
-export const configSchema = z.object({
-  model: z
-    .object({
-      dir: z.string().min(1).default('models/demo'),
-      executionProviders: list(z.enum(['cuda', 'tensorrt', 'webgpu', 'cpu'])).refine((a) => a.length > 0, "expected at least one value").default(['cpu']),
-      intraOpThreads: int(0).default(0),
-      interOpThreads: int(0).default(0),
-      graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
-      maxBatch: int(1).default(16),
-      cacheDir: nullable(z.string().min(1)).default(null),
-      cacheEntries: int(1).default(200_000),
-    })
-    .prefault({}),
-  images: z
-    .object({
-      maxBytes: int(1).default(20 * MiB),
-      maxPixels: int(1).default(40_000_000),
-      decodeConcurrency: int(1).default(4),
-      fetch: z
-        .object({
-          timeoutMs: int(1).default(5000),
-          maxBytes: int(1).default(20 * MiB),
-          allowPrivateNetworks: bool.default(false),
-          allowedSchemes: list(z.enum(['http', 'https'])).default(['https', 'http']),
-          maxRedirects: int(0).default(3),
-        })
-        .prefault({}),
-      fileRoot: nullable(z.string().min(1)).default(null),
-    })
-    .prefault({}),
-  kafka: z
-    .object({
-      brokers: list(z.string().regex(/^[^:]+:\d+$/, 'expected host:port')).refine((a) => a.length > 0, "expected at least one value").default(['127.0.0.1:9092']),
-      clientId: z.string().min(1).default('clipn-sidecar'),
-      groupId: z.string().min(1).default('clipn-sidecar'),
-      ssl: bool.default(false),
-      sasl: nullable(sasl).default(null),
-      connectionTimeoutMs: int(1).default(10_000),
-      requestTimeoutMs: int(1).default(30_000),
-      topics: topics.prefault({}),
-      partitionsConsumedConcurrently: int(1).default(8),
-    })
-    .prefault({}),
-  processing: z
-    .object({
-      maxBatch: int(1).default(16),
-      maxWaitMs: int(0).default(25),
-      maxInFlight: int(1).default(256),
-      delivery: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
-      shutdownTimeoutMs: int(1).default(30_000),
-      defaultLabelSet: z.string().min(1).default('default'),
-      modelName: z.string().min(1).default('demo'),
-      review: z
-        .object({
-          image: z.enum(['inline', 'reference', 'none']).default('reference'),
-          topK: int(1).default(5),
-        })
-        .prefault({}),
-      deadLetter: z.object({ maxValueBytes: int(0).default(MiB) }).prefault({}),
-    })
-    .prefault({}),
-  codec: z.object({ registryUrl: nullable(z.string().url()).default(null) }).prefault({}),
-  telemetry: z
-    .object({
-      serviceName: z.string().min(1).default('clipn-sidecar'),
-      logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-      http: z.object({ host: z.string().min(1).default('0.0.0.0'), port: int(0).default(9464) }).prefault({}),
-      otlpEndpoint: nullable(z.string().url()).default(null),
-    })
-    .prefault({}),
-  trainer: z
-    .object({
-      samplesDir: z.string().min(1).default('.cache/trainer'),
-      pythonBin: z.string().min(1).default('training/.venv/bin/python'),
-      minNewSamples: int(1).default(200),
-      intervalMs: nullable(int(1000)).default(null),
-      marginAuroc: num(z.number().min(0).max(1)).default(0.005),
-      heldOutShare: num(z.number().gt(0).lt(1)).default(0.2),
-      captionSampleShare: num(z.number().min(0).max(1)).default(0),
-      artifactStore: nullable(z.string().min(1)).default(null),
-      maxSamples: int(1).default(100_000),
-      groupId: z.string().min(1).default('clipn-trainer'),
-    })
-    .prefault({}),
-});
+const kafka = z
+  .strictObject({
+    brokers: list(z.string({ error: 'expected host:port' }).regex(/^[^\s:/]+:\d{1,5}$/, { error: 'expected host:port' }))
+      .default(['127.0.0.1:9092'])
+      .describe('Bootstrap brokers, host:port.'),
+    clientId: text().default('clipn-sidecar').describe('Kafka client id.'),
+    groupId: text().default('clipn-sidecar').describe('Consumer group of the input topics (side channels use <groupId>-labels and -releases).'),
+    ssl: bool().default(false).describe('Connect with TLS.'),
+    sasl: nullable(sasl).default(null).describe('SASL credentials: null, or {mechanism, username, password}.'),
+    connectionTimeoutMs: duration(1).default(10_000).describe('Limit on connecting to a broker, in milliseconds.'),
+    requestTimeoutMs: duration(1).default(30_000).describe('Limit on one Kafka request, in milliseconds.'),
+    partitionsConsumedConcurrently: int(1).default(8).describe('Input partitions processed at the same time.'),
+    topics,
+  })
+  .prefault({});
 
-/** The validated, frozen configuration. */
-export type Config = z.infer<typeof configSchema>;
+const processing = z
+  .strictObject({
+    maxBatch: int(1).default(16).describe('Most images per inference batch.'),
+    maxWaitMs: int(0).default(25).describe('Longest wait for a batch to fill before it runs, in milliseconds.'),
+    maxInFlight: int(1).default(256).describe('Most messages consumed but not yet committed (back-pressure).'),
+    delivery: oneOf(['at-least-once', 'exactly-once'])
+      .default('at-least-once')
+      .describe('at-least-once: commit after outputs are acknowledged; exactly-once: outputs and offsets in one Kafka transaction.'),
+    shutdownTimeoutMs: duration(1).default(30_000).describe('Longest a shutdown waits for in-flight work, in milliseconds.'),
+    defaultLabelSet: text().default('default').describe('Label set for input that names none.'),
+    modelName: text().default('demo').describe('Model name: the key of the model releases this sidecar applies.'),
+    review: z
+      .strictObject({
+        image: oneOf(['inline', 'reference', 'none'])
+          .default('reference')
+          .describe('How review items carry the image: inline bytes, a reference (the input URI, or kafka://topic/partition/offset of an inline input), or not at all.'),
+        topK: int(1, 100).default(5).describe('Best classes listed in results and review items.'),
+      })
+      .prefault({}),
+    deadLetter: z
+      .strictObject({
+        maxValueBytes: bytes(0).default(MiB).describe('Most bytes of the failed input value kept in a dead letter (the full size is recorded).'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const codec = z
+  .strictObject({
+    registryUrl: nullable(httpUrl())
+      .default(null)
+      .describe('Confluent Schema Registry URL (user:password@ for basic auth); null uses Avro single-object encoding.'),
+  })
+  .prefault({});
+
+const telemetry = z
+  .strictObject({
+    serviceName: text().default('clipn-sidecar').describe('service.name of logs, metrics and traces.'),
+    logLevel: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Lowest level logged.'),
+    http: z
+      .strictObject({
+        host: text().default('0.0.0.0').describe('Address of the /healthz, /readyz and /metrics server.'),
+        port: int(0, 65535).default(9464).describe('Port of that server (0: any free port).'),
+      })
+      .prefault({}),
+    otlpEndpoint: nullable(httpUrl()).default(null).describe('OTLP/HTTP endpoint for traces and metrics; null exports none.'),
+  })
+  .prefault({});
+
+const trainer = z
+  .strictObject({
+    samplesDir: text().default('.cache/trainer').describe('Folder of the reviewed samples (embeddings, captions, decisions).'),
+    pythonBin: text().default('training/.venv/bin/python').describe('Python interpreter that runs the training kernel.'),
+    groupId: text().default('clipn-trainer').describe('Consumer group of the trainer.'),
+    minNewSamples: int(1).default(200).describe('New reviewed samples that trigger a training run.'),
+    schedule: nullable(duration(60_000))
+      .default(null)
+      .describe('Also train at this interval when there are new samples (e.g. 6h); null trains on minNewSamples only.'),
+    marginAuroc: fraction(0, 1).default(0.005).describe('A candidate is published only if its held-out AUROC is at least the serving AUROC minus this.'),
+    heldOutShare: fraction(0, 1, true).default(0.2).describe('Share of reviewed samples held out for evaluation.'),
+    captionSampleShare: fraction(0, 1).default(0).describe('Share of captioned in-distribution traffic kept as training pairs.'),
+    artifactStore: nullable(text()).default(null).describe('Base URI (file:// or http(s)://) where the trainer stores no-tower artifacts; null: none.'),
+    retention: z
+      .strictObject({
+        maxSamples: int(1).default(100_000).describe('Most samples kept; the oldest are dropped first.'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+/** The whole configuration, with cross-setting checks. */
+export const configSchema = z
+  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer })
+  .superRefine((c, ctx) => {
+    const t = c.kafka.topics;
+    const outputs = new Map([
+      [t.results, 'results'],
+      [t.review, 'review'],
+      [t.deadLetter, 'deadLetter'],
+      [t.labelSets, 'labelSets'],
+      [t.modelReleases, 'modelReleases'],
+      [t.reviewDecisions, 'reviewDecisions'],
+    ]);
+    t.input.forEach((topic, i) => {
+      const other = outputs.get(topic);
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['kafka', 'topics', 'input', i], input: topic, message: `expected a topic other than kafka.topics.${other} (a loop)` });
+      }
+    });
+    if (c.processing.maxInFlight < c.processing.maxBatch) {
+      ctx.addIssue({ code: 'custom', path: ['processing', 'maxInFlight'], input: c.processing.maxInFlight, message: `expected at least processing.maxBatch (${c.processing.maxBatch})` });
+    }
+    const providers = c.model.executionProviders;
+    if (new Set(providers).size !== providers.length) {
+      ctx.addIssue({ code: 'custom', path: ['model', 'executionProviders'], input: providers, message: 'expected each provider once' });
+    }
+  });
