@@ -43,4 +43,8 @@ test('calibrate refuses a share outside (0, 1] and an empty ID folder, with code
   const empty = await clipn(['calibrate', '--id', mkdtempSync(join(tmpdir(), 'clipn-empty-')), '--labels', LABELS]);
   assert.equal(empty.code, 1);
   assert.match(empty.stderr, /INPUT_INVALID: .*no readable ID images/);
+  // Keeping only the top 1% lands on scores that are exactly 1 in float64 for the demo model.
+  const saturated = await clipn(['calibrate', '--id', ID, '--labels', LABELS, '--tpr', '0.01']);
+  assert.equal(saturated.code, 1);
+  assert.match(saturated.stderr, /INPUT_INVALID: --tpr 0\.01: the ctw threshold that keeps this share is 1, expected a value inside \(0, 1\)/);
 });

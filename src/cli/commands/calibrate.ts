@@ -35,7 +35,15 @@ export function register(program: Command): void {
         ctw: thresholdAtTpr(id.scores.map((s) => s.scores.ctw), tpr),
         atd: thresholdAtTpr(id.scores.map((s) => s.scores.atd), tpr),
       };
-      // Thresholds must be inside (0,1) for the label-set schema; a degenerate set is refused there.
+      // Scores saturate at exactly 0 or 1 in float64: such a threshold cannot be stored (the schema
+      // wants (0,1)) and would not separate anything, so say which share to ask for instead.
+      for (const [name, t] of Object.entries(thresholds)) {
+        if (!(t > 0 && t < 1)) {
+          throw new ClipnError('INPUT_INVALID', `--tpr ${tpr}: the ${name} threshold that keeps this share is ${t}, expected a value inside (0, 1); the ${name} scores of the best ID images saturate, ask for a larger share`, {
+            details: { score: name, threshold: t, tpr },
+          });
+        }
+      }
       const calibrated = parseLabelSet({ ...labelSet, version: labelSet.version + 1, routing: { rule: 'calibrated' }, thresholds }, 'calibrated label set');
       const text = JSON.stringify({ ...calibrated, calibration: { tpr, idImages: id.scores.length, modelVersion: classifier.modelVersion, promptVersion: classifier.promptVersion } }, null, 2) + '\n';
       if (flags.out) await writeFile(flags.out, text);
