@@ -1,4 +1,5 @@
-"""`goldens`: fixtures the TypeScript runtime is tested against, computed here in PyTorch.
+"""`goldens`: fixtures the TypeScript runtime is tested against, computed here in PyTorch and
+checked against the bundle's own ONNX graphs.
 
 For a fixed set of images (JPEG and PNG, odd sizes, grayscale, alpha, EXIF-rotated) and a label
 set: token ids, preprocessed tensors, image and text embeddings, heads, and per image the class,
@@ -17,6 +18,7 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_clipn_checkpoint
+from .evaluate import BundleRunner
 from .export import read_prompt, verify_bundle
 from .model import parse_model_config
 from .preprocess import preprocess_file
@@ -55,6 +57,29 @@ def golden_images(out: Path) -> list[tuple[str, str]]:
     return made
 
 
+# Largest |ONNX - PyTorch| relative to the PyTorch output's scale that a bundle may show.
+ONNX_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
+
+
+def onnx_agreement(bundle_dir: Path, precision: str, pixels: np.ndarray, ids: torch.Tensor, prompt: torch.Tensor, want: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Runs the bundle's graphs on the golden inputs; raises ValueError naming a graph that disagrees with PyTorch."""
+    runner = BundleRunner(bundle_dir)
+    got = {
+        "image": runner.encode_images(pixels),
+        "text": runner.sessions["text"].run(None, {"input_ids": ids.numpy()})[0],
+        "textNo": runner.sessions["textNo"].run(None, {"input_ids": ids.numpy(), "prompt": prompt.numpy()})[0],
+    }
+    limit = ONNX_TOLERANCE.get(precision, ONNX_TOLERANCE["fp16"])
+    diffs = {}
+    for graph, reference in want.items():
+        ref = reference.numpy()
+        diffs[graph] = float(np.max(np.abs(got[graph] - ref)) / max(1.0, float(np.max(np.abs(ref)))))
+        if diffs[graph] > limit:
+            file = runner.manifest["graphs"][graph]["file"]
+            raise ValueError(f"bundle {bundle_dir}: {file} disagrees with its checkpoint: relative difference {diffs[graph]:.2e}, limit {limit:.0e}")
+    return diffs
+
+
 def write_f32(path: Path, array: np.ndarray) -> None:
     np.ascontiguousarray(array, dtype="<f4").tofile(path)
 
@@ -80,6 +105,7 @@ def make_goldens(bundle_dir: Path, labels: list[str], out: Path) -> dict:
         ids = tokenize(texts)
         text_yes = model.encode_text(ids)
         text_no = model.encode_text_no(ids, prompt)
+    agreement = onnx_agreement(bundle_dir, manifest["precision"], pixels, ids, prompt, {"image": embeds, "text": text_yes, "textNo": text_no})
     for i, (name, _) in enumerate(images):
         write_f32(out / "tensors" / f"{name}.pixels.bin", pixels[i])
     write_f32(out / "tensors" / "image_embeds.bin", embeds.numpy())
@@ -97,6 +123,7 @@ def make_goldens(bundle_dir: Path, labels: list[str], out: Path) -> dict:
         "templates": templates,
         "tokens": [{"text": t, "ids": tokenize([t])[0].tolist()} for t in TOKENIZER_CORPUS] + [{"text": t, "ids": r} for t, r in zip(texts, ids.tolist())],
         "texts": texts,
+        "onnxVsPytorch": agreement,
         "images": [
             {
                 "file": f"images/{name}",
