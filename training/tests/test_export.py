@@ -87,7 +87,15 @@ def test_fp16_export_keeps_float32_inputs_and_outputs(tiny_model, tiny_cfg, tmp_
 def test_fp16_graphs_run_in_onnx_runtime_close_to_fp32(tiny_model, tiny_cfg, tmp_path):
     export_bundle(tiny_model, tiny_cfg, tmp_path / "fp16", name="tiny", fp16=True, log=lambda _: None)
     pixels = torch.randn(2, 3, 32, 32)
-    got = ort.InferenceSession(str(tmp_path / "fp16" / "image.onnx"), providers=["CPUExecutionProvider"]).run(None, {"pixel_values": pixels.numpy()})[0]
+    ids = tokenize(["a photo of a dog", "two red stars 🐶"])
+    prompt = tiny_model.mean_prompt().detach()
     with torch.no_grad():
-        want = tiny_model.encode_image(pixels).numpy()
-    assert np.max(np.abs(got - want)) <= 2e-2 * max(1.0, float(np.max(np.abs(want))))
+        cases = {
+            "image": ({"pixel_values": pixels.numpy()}, tiny_model.encode_image(pixels)),
+            "text": ({"input_ids": ids.numpy()}, tiny_model.encode_text(ids)),
+            "text_no": ({"input_ids": ids.numpy(), "prompt": prompt.numpy()}, tiny_model.encode_text_no(ids, prompt)),
+        }
+    for name, (feeds, want) in cases.items():
+        got = ort.InferenceSession(str(tmp_path / "fp16" / f"{name}.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+        assert got.dtype == np.float32
+        assert np.max(np.abs(got - want.numpy())) <= 2e-2 * max(1.0, float(np.max(np.abs(want.numpy())))), name

@@ -72,3 +72,19 @@ def test_bad_configs_are_refused():
         parse_model_config({"embed_dim": 8, "vision_cfg": {"layers": [3, 4, 6, 3]}, "text_cfg": {}})
     with pytest.raises(ConfigError, match="unknown model config"):
         load_model_config("ViT-Z-99")
+    text = {"vocab_size": 100}
+    for subset in ([], [5, 5], [-1, 3], [3, 100]):
+        with pytest.raises(ConfigError, match="vocab_subset"):
+            parse_model_config({"embed_dim": 8, "vision_cfg": {}, "text_cfg": {**text, "vocab_subset": subset}})
+
+
+def test_a_vocab_subset_keeps_the_rest_of_the_model_and_maps_other_ids_to_one_row():
+    raw = {"embed_dim": 16, "vision_cfg": {"image_size": 16, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+           "text_cfg": {"width": 32, "heads": 2, "layers": 1, "vocab_subset": [49407, 320, 49406]}}
+    model = CLIPN(parse_model_config(raw)).eval()
+    state = model.state_dict()
+    assert tuple(state["token_embedding.weight"].shape) == (4, 32) and tuple(state["token_embedding_no.weight"].shape) == (4, 32)
+    assert not any("id_map" in k for k in state)  # derived from the config, not saved
+    emb = model.token_embedding
+    ids = torch.tensor([[320, 49406, 49407, 1000, 7]])
+    torch.testing.assert_close(emb(ids)[0], emb.weight[[0, 1, 2, 3, 3]])

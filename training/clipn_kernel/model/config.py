@@ -73,8 +73,8 @@ def parse_model_config(raw: dict[str, Any], name: str = "custom") -> ModelConfig
     subset = text_raw.get("vocab_subset")
     if subset is not None:
         subset = tuple(sorted(int(i) for i in subset))
-        if len(set(subset)) != len(subset) or subset[0] < 0 or subset[-1] >= int(text_raw.get("vocab_size", 49408)):
-            raise ConfigError(f"model config {name}: vocab_subset must hold distinct ids within the vocabulary")
+        if not subset or len(set(subset)) != len(subset) or subset[0] < 0 or subset[-1] >= int(text_raw.get("vocab_size", 49408)):
+            raise ConfigError(f"model config {name}: vocab_subset must hold distinct ids within the vocabulary, got {len(subset)} ids")
     text = TextConfig(**{k: v for k, v in text_raw.items() if k in _KNOWN_TEXT and k != "vocab_subset"}, vocab_subset=subset)
     if vision.image_size % vision.patch_size != 0:
         raise ConfigError(f"model config {name}: image_size {vision.image_size} is not a multiple of patch_size {vision.patch_size}")
