@@ -29,6 +29,9 @@ def write_images(out: Path, seed: int, shapes: tuple[str, ...], per_class: int) 
 
 def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 20000, clip_epochs: int = 14, clipn_epochs: int = 6,
           batch: int = 256, per_class: int = 40, log: Callable[[str], None] = print) -> dict:
+    if n_train < batch:
+        # Each epoch takes whole batches only: fewer images than a batch would train on nothing.
+        raise ValueError(f"demo build: expected at least {batch} training images (one batch), got {n_train}")
     started = time.perf_counter()
     out, heldout = Path(out_dir), Path(heldout_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,25 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable
+
+# Below this the shapes are a few pixels across and PIL cannot encode an empty image.
+MIN_IMAGE_SIZE = 16
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= minimum, else an error naming the limit and the value got."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,16 +32,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--out", default="models/demo")
     b.add_argument("--heldout", default="models/demo-heldout")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--train-images", type=int, default=20000)
-    b.add_argument("--clip-epochs", type=int, default=14)
-    b.add_argument("--clipn-epochs", type=int, default=6)
+    b.add_argument("--train-images", type=_int_at_least(1), default=20000)
+    b.add_argument("--clip-epochs", type=_int_at_least(0), default=14)
+    b.add_argument("--clipn-epochs", type=_int_at_least(0), default=6)
     b.set_defaults(run=run_build)
     i = dsub.add_parser("images", help="render demo-world images into DIR/<shape>/")
     i.add_argument("--out", required=True)
     i.add_argument("--split", choices=("id", "ood"), default="id")
-    i.add_argument("--n", type=int, default=10, help="images per shape")
+    i.add_argument("--n", type=_int_at_least(1), default=10, help="images per shape")
     i.add_argument("--seed", type=int, default=1)
-    i.add_argument("--size", type=int, default=64)
+    i.add_argument("--size", type=_int_at_least(MIN_IMAGE_SIZE), default=64)
     i.set_defaults(run=run_images)
 
 
