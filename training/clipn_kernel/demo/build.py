@@ -21,10 +21,15 @@ TARGETS = {"idAccuracy": 0.90, "atdAuroc": 0.90}
 
 
 def write_images(out: Path, seed: int, shapes: tuple[str, ...], per_class: int) -> None:
-    for i, s in enumerate(samples(seed, shapes, per_class * len(shapes))):
-        folder = out / s.shape
+    """per_class PNGs per shape into out/<shape>/; PNGs left there by an earlier, larger build are removed,
+    so the folder holds exactly the images the quality record counts."""
+    for shape in shapes:
+        folder = out / shape
         folder.mkdir(parents=True, exist_ok=True)
-        s.image.save(folder / f"{i // len(shapes):03d}.png", optimize=True)
+        for stale in folder.glob("*.png"):
+            stale.unlink()
+    for i, s in enumerate(samples(seed, shapes, per_class * len(shapes))):
+        s.image.save(out / s.shape / f"{i // len(shapes):03d}.png", optimize=True)
 
 
 def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 20000, clip_epochs: int = 14, clipn_epochs: int = 6,
@@ -90,12 +95,14 @@ def quality_markdown(q: dict) -> str:
         f"| {name} | " + " | ".join(f"{v[k]['auroc']:.4f} / {v[k]['fpr95']:.4f}" for k in ("ctw", "atd", "msp", "max_logit", "energy")) + " |"
         for name, v in {**r["ood"], "mean": r["mean"]}.items()
     )
+    ood_counts = ", ".join(f"{name} {v['images']}" for name, v in r["ood"].items())
+    ood_args = " ".join(f"--ood models/demo-heldout/ood/{name}" for name in r["ood"])
     return f"""# Demo model quality
 
 Measured by `{q["command"]}` (seed {q["seed"]}, {q["trainImages"]} training images,
 {q["epochs"]["clip"]} CLIP epochs then {q["epochs"]["clipn"]} CLIPN epochs, {q["trainSeconds"]:.0f} s of training on {q["machine"]}),
-through the exported ONNX graphs, on the held-out images in models/demo-heldout/ ({r["idImages"]} ID images, 40 per OOD concept).
-`clipn eval --id models/demo-heldout/id --ood models/demo-heldout/ood/crescent --ood models/demo-heldout/ood/arrow --ood models/demo-heldout/ood/heart --labels models/demo/labels.json` reproduces it.
+through the exported ONNX graphs, on the held-out images in models/demo-heldout/ ({r["idImages"]} ID images; OOD: {ood_counts}).
+`clipn eval --id models/demo-heldout/id {ood_args} --labels models/demo/labels.json` reproduces it.
 
 - Zero-shot ID accuracy: **{r.get("idAccuracy", float("nan")):.4f}** (target >= {q["targets"]["idAccuracy"]}: {"met" if q["met"]["idAccuracy"] else "NOT met"})
 - ATD AUROC (mean over OOD concepts): **{r["mean"]["atd"]["auroc"]:.4f}** (target >= {q["targets"]["atdAuroc"]}: {"met" if q["met"]["atdAuroc"] else "NOT met"})
