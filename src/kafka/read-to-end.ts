@@ -7,7 +7,10 @@ import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { ClipnError } from '../errors.js';
 import { kafkaError } from './errors.js';
 
-/** The end offset (high watermark) of every partition of a topic. */
+/**
+ * The end offset of every partition of a topic, as a read_committed consumer sees it: the last
+ * stable offset (the high watermark unless a transaction is still open).
+ */
 export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
@@ -30,23 +33,48 @@ export interface ReadToEndOptions {
 /**
  * Reads `topic` from the beginning up to the end offsets it has when called, and stops; records
  * written after that are not returned. Messages come in offset order within a partition.
- * Transaction markers and aborted records count as read, so a transactionally written topic
- * completes too; a transaction still open at the end offsets holds the read until it ends or
- * the timeout passes.
+ * The end is the last stable offset: a transaction still open does not hold the read, and its
+ * records are not returned. Transaction markers and aborted records count as read, so a
+ * transactionally written topic completes too. A topic that does not exist fails at once.
  */
 export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndOptions): Promise<KafkaMessage[]> {
   if (!Number.isInteger(options.timeoutMs) || options.timeoutMs < 1) {
     throw new ClipnError('CONFIG_INVALID', `readToEnd timeoutMs: expected a whole number >= 1, got ${options.timeoutMs}`);
   }
+  const started = Date.now();
+  const timeout = (stage: string, details: Record<string, unknown> = {}): ClipnError =>
+    new ClipnError('KAFKA_ERROR', `reading ${topic} to its end: ${stage} within ${options.timeoutMs} ms`, { retriable: true, details: { topic, timeoutMs: options.timeoutMs, ...details } });
   const admin = kafka.admin();
   let ends: Map<number, bigint>;
-  try {
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  const fetching = (async () => {
     await admin.connect();
-    ends = await endOffsets(admin, topic);
+    // kafkajs retries offsets of a missing topic for a long time: ask once whether it exists.
+    if (!(await admin.listTopics()).includes(topic)) {
+      throw new ClipnError('KAFKA_ERROR', `reading ${topic} to its end: expected the topic to exist, got no topic of that name`, { retriable: true, details: { topic } });
+    }
+    return admin.fetchTopicOffsets(topic);
+  })();
+  try {
+    const offsets = await Promise.race([
+      fetching,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(timeout('did not get its end offsets'));
+        }, options.timeoutMs);
+      }),
+    ]);
+    ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   } catch (error) {
-    throw kafkaError(error, `reading ${topic} to its end`);
+    throw kafkaError(error, `reading ${topic} to its end: fetching its end offsets`);
   } finally {
-    await admin.disconnect();
+    clearTimeout(timer);
+    // After a timeout the request may still be retrying; disconnecting before it settles would
+    // let it reconnect and keep sockets open, so disconnect once it has.
+    if (timedOut) void fetching.then(() => {}, () => {}).finally(() => admin.disconnect());
+    else await admin.disconnect();
   }
   const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
   const byPartition = new Map<number, KafkaMessage[]>();
@@ -63,8 +91,8 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const left = [...pending].map((p) => `${p} (end ${ends.get(p)})`).join(', ');
-        reject(new ClipnError('KAFKA_ERROR', `reading ${topic} to its end: not caught up within ${options.timeoutMs} ms; partitions left: ${left}`, { retriable: true, details: { topic, timeoutMs: options.timeoutMs, partitionsLeft: [...pending] } }));
-      }, options.timeoutMs);
+        reject(timeout(`not caught up (partitions left: ${left})`, { partitionsLeft: [...pending] }));
+      }, Math.max(1, options.timeoutMs - (Date.now() - started)));
       const done = (): void => {
         clearTimeout(timer);
         resolve();

@@ -7,6 +7,12 @@ import { ensureTopics, type TopicSpec } from '../../src/kafka/topics.js';
 
 const { KafkaJSAggregateError, KafkaJSNonRetriableError, KafkaJSProtocolError } = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
 
+/** What kafkajs' retrier throws when createTopics bails: the error wrapped, with it as cause. */
+function bailed(e: Error): Error {
+  const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: Error, options: { cause: unknown }) => Error;
+  return new NonRetriable(e, { cause: e });
+}
+
 function protocolError(type: string, topic: string, retriable = false): Error {
   const e = new KafkaJSProtocolError({ message: type, type, code: 1, retriable } as unknown as Error);
   return Object.assign(e, { topic });
@@ -55,7 +61,7 @@ test('a topic created concurrently by someone else is fine, and the rest are sti
   // What kafkajs throws when one of two topics appeared between listTopics and createTopics.
   const { admin, metadataFor } = fakeAdmin([], async () => {
     const aggregate = new KafkaJSAggregateError('Topic creation errors', [protocolError('TOPIC_ALREADY_EXISTS', 'raced')]);
-    throw new KafkaJSNonRetriableError(aggregate as unknown as Error, { cause: aggregate } as never);
+    throw bailed(aggregate);
   });
   assert.deepEqual(await ensureTopics(admin, [{ topic: 'raced' }, { topic: 'mine' }]), ['mine']);
   assert.deepEqual(metadataFor, [['raced', 'mine']]);
@@ -68,7 +74,7 @@ test('other broker refusals become KAFKA_ERROR naming the topics and keeping the
   const refusal = protocolError('POLICY_VIOLATION', 'bad');
   const aggregate = new KafkaJSAggregateError('Topic creation errors', [protocolError('TOPIC_ALREADY_EXISTS', 'ok'), refusal]);
   const { admin } = fakeAdmin([], async () => {
-    throw new KafkaJSNonRetriableError(aggregate as unknown as Error, { cause: aggregate } as never);
+    throw bailed(aggregate);
   });
   await assert.rejects(ensureTopics(admin, [{ topic: 'ok' }, { topic: 'bad' }]), (e: unknown) => {
     assert.ok(isClipnError(e, 'KAFKA_ERROR'));
