@@ -48,7 +48,7 @@ fetch() {
   # Copy into a fresh folder and swap it in, so an interrupted fetch never looks complete.
   local tmp="$tools.partial"
   rm -rf "$tmp" && mkdir -p "$tmp/libs"
-  mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$tmp/libs" -DincludeScope=runtime \
+  mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$tmp/libs" -DincludeScope=runtime \
     || fail "mvn could not resolve org.apache.kafka:kafka_2.13:$want (see the output above)"
   [ -f "$tmp/libs/kafka_2.13-$want.jar" ] || fail "expected $tmp/libs/kafka_2.13-$want.jar after mvn, found none"
   echo "$want" > "$tmp/VERSION"
