@@ -58,7 +58,8 @@ export function register(program: Command): void {
                 `[${item.rule}: ${item.reasons.join('; ')}]  label set ${item.labelSet.id} v${item.labelSet.version}  prompt ${item.model.promptVersion}  image ${where(item.image)}\n`,
             );
           }
-          if (++seen >= max) await stop();
+          // Disconnecting waits for this handler to return: stop after it has.
+          if (++seen >= max) setImmediate(() => void stop());
         },
       });
     });
