@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as pace } from 'node:timers/promises';
 import { createCodec } from '../../codec/index.js';
 import { createKafka } from '../../kafka/index.js';
 import { Sidecar } from '../../service/sidecar.js';
@@ -96,7 +97,8 @@ export function register(program: Command): void {
       const rate = Math.max(1, Number(flags.rate ?? 20));
       for (let i = 0; i < inputs.length && summary.results + summary.dead < max; i += rate) {
         await producer.send({ topic: topics.input, messages: inputs.slice(i, i + rate).map((m) => ({ key: m.id, value: m.value, headers: { 'clipn-id': m.id } })) });
-        if (i + rate < inputs.length) await Promise.race([finished, new Promise((r) => setTimeout(r, 1000))]);
+        // Produce `rate` images a second, so the summary shows the stream flowing.
+        if (i + rate < inputs.length) await Promise.race([finished, pace(1000)]);
       }
       await finished;
       await stop();
