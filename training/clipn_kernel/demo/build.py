@@ -32,8 +32,8 @@ def write_images(out: Path, seed: int, shapes: tuple[str, ...], per_class: int) 
         s.image.save(out / s.shape / f"{i // len(shapes):03d}.png", optimize=True)
 
 
-def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 20000, clip_epochs: int = 14, clipn_epochs: int = 6,
-          batch: int = 256, per_class: int = 40, log: Callable[[str], None] = print) -> dict:
+def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 20000, clip_epochs: int = 12, clipn_epochs: int = 5,
+          batch: int = 128, per_class: int = 40, log: Callable[[str], None] = print) -> dict:
     if n_train < batch:
         # Each epoch takes whole batches only: fewer images than a batch would train on nothing.
         raise ValueError(f"demo build: expected at least {batch} training images (one batch), got {n_train}")
@@ -47,7 +47,7 @@ def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_trai
     log(f"demo model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {len(cfg.text.vocab_subset or ())} kept token ids")
     data = make_dataset(seed, ID_SHAPES, n_train)
     log(f"rendered {n_train} training images ({time.perf_counter() - started:.0f} s)")
-    curves = {"clip": pretrain_clip(model, data, epochs=clip_epochs, batch=batch, lr=2e-3, seed=seed, log=log)}
+    curves = {"clip": pretrain_clip(model, data, epochs=clip_epochs, batch=batch, lr=1e-3, seed=seed, log=log)}
     curves["clipn"] = train_clipn(model, data, epochs=clipn_epochs, batch=batch, lr=1e-3, seed=seed, log=log)
     train_seconds = time.perf_counter() - started
 

@@ -102,8 +102,10 @@ def _clip_loss(model: CLIPN, data: Dataset, idx: torch.Tensor) -> dict[str, torc
     f = F.normalize(model.encode_image(data.pixels[idx]), dim=-1)
     g = F.normalize(model.encode_text(data.ids[idx]), dim=-1)
     logits = model.logit_scale.exp().clamp(max=100) * f @ g.t()
-    # Identical captions are not negatives of each other.
-    same = (data.ids[idx][:, None, :] == data.ids[idx][None, :, :]).all(-1).float()
+    # Every caption names its image's shape, so captions of the same shape are not negatives of
+    # each other: the positives of an image are all the captions of its shape in the batch.
+    classes = data.classes[idx]
+    same = (classes[:, None] == classes[None, :]).float()
     target = same / same.sum(dim=1, keepdim=True)
     loss = 0.5 * (-(target * logits.log_softmax(dim=1)).sum(1).mean() - (target * logits.log_softmax(dim=0)).sum(0).mean())
     return {"total": loss}

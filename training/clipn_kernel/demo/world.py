@@ -18,11 +18,11 @@ ID_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "
 OOD_SHAPES: tuple[str, ...] = ("crescent", "arrow", "heart")
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (235, 210, 40),
-    "purple": (140, 60, 180), "orange": (240, 140, 30), "white": (245, 245, 245), "black": (20, 20, 20),
+    "purple": (150, 60, 200), "orange": (240, 140, 30), "white": (250, 250, 250), "pink": (250, 120, 200),
 }
 BACKGROUNDS: tuple[str, ...] = ("plain", "striped", "dotted", "noisy", "checkered")
 BG_TONES: tuple[tuple[int, int, int], ...] = ((128, 128, 128), (200, 190, 170), (60, 70, 80), (170, 200, 210), (90, 110, 70))
-COUNTS: tuple[str, ...] = ("one", "two", "three")
+COUNTS: tuple[str, ...] = ("one", "two")
 SIZES: tuple[str, ...] = ("small", "large")
 CAPTION_FORMS: tuple[str, ...] = (
     "{count} {size} {colour} {shapes} on a {background} background",
@@ -92,7 +92,8 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: 
 def _background(rng: random.Random, size: int, kind: str, tone: tuple[int, int, int]) -> Image.Image:
     img = Image.new("RGB", (size, size), tone)
     draw = ImageDraw.Draw(img)
-    alt = tuple(min(255, max(0, c + rng.choice((-40, 40)))) for c in tone)
+    # Patterns stay low-contrast so the coloured shapes remain the salient thing in the image.
+    alt = tuple(min(255, max(0, c + rng.choice((-18, 18)))) for c in tone)
     step = rng.randint(5, 9)
     if kind == "striped":
         for x in range(-size, size * 2, step * 2):
@@ -107,7 +108,7 @@ def _background(rng: random.Random, size: int, kind: str, tone: tuple[int, int, 
                 if (x // step + y // step) % 2 == 0:
                     draw.rectangle([x, y, x + step - 1, y + step - 1], fill=alt)
     elif kind == "noisy":
-        arr = np.asarray(img, dtype=np.int16) + np.random.default_rng(rng.getrandbits(32)).integers(-30, 31, (size, size, 3))
+        arr = np.asarray(img, dtype=np.int16) + np.random.default_rng(rng.getrandbits(32)).integers(-15, 16, (size, size, 3))
         img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     return img
 
@@ -121,7 +122,7 @@ def render(rng: random.Random, shape: str, size: int = 64) -> Sample:
     size_word = rng.choice(SIZES)
     img = _background(rng, size, bg_kind, tone)
     n = COUNTS.index(count) + 1
-    base = (0.30 if size_word == "large" else 0.17) * size / (1.0, 1.5, 1.8)[n - 1]
+    base = (0.38 if size_word == "large" else 0.27) * size / (1.0, 1.4, 1.65)[n - 1]
     placed: list[tuple[float, float, float]] = []
     for _ in range(n):
         r = base * rng.uniform(0.85, 1.15)
