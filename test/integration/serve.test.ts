@@ -28,8 +28,8 @@ async function setUp(topics: TestTopics): Promise<void> {
   ]);
 }
 
-async function putLabelSet(topics: TestTopics, id: string, version: number, labels: string[], rule = 'atd'): Promise<void> {
-  const value = await codec.encode('LabelSet', { id, version, labels, templates: null, routing: { rule }, thresholds: null, description: null, updatedAt: Date.now() });
+async function putLabelSet(topics: TestTopics, id: string, version: number, labels: string[], rule = 'atd', thresholds: { ctw: number | null; atd: number | null } | null = null): Promise<void> {
+  const value = await codec.encode('LabelSet', { id, version, labels, templates: null, routing: { rule }, thresholds, description: null, updatedAt: Date.now() });
   await produce(kafka, topics.labelSets, [{ key: id, value }]);
 }
 
@@ -56,7 +56,9 @@ before(async () => {
 test('1000 mixed inputs: every one accounted for in results or DLQ, every routed one reviewed', { timeout: 240_000 }, async () => {
   const topics = testTopics();
   await setUp(topics);
-  await putLabelSet(topics, 'default', 1, ID_LABELS);
+  // Calibrated routing on the ATD score, strict enough that part of the stream goes to review
+  // whatever the demo model's default decisions are.
+  await putLabelSet(topics, 'default', 1, ID_LABELS, 'calibrated', { ctw: null, atd: 0.999999 });
   const { sidecar } = inProcessSidecar(sidecarEnv(topics, uniqueName('g')));
   const [results, review, dlq] = await Promise.all([collect(kafka, topics.results), collect(kafka, topics.review), collect(kafka, topics.deadLetter)]);
   try {
@@ -89,7 +91,7 @@ test('1000 mixed inputs: every one accounted for in results or DLQ, every routed
     for (const id of routed) assert.ok(reviewed.has(id), `routed result ${id} has no review item`);
     const item = await decode(review.messages[0]!, 'ReviewItem');
     assert.equal(item.imageEmbedding.length, 128);
-    assert.equal(item.rule, 'atd');
+    assert.equal(item.rule, 'calibrated');
     assert.ok(oodImagesFlagged >= routed.size);
   } finally {
     await sidecar.stop();
