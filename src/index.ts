@@ -1,0 +1,14 @@
+/**
+ * clipn-sidecar's public API: embed the sidecar, the classifier or the record codec in another
+ * Node service. The CLI (`clipn`) is built on the same exports.
+ */
+export { ClipnError, ERROR_CODES, isClipnError, toClipnError, type ErrorCode, type ClipnErrorOptions } from './errors.js';
+export { loadConfig, redactConfig, type Config } from './config/index.js';
+export { ClipnClassifier, parseLabelSet, scoreImages, auroc, fprAtTpr, thresholdAtTpr, type ClassifierOptions, type PreparedLabelSet, type LabelSet, type ImageScore } from './clipn/index.js';
+export { loadBundle, ClipnEncoders, ClipTokenizer, availableProviders, type Bundle, type Manifest, type ExecutionProvider } from './model/index.js';
+export { preprocess, resolveUri, DEFAULT_IMAGE_OPTIONS, type ImageOptions, type PreprocessSpec } from './images/index.js';
+export { createCodec, RECORD_NAMES, type RecordCodec, type RecordName } from './codec/index.js';
+export { createKafka, ensureTopics, readToEnd } from './kafka/index.js';
+export { Sidecar, type SidecarOptions } from './service/sidecar.js';
+export { route, ROUTING_RULES, type RoutingRule } from './stream/routing.js';
+export { createLogger, startTelemetry, Metrics, type Telemetry } from './telemetry/index.js';
