@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { preprocess, DEFAULT_IMAGE_OPTIONS, type PreprocessSpec } from '../../src/images/index.js';
+import { absDiff, GOLDEN, readGoldenF32 } from '../helpers/golden.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
 const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as {
   command: string;
   imageSize: number;
@@ -26,10 +26,7 @@ const LEVEL = 1 / 255 / Math.min(...spec.std);
 const MAX_ABS = 2 * LEVEL;
 const MEAN_ABS = 0.25 * LEVEL;
 
-function readF32(file: string): Float32Array {
-  const b = readFileSync(join(GOLDEN, file));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
+const readF32 = readGoldenF32;
 
 test('the goldens match the bundle the constants come from', () => {
   assert.equal(golden.imageSize, spec.imageSize, `golden.json imageSize vs models/demo manifest (regenerate: ${golden.command})`);
@@ -44,13 +41,8 @@ test(`sharp preprocessing equals the PIL reference within ${MAX_ABS.toFixed(4)} 
     const want = readF32(image.pixels);
     const { tensor } = await preprocess(readFileSync(join(GOLDEN, image.file)), spec, DEFAULT_IMAGE_OPTIONS);
     assert.equal(tensor.length, want.length, `${image.file}: tensor length`);
-    let max = 0;
-    let total = 0;
-    for (let i = 0; i < want.length; i++) {
-      const d = Math.abs(tensor[i]! - want[i]!);
-      max = Math.max(max, d);
-      total += d;
-    }
+    const { max, mean } = absDiff(tensor, want);
+    const total = mean * want.length;
     t.diagnostic(`${image.file} (${image.what}): max abs ${max.toFixed(5)}, mean abs ${(total / want.length).toExponential(2)}`);
     assert.ok(max <= MAX_ABS, `${image.file}: max abs ${max} > ${MAX_ABS}`);
     assert.ok(total / want.length <= MEAN_ABS, `${image.file}: mean abs ${total / want.length} > ${MEAN_ABS}`);

@@ -4,30 +4,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipnEncoders, ClipTokenizer, loadBundle, readPrompt } from '../../src/model/index.js';
 import { isClipnError } from '../../src/errors.js';
+import { GOLDEN, readGoldenF32, relErr } from '../helpers/golden.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
 const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as { texts: string[]; images: Array<{ pixels: string }> };
-const f32 = (file: string): Float32Array => {
-  const b = readFileSync(join(GOLDEN, file));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-};
+const f32 = readGoldenF32;
 const load = async (maxBatch: number) => {
   const bundle = await loadBundle(join(ROOT, 'models', 'demo'));
   const encoders = await ClipnEncoders.load(bundle, { executionProviders: ['cpu'], intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', maxBatch });
   return { bundle, encoders };
 };
 
-function maxRelDiff(got: Float32Array, want: Float32Array): number {
-  assert.equal(got.length, want.length);
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < got.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / scale;
-}
+const maxRelDiff = relErr;
 
 test('both text towers match the PyTorch text embeddings to 1e-4, in chunks of 4', async () => {
   const { bundle, encoders } = await load(4);

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { ClipnClassifier, parseLabelSet, type PreparedLabelSet } from '../../src/clipn/index.js';
 import { DEFAULT_IMAGE_OPTIONS } from '../../src/images/index.js';
 import { ClipTokenizer, loadBundle, type Bundle } from '../../src/model/index.js';
+import { absDiff, GOLDEN, readGoldenF32, relErr } from '../helpers/golden.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
 const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as {
   modelVersion: string;
   labels: string[];
@@ -24,22 +24,8 @@ const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as 
   images: Array<{ file: string; pixels: string; index: number; label: string; scores: Record<string, number>; ood: { ctw: boolean; atd: boolean } }>;
 };
 
-const f32 = (file: string): Float32Array => {
-  const b = readFileSync(join(GOLDEN, file));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-};
+const f32 = readGoldenF32;
 
-/** Largest absolute difference, relative to the reference's largest magnitude (at least 1). */
-function relErr(got: Float32Array, want: Float32Array): number {
-  assert.equal(got.length, want.length);
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < got.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / scale;
-}
 
 let bundle: Bundle;
 let classifier: ClipnClassifier;
@@ -95,16 +81,9 @@ test('end to end through sharp: preprocessing within tolerance, identical class 
   for (const want of golden.images) {
     const { tensor, width, height } = await classifier.decode(readFileSync(join(GOLDEN, want.file)));
     const enlarged = Math.min(width, height) < golden.imageSize;
-    const ref = f32(want.pixels);
-    let max = 0;
-    let sum = 0;
-    for (let i = 0; i < ref.length; i++) {
-      const d = Math.abs(tensor[i]! - ref[i]!);
-      max = Math.max(max, d);
-      sum += d;
-    }
-    const ok = enlarged ? sum / ref.length < 0.1 : max < 0.1 && sum / ref.length < 0.01;
-    assert.ok(ok, `${want.file}: max ${max.toFixed(4)}, mean ${(sum / ref.length).toFixed(5)}`);
+    const { max, mean } = absDiff(tensor, f32(want.pixels));
+    const ok = enlarged ? mean < 0.1 : max < 0.1 && mean < 0.01;
+    assert.ok(ok, `${want.file}: max ${max.toFixed(4)}, mean ${mean.toFixed(5)}`);
     tensors.push(tensor);
   }
   const embeds = await classifier.embed(ClipnClassifier.stack(tensors), tensors.length);
