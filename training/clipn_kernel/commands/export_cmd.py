@@ -23,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--templates", default=None, help="templates file to ship (default: the reference templates)")
     p.add_argument("--fp16", action="store_true", help="fp16 weights; graph inputs and outputs stay float32")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-init")
+    p.add_argument("--int8-image", action="store_true",
+                   help="quantize the image graph to int8 (ONNX Runtime dynamic quantization); text graphs stay fp32")
+    p.add_argument("--int8-per-tensor", action="store_true", help="with --int8-image: one weight scale per matrix instead of per output channel")
     p.set_defaults(run=run)
 
 
@@ -38,5 +41,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = load_clipn_checkpoint(args.checkpoint, cfg)
         checkpoint = args.checkpoint
+    if args.int8_image and args.fp16:
+        raise ValueError("--int8-image quantizes an fp32 image graph: expected it without --fp16")
+    if args.int8_per_tensor and not args.int8_image:
+        raise ValueError("--int8-per-tensor only applies with --int8-image")
     export_bundle(model, cfg, args.out, name=args.name or cfg.name, checkpoint_path=checkpoint, templates_path=args.templates, fp16=args.fp16)
+    if args.int8_image:
+        from ..quantize import quantize_bundle_image
+
+        quantize_bundle_image(args.out, per_channel=not args.int8_per_tensor)
     return 0
