@@ -42,6 +42,11 @@ export const ERROR_CODES = {
   // trainer
   TRAINER_KERNEL_FAILED: true,
   TRAINER_SAMPLES_INVALID: false,
+  TRAINER_KERNEL_TIMEOUT: true,
+  TRAINER_OUTPUT_INVALID: false,
+  TRAINER_STORE_CORRUPT: false,
+  TRAINER_RELEASE_NOT_FOUND: false,
+  TRAINER_LABEL_SET_UNKNOWN: true,
   // anything not foreseen above
   INTERNAL: false,
 } as const satisfies Record<string, boolean>;

@@ -12,3 +12,22 @@ export { createKafka, ensureTopics, readToEnd } from './kafka/index.js';
 export { Sidecar, type SidecarOptions } from './service/sidecar.js';
 export { route, ROUTING_RULES, type RoutingRule } from './stream/routing.js';
 export { createLogger, startTelemetry, Metrics, type Telemetry } from './telemetry/index.js';
+export {
+  TrainerService,
+  SampleStore,
+  runKernel,
+  trainRun,
+  decide,
+  evaluatePrompt,
+  splitOf,
+  joinSample,
+  ReleaseHistory,
+  listReleases,
+  rollback,
+  type TrainerServiceOptions,
+  type Sample,
+  type GateMetrics,
+  type RunOutcome,
+  type StoreCounts,
+} from './trainer/index.js';
+export { sampledForTraining, SAMPLED_REASON } from './stream/routing.js';

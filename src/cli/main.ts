@@ -9,15 +9,17 @@ import * as classify from './commands/classify.js';
 import * as demo from './commands/demo.js';
 import * as evaluate from './commands/eval.js';
 import * as labels from './commands/labels.js';
+import * as models from './commands/models.js';
 import * as review from './commands/review.js';
 import * as serve from './commands/serve.js';
+import * as train from './commands/train.js';
 
 const program = new Command('clipn')
   .description('CLIPN stream processor: classify images and flag the ones that belong to no class')
   .showHelpAfterError();
 
 // Commands register themselves here, one import each.
-const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate, serve, labels, review, demo];
+const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate, serve, labels, review, train, models, demo];
 for (const command of commands) command.register(program);
 
 try {

@@ -130,17 +130,34 @@ const telemetry = z
 
 const trainer = z
   .strictObject({
-    samplesDir: text().default('.cache/trainer').describe('Folder of the reviewed samples (embeddings, captions, decisions).'),
+    samplesDir: text().default('.cache/trainer').describe('Folder of the reviewed samples (embeddings, captions, decisions), training runs and, by default, the release history.'),
     pythonBin: text().default('training/.venv/bin/python').describe('Python interpreter that runs the training kernel.'),
     groupId: text().default('clipn-trainer').describe('Consumer group of the trainer.'),
     minNewSamples: int(1).default(200).describe('New reviewed samples that trigger a training run.'),
     schedule: nullable(duration(60_000))
       .default(null)
       .describe('Also train at this interval when there are new samples (e.g. 6h); null trains on minNewSamples only.'),
-    marginAuroc: fraction(0, 1).default(0.005).describe('A candidate is published only if its held-out AUROC is at least the serving AUROC minus this.'),
-    heldOutShare: fraction(0, 1, true).default(0.2).describe('Share of reviewed samples held out for evaluation.'),
-    captionSampleShare: fraction(0, 1).default(0).describe('Share of captioned in-distribution traffic kept as training pairs.'),
-    artifactStore: nullable(text()).default(null).describe('Base URI (file:// or http(s)://) where the trainer stores no-tower artifacts; null: none.'),
+    marginAuroc: fraction(0, 1).default(0.005).describe('A candidate is published only if its held-out ATD AUROC is at least the serving AUROC minus this.'),
+    marginAccuracy: fraction(0, 1).default(0.01).describe('A candidate is published only if its held-out ID accuracy is at least the serving accuracy minus this.'),
+    minHeldOut: int(1).default(5).describe('Fewest held-out ID and OOD samples (each) a candidate is evaluated on; with fewer the run is refused.'),
+    heldOutShare: fraction(0, 1, true).default(0.2).describe('Share of reviewed samples held out for evaluation (chosen by a hash of the item id).'),
+    captionSampleShare: fraction(0, 1).default(0).describe('Share of captioned, not-OOD inputs the sidecar also sends to review (reason "sampled") as ID training pairs.'),
+    artifactStore: nullable(text())
+      .default(null)
+      .describe('Folder (a path or a file:// URI) keeping every release the trainer made (record, prompts, no-tower graphs); null: <samplesDir>/releases.'),
+    httpPort: int(0, 65535).default(9465).describe('Port of the trainer\'s /healthz, /readyz and /metrics server on telemetry.http.host (0: any free port).'),
+    kernel: z
+      .strictObject({
+        mode: oneOf(['prompts', 'no-tower']).default('prompts').describe('prompts: train the "no" prompts (inline releases); no-tower: the whole no tower too (releases by artifact).'),
+        epochs: int(1).default(30).describe('Training epochs per run.'),
+        lr: fraction(0, 1, true).default(1e-3).describe('Learning rate.'),
+        batch: int(2).default(64).describe('Samples per training batch.'),
+        weightDecay: nullable(fraction(0, 10)).default(null).describe('AdamW weight decay; null uses the kernel\'s default.'),
+        seed: int(0).default(0).describe('Random seed of a run.'),
+        device: oneOf(['auto', 'cpu', 'cuda']).default('auto').describe('Where the kernel trains (auto: cuda when available).'),
+        timeoutMs: duration(1000).default(3_600_000).describe('Longest a kernel run may take before it is killed, in milliseconds.'),
+      })
+      .prefault({}),
     retention: z
       .strictObject({
         maxSamples: int(1).default(100_000).describe('Most samples kept; the oldest are dropped first.'),

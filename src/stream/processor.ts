@@ -18,7 +18,7 @@ import { atLeastOnce, exactlyOnce, type Delivery, type OutputRecord } from './de
 import { parseMessage, type ImageJob } from './input.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { deadLetter, reviewItem, taggedImage } from './records.js';
-import { route } from './routing.js';
+import { route, withTrainingSample } from './routing.js';
 import type { ServingState } from './serving-state.js';
 import { Slots } from './slots.js';
 
@@ -178,7 +178,9 @@ export class StreamProcessor {
       const result = await this.batcher.submit({ tensor, classifier: snapshot.classifier, prepared });
       this.stageSpan('infer', result.inferStart, result.inferEnd);
       this.stageSpan('score', result.inferEnd, result.inferEnd + result.scoreMs);
-      const decision = route(prepared.labelSet.routing.rule, result.score, prepared.labelSet.thresholds);
+      const outlier = route(prepared.labelSet.routing.rule, result.score, prepared.labelSet.thresholds);
+      // Part of the captioned ID traffic goes to review too, as training pairs for the trainer.
+      const decision = withTrainingSample(outlier, job, result.score, config.trainer.captionSampleShare);
       const timings = { resolveMs: t1 - t0, decodeMs: t2 - t1, inferMs: result.inferMs, scoreMs: result.scoreMs, totalMs: performance.now() - started };
       const key = job.key ?? job.id;
       const headers = injectSpan(span, passHeaders(message));
@@ -189,7 +191,7 @@ export class StreamProcessor {
         const item = reviewItem(job, result.score, prepared, decision, result.embedding, config.processing.review.image);
         out.push({ topic: topics.review, key, value: await codec.encode('ReviewItem', item), headers });
       }
-      this.deps.metrics.result(decision.review ? 'reviewed' : 'tagged', prepared.labelSet.id, prepared.labelSet.routing.rule);
+      this.deps.metrics.result(outlier.review ? 'reviewed' : 'tagged', prepared.labelSet.id, prepared.labelSet.routing.rule);
       return out;
     } catch (error) {
       const e = toClipnError(error);

@@ -2,6 +2,7 @@
  * Routing rules: which scored images go to the review topic. A label set names its rule; the
  * "calibrated" rule uses thresholds measured by `clipn calibrate` on that label set's ID data.
  */
+import { createHash } from 'node:crypto';
 import { ClipnError } from '../errors.js';
 
 /** The rules a label set may name. */
@@ -51,4 +52,24 @@ export function route(rule: RoutingRule, result: RoutableScore, thresholds?: Thr
 
 function fmt(x: number): string {
   return x.toFixed(4);
+}
+
+/** The reason a captioned in-distribution input is in the review topic: a training pair, not an outlier. */
+export const SAMPLED_REASON = 'sampled';
+
+/**
+ * Whether a captioned input the rule did not route, and that neither flag calls OOD, is also sent
+ * to review as an ID training pair: a `share` of them, chosen by a hash of the id (the same id is
+ * always chosen the same way, on every replica and after a replay).
+ */
+export function sampledForTraining(id: string, caption: string | null, result: RoutableScore, share: number): boolean {
+  if (share <= 0 || caption === null || caption.trim().length === 0 || result.ood.ctw || result.ood.atd) return false;
+  const unit = createHash('sha256').update(`clipn-sample:${id}`).digest().readUInt32BE(0) / 2 ** 32;
+  return unit < share;
+}
+
+/** `decision`, or for an unrouted input chosen by {@link sampledForTraining} a review with reason "sampled". */
+export function withTrainingSample(decision: RoutingDecision, input: { id: string; caption: string | null }, result: RoutableScore, share: number): RoutingDecision {
+  if (decision.review || !sampledForTraining(input.id, input.caption, result, share)) return decision;
+  return { review: true, reasons: [SAMPLED_REASON] };
 }

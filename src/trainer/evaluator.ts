@@ -1,0 +1,38 @@
+/**
+ * Scores held-out samples with the project's own TypeScript scoring (the same heads and scorer
+ * the sidecar serves with), once per prompt: the serving one and the candidate.
+ */
+import { scoreImages, type ClipnClassifier, type LabelSet } from '../clipn/index.js';
+import { ClipnError } from '../errors.js';
+import { gateMetrics } from './gate.js';
+import type { GateMetrics, Sample } from './types.js';
+
+/**
+ * Held-out metrics of `prompt` on `samples` against `labelSet`: ATD/CTW AUROC and FPR95 with the
+ * ID samples as positives and the OOD samples as negatives, and ID accuracy over the
+ * reviewer-labelled ID samples whose label is in the label set.
+ */
+export async function evaluatePrompt(base: ClipnClassifier, prompt: Float32Array, promptVersion: string, labelSet: LabelSet, samples: readonly Sample[]): Promise<GateMetrics> {
+  const classifier = base.withPrompt(prompt, promptVersion);
+  const prepared = await classifier.prepare(labelSet);
+  const dim = prepared.heads.dim;
+  const embeds = new Float32Array(samples.length * dim);
+  samples.forEach((s, i) => {
+    if (s.embedding.length !== dim) {
+      throw new ClipnError('TRAINER_SAMPLES_INVALID', `sample ${s.id}: embedding has ${s.embedding.length} values, the model's is ${dim}`);
+    }
+    embeds.set(s.embedding, i * dim);
+  });
+  // Raw CLIPN scores: calibrated thresholds change decisions, not scores, so AUROC ignores them.
+  const scores = scoreImages(embeds, samples.length, prepared.heads, { logitScale: classifier.bundle.manifest.scoring.logitScale, topK: 1 });
+  const id: Array<{ atd: number; ctw: number }> = [];
+  const ood: Array<{ atd: number; ctw: number }> = [];
+  const correct: boolean[] = [];
+  const labels = new Set(labelSet.labels);
+  samples.forEach((s, i) => {
+    const r = scores[i]!;
+    (s.kind === 'id' ? id : ood).push({ atd: r.scores.atd, ctw: r.scores.ctw });
+    if (s.kind === 'id' && s.source === 'decision' && s.group !== null && labels.has(s.group)) correct.push(r.label === s.group);
+  });
+  return gateMetrics({ id, ood, correct });
+}

@@ -1,0 +1,20 @@
+/**
+ * The trainer: a durable store of reviewed samples fed from Kafka, the Python kernel run on
+ * them, a gate that scores candidate and serving prompts on held-out samples, and releases
+ * published to the model-release topic and kept in a history folder.
+ */
+export type { DecisionKind, GateDecision, GateMetrics, KernelEvent, KernelResult, RunOutcome, RunStatus, Sample, SampleKind, Split, StoreCounts, StoredDecision, StoredItem } from './types.js';
+export { trainerOptions, type KernelSettings, type TrainerOptions } from './options.js';
+export { hashUnit, splitOf } from './split.js';
+export { joinSample, type JoinOptions } from './sample-join.js';
+export { SampleStore, type SampleStoreOptions, type RunMark } from './sample-store.js';
+export { SampleConsumer, storedDecision, storedItem, type SampleConsumerDeps } from './sample-consumer.js';
+export { runKernel, verifyOutput, kernelArgs, stopLeftoverKernel, type KernelOutput, type KernelRunOptions } from './kernel-runner.js';
+export { decide, gateMetrics, lineageMetrics, type GateMargins, type HeldOutScores } from './gate.js';
+export { evaluatePrompt } from './evaluator.js';
+export { ReleaseHistory, historyDir, nextVersion, releaseFromJson, releaseToJson, type StoredRelease } from './release-history.js';
+export { latestLabelSets, latestRelease, publishRelease, servingPrompt, type ServingPrompt } from './release-channel.js';
+export { TrainerMetrics } from './trainer-metrics.js';
+export { chooseLabelSet, trainRun, type RunDeps } from './training-run.js';
+export { TrainerService, type TrainerServiceOptions } from './trainer-service.js';
+export { listReleases, rollback, type ReleaseRow } from './release-admin.js';

@@ -1,0 +1,186 @@
+/**
+ * Runs the Python training kernel (`python -m clipn_kernel train-prompts`) on a samples file
+ * and accepts its output only when result.json exists and every file it lists has the sha256
+ * and size it claims. The kernel runs in its own process group, so stopping it (SIGTERM, then
+ * SIGKILL after a grace period) also stops anything it started.
+ */
+import { spawn } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ClipnError } from '../errors.js';
+import { sha256File } from '../model/index.js';
+import type { KernelEvent, KernelResult } from './types.js';
+
+/** What one kernel run needs. */
+export interface KernelRunOptions {
+  readonly pythonBin: string;
+  readonly bundleDir: string;
+  readonly samplesFile: string;
+  /** Output folder; must not hold a result.json. */
+  readonly outDir: string;
+  readonly mode: 'prompts' | 'no-tower';
+  readonly epochs: number;
+  readonly lr: number;
+  readonly batch: number;
+  readonly weightDecay: number | null;
+  readonly seed: number;
+  readonly device: 'auto' | 'cpu' | 'cuda';
+  /** prompts.bin of the serving release, to continue from; null starts from the checkpoint's. */
+  readonly initPrompts: string | null;
+  readonly timeoutMs: number;
+  /** Aborting stops the kernel (shutdown). */
+  readonly signal?: AbortSignal;
+  /** Where the child's pid is written (so a later start can stop a kernel this process left behind). */
+  readonly pidFile?: string;
+  /** Each --log-json progress event. */
+  readonly onEvent?: (event: KernelEvent) => void;
+  /** Each stderr line that is not an event. */
+  readonly onLine?: (line: string) => void;
+  /** Milliseconds between SIGTERM and SIGKILL; default 5000. */
+  readonly killGraceMs?: number;
+}
+
+/** A verified kernel output. */
+export interface KernelOutput {
+  readonly result: KernelResult;
+  /** Absolute path of each file result.json lists. */
+  readonly files: Readonly<Record<string, string>>;
+  /** The kernel's arguments as strings (for the release's lineage). */
+  readonly args: Readonly<Record<string, string>>;
+}
+
+/** The kernel's command line (after the interpreter). */
+export function kernelArgs(o: KernelRunOptions): string[] {
+  const args = ['-m', 'clipn_kernel', 'train-prompts', '--bundle', resolve(o.bundleDir), '--samples', resolve(o.samplesFile), '--out', resolve(o.outDir)];
+  args.push('--mode', o.mode, '--epochs', String(o.epochs), '--lr', String(o.lr), '--batch', String(o.batch), '--seed', String(o.seed), '--device', o.device, '--log-json');
+  if (o.weightDecay !== null) args.push('--weight-decay', String(o.weightDecay));
+  if (o.initPrompts !== null) args.push('--init-prompts', resolve(o.initPrompts));
+  return args;
+}
+
+/** The training arguments worth recording in a release's lineage. */
+function lineageArgs(o: KernelRunOptions): Record<string, string> {
+  return {
+    mode: o.mode,
+    epochs: String(o.epochs),
+    lr: String(o.lr),
+    batch: String(o.batch),
+    seed: String(o.seed),
+    device: o.device,
+    ...(o.weightDecay === null ? {} : { weightDecay: String(o.weightDecay) }),
+    initPrompts: o.initPrompts === null ? 'checkpoint' : 'serving release',
+  };
+}
+
+/**
+ * Runs the kernel to completion and verifies its output.
+ * @throws ClipnError TRAINER_SAMPLES_INVALID (exit 2), TRAINER_KERNEL_FAILED (another exit, a
+ * signal, an abort), TRAINER_KERNEL_TIMEOUT, TRAINER_OUTPUT_INVALID (no or bad result.json).
+ */
+export async function runKernel(o: KernelRunOptions): Promise<KernelOutput> {
+  const args = kernelArgs(o);
+  const child = spawn(o.pythonBin, args, { cwd: resolve(o.outDir, '..'), stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  const tail: string[] = [];
+  let errorLine: string | null = null;
+  const spawned = new Promise<void>((res, rej) => {
+    child.once('spawn', () => res());
+    child.once('error', (e) => rej(new ClipnError('TRAINER_KERNEL_FAILED', `kernel ${o.pythonBin}: could not start: ${e.message}`, { cause: e, retriable: false })));
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('close', (code, signal) => res({ code, signal })));
+  await spawned;
+  if (o.pidFile) await writeFile(o.pidFile, String(child.pid));
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    const event = parseEvent(line);
+    if (event) return o.onEvent?.(event);
+    if (line.startsWith('error:')) errorLine = line.slice(6).trim();
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+    o.onLine?.(line);
+  });
+
+  let stopReason: 'timeout' | 'aborted' | null = null;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (reason: 'timeout' | 'aborted'): void => {
+    if (stopReason !== null) return;
+    stopReason = reason;
+    signalGroup(child.pid!, 'SIGTERM');
+    killTimer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), o.killGraceMs ?? 5000);
+  };
+  const timer = setTimeout(() => stop('timeout'), o.timeoutMs);
+  const onAbort = (): void => stop('aborted');
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const { code, signal } = await exited.finally(() => {
+    clearTimeout(timer);
+    clearTimeout(killTimer);
+    o.signal?.removeEventListener('abort', onAbort);
+  });
+
+  const details = { code, signal, tail: tail.slice(-5) };
+  if (stopReason === 'timeout') throw new ClipnError('TRAINER_KERNEL_TIMEOUT', `kernel run took longer than ${o.timeoutMs} ms and was stopped`, { details });
+  if (stopReason === 'aborted') throw new ClipnError('TRAINER_KERNEL_FAILED', 'kernel run stopped: the trainer is shutting down', { details, retriable: true });
+  if (code === 2) throw new ClipnError('TRAINER_SAMPLES_INVALID', `kernel refused the samples: ${errorLine ?? tail.at(-1) ?? 'no message'}`, { details });
+  if (code !== 0) throw new ClipnError('TRAINER_KERNEL_FAILED', `kernel exited with ${code ?? signal}: ${errorLine ?? tail.at(-1) ?? 'no message'}`, { details });
+  const { result, files } = await verifyOutput(o.outDir, o.mode);
+  return { result, files, args: lineageArgs(o) };
+}
+
+/** Reads result.json of a finished run and checks every file it lists. */
+export async function verifyOutput(outDir: string, mode: 'prompts' | 'no-tower'): Promise<{ result: KernelResult; files: Record<string, string> }> {
+  const path = join(outDir, 'result.json');
+  let result: KernelResult;
+  try {
+    result = JSON.parse(await readFile(path, 'utf8')) as KernelResult;
+  } catch (error) {
+    throw new ClipnError('TRAINER_OUTPUT_INVALID', `${path}: expected the kernel's result.json, got ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (an incomplete run)`, { cause: error });
+  }
+  if (result === null || typeof result !== 'object' || typeof result.files !== 'object' || result.files === null) {
+    throw new ClipnError('TRAINER_OUTPUT_INVALID', `${path}: expected an object with "files", got ${JSON.stringify(result)?.slice(0, 100)}`);
+  }
+  const required = ['prompt.bin', 'prompts.bin', ...(mode === 'no-tower' ? ['text_no.onnx'] : [])];
+  for (const name of required) {
+    if (!(name in result.files)) throw new ClipnError('TRAINER_OUTPUT_INVALID', `${path}: expected ${name} among its files, got ${Object.keys(result.files).join(', ') || 'none'}`);
+  }
+  const files: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(result.files)) {
+    if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw new ClipnError('TRAINER_OUTPUT_INVALID', `${path}: file name ${JSON.stringify(name)} is not a plain file name`);
+    const file = join(outDir, name);
+    const info = await stat(file).catch(() => null);
+    if (info === null || !info.isFile()) throw new ClipnError('TRAINER_OUTPUT_INVALID', `${outDir}: ${name} is listed in result.json but missing`);
+    if (info.size !== entry.bytes) throw new ClipnError('TRAINER_OUTPUT_INVALID', `${outDir}: ${name} has ${info.size} bytes, result.json says ${entry.bytes}`);
+    const sha = await sha256File(file);
+    if (sha !== entry.sha256) throw new ClipnError('TRAINER_OUTPUT_INVALID', `${outDir}: ${name} has sha256 ${sha}, result.json says ${entry.sha256}`);
+    files[name] = file;
+  }
+  return { result, files };
+}
+
+/** Stops a process group left by an earlier trainer process (its pid file), if it still runs that kernel. */
+export async function stopLeftoverKernel(pidFile: string, runDir: string): Promise<boolean> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  // Only a process whose command line names this run's folder: the pid may have been reused.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes(resolve(runDir))) return false;
+  signalGroup(pid, 'SIGKILL');
+  return true;
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function parseEvent(line: string): KernelEvent | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const v = JSON.parse(line) as unknown;
+    return v !== null && typeof v === 'object' && typeof (v as KernelEvent).event === 'string' ? (v as KernelEvent) : null;
+  } catch {
+    return null;
+  }
+}

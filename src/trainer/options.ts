@@ -1,0 +1,67 @@
+/** The trainer's settings, taken once from the validated config, with every path made absolute. */
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Config } from '../config/index.js';
+import { historyDir } from './release-history.js';
+
+/** Kernel settings (trainer.kernel). */
+export interface KernelSettings {
+  readonly mode: 'prompts' | 'no-tower';
+  readonly epochs: number;
+  readonly lr: number;
+  readonly batch: number;
+  readonly weightDecay: number | null;
+  readonly seed: number;
+  readonly device: 'auto' | 'cpu' | 'cuda';
+  readonly timeoutMs: number;
+}
+
+/** Everything the trainer reads from config, resolved. */
+export interface TrainerOptions {
+  readonly bundleDir: string;
+  readonly modelName: string;
+  readonly pythonBin: string;
+  /** The sample store's folder (<samplesDir>/store). */
+  readonly storeDir: string;
+  /** Temporary run folders (<samplesDir>/runs), emptied at start. */
+  readonly runsDir: string;
+  /** The release history (trainer.artifactStore or <samplesDir>/releases). */
+  readonly historyDir: string;
+  readonly groupId: string;
+  readonly topics: { readonly review: string; readonly decisions: string; readonly labelSets: string; readonly modelReleases: string };
+  readonly defaultLabelSet: string;
+  readonly minNewSamples: number;
+  readonly scheduleMs: number | null;
+  readonly margins: { readonly auroc: number; readonly accuracy: number };
+  readonly minHeldOut: number;
+  readonly heldOutShare: number;
+  readonly maxSamples: number;
+  readonly kernel: KernelSettings;
+  readonly http: { readonly host: string; readonly port: number };
+}
+
+/** The trainer's options from config; relative paths are relative to `root` (the package root). */
+export function trainerOptions(config: Config, root: string): TrainerOptions {
+  const t = config.trainer;
+  const samplesDir = resolve(root, t.samplesDir);
+  // A bare interpreter name ("python3") is looked up on PATH; a path is made absolute.
+  const pythonBin = t.pythonBin.includes('/') && !isAbsolute(t.pythonBin) ? resolve(root, t.pythonBin) : t.pythonBin;
+  return Object.freeze({
+    bundleDir: resolve(root, config.model.dir),
+    modelName: config.processing.modelName,
+    pythonBin,
+    storeDir: join(samplesDir, 'store'),
+    runsDir: join(samplesDir, 'runs'),
+    historyDir: historyDir(t.artifactStore, samplesDir, root),
+    groupId: t.groupId,
+    topics: Object.freeze({ review: config.kafka.topics.review, decisions: config.kafka.topics.reviewDecisions, labelSets: config.kafka.topics.labelSets, modelReleases: config.kafka.topics.modelReleases }),
+    defaultLabelSet: config.processing.defaultLabelSet,
+    minNewSamples: t.minNewSamples,
+    scheduleMs: t.schedule,
+    margins: Object.freeze({ auroc: t.marginAuroc, accuracy: t.marginAccuracy }),
+    minHeldOut: t.minHeldOut,
+    heldOutShare: t.heldOutShare,
+    maxSamples: t.retention.maxSamples,
+    kernel: Object.freeze({ ...t.kernel }),
+    http: Object.freeze({ host: config.telemetry.http.host, port: t.httpPort }),
+  });
+}

@@ -1,0 +1,356 @@
+/**
+ * The trainer's durable sample store: review items and decisions joined by item id, on local
+ * disk. Every change is appended to a log and fsynced before `add` resolves (the consumer
+ * commits its Kafka offsets only after that); the log is folded into a snapshot now and then.
+ * Replaying a redelivered record changes nothing, so a restart after kill -9 neither loses nor
+ * double-counts a sample.
+ *
+ * Files in `dir`: snapshot.jsonl (header line, then one entry a line; replaced atomically),
+ * log-<generation>.jsonl (changes since that snapshot), lock (the owning process id).
+ */
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ClipnError } from '../errors.js';
+import { decisionFromJson, itemFromJson, itemToJson, sameDecision } from './sample-codec.js';
+import { joinSample, type JoinOptions } from './sample-join.js';
+import type { Sample, StoreCounts, StoredDecision, StoredItem } from './types.js';
+
+/** Options of {@link SampleStore.open}. */
+export interface SampleStoreOptions {
+  /** Folder of the store (created when missing). */
+  readonly dir: string;
+  /** Most entries kept (items and lone decisions); the oldest are dropped first. */
+  readonly maxSamples: number;
+  /** Log lines after which the log is folded into the snapshot; default 10 000 (or the entry count, if larger). */
+  readonly compactAfter?: number;
+}
+
+/** How a run that reached the gate ended (the trigger counts new samples from the last one). */
+export type RunMark = 'published' | 'refused';
+
+interface Entry {
+  item?: StoredItem;
+  decision?: StoredDecision;
+  /** Sequence number of its last change. */
+  seq: number;
+}
+
+type LogEvent = { t: 'item'; item: StoredItem } | { t: 'decision'; decision: StoredDecision } | { t: 'run'; outcome: RunMark; through: number };
+
+interface Marks {
+  runThrough: number;
+  publishedThrough: number;
+  runs: number;
+}
+
+const SNAPSHOT = 'snapshot.jsonl';
+const FORMAT = 'clipn-samples';
+
+/** The store; one process at a time owns a folder (see the lock file). */
+export class SampleStore {
+  private readonly entries = new Map<string, Entry>();
+  private seq = 0;
+  private marks: Marks = { runThrough: 0, publishedThrough: 0, runs: 0 };
+  private generation = 0;
+  private logLines = 0;
+  private log: FileHandle | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly options: SampleStoreOptions) {}
+
+  /** Opens (or creates) the store in `options.dir`, replaying snapshot and log. */
+  static async open(options: SampleStoreOptions): Promise<SampleStore> {
+    if (!Number.isInteger(options.maxSamples) || options.maxSamples < 1) {
+      throw new ClipnError('CONFIG_INVALID', `sample store maxSamples: expected a whole number >= 1, got ${options.maxSamples}`);
+    }
+    await mkdir(options.dir, { recursive: true });
+    const store = new SampleStore(options);
+    await takeLock(options.dir);
+    try {
+      await store.load();
+    } catch (error) {
+      await rm(join(options.dir, 'lock'), { force: true });
+      throw error;
+    }
+    return store;
+  }
+
+  /** Sequence number of the latest change: a run trains on what was there up to it. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Runs that reached the gate so far. */
+  get runs(): number {
+    return this.marks.runs;
+  }
+
+  /**
+   * Applies items and decisions, appends what changed to the log and fsyncs it.
+   * @returns how many entries changed (0 for pure redeliveries).
+   */
+  add(items: readonly StoredItem[], decisions: readonly StoredDecision[]): Promise<number> {
+    return this.serial(async () => {
+      const events: LogEvent[] = [];
+      for (const item of items) if (this.applyItem(item)) events.push({ t: 'item', item });
+      for (const decision of decisions) if (this.applyDecision(decision)) events.push({ t: 'decision', decision });
+      this.enforceRetention();
+      await this.append(events);
+      return events.length;
+    });
+  }
+
+  /** Records a run that reached the gate, trained on the changes up to `through`. */
+  markRun(outcome: RunMark, through: number): Promise<void> {
+    return this.serial(async () => {
+      const event: LogEvent = { t: 'run', outcome, through };
+      this.applyRun(event);
+      await this.append([event]);
+    });
+  }
+
+  /** Every joined sample, in the order their items were first stored. */
+  samples(options: JoinOptions): Sample[] {
+    const out: Sample[] = [];
+    for (const e of this.entries.values()) {
+      if (e.item === undefined) continue;
+      const s = joinSample(e.item, e.decision, options);
+      if (s !== null) out.push(s);
+    }
+    return out;
+  }
+
+  /** Samples, pending halves and new-sample counts. */
+  counts(): StoreCounts {
+    let samples = 0;
+    let pendingItems = 0;
+    let pendingDecisions = 0;
+    let newSinceRun = 0;
+    let newSincePublished = 0;
+    for (const e of this.entries.values()) {
+      if (e.item === undefined) {
+        pendingDecisions++;
+        continue;
+      }
+      if (e.decision === undefined && !(e.item.sampled && e.item.caption !== null)) {
+        pendingItems++;
+        continue;
+      }
+      samples++;
+      if (e.seq > this.marks.runThrough) newSinceRun++;
+      if (e.seq > this.marks.publishedThrough) newSincePublished++;
+    }
+    return { samples, pendingItems, pendingDecisions, newSinceRun, newSincePublished };
+  }
+
+  /** Folds the log into a new snapshot (atomically) and starts an empty log. */
+  compact(): Promise<void> {
+    return this.serial(() => this.compactNow());
+  }
+
+  /** Closes the log and releases the folder. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    await this.log?.close();
+    this.log = null;
+    await rm(join(this.options.dir, 'lock'), { force: true });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new ClipnError('INTERNAL', 'sample store is closed'));
+    const next = this.queue.then(fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private applyItem(item: StoredItem): boolean {
+    const e = this.entries.get(item.id);
+    if (e?.item !== undefined && e.item.createdAt >= item.createdAt) return false;
+    this.touch(item.id, e, { item });
+    return true;
+  }
+
+  private applyDecision(decision: StoredDecision): boolean {
+    const e = this.entries.get(decision.itemId);
+    const old = e?.decision;
+    // A later decision replaces an earlier one; an older or repeated one changes nothing.
+    if (old !== undefined && (old.decidedAt > decision.decidedAt || sameDecision(old, decision))) return false;
+    this.touch(decision.itemId, e, { decision });
+    return true;
+  }
+
+  private applyRun(event: Extract<LogEvent, { t: 'run' }>): void {
+    this.marks = {
+      runThrough: Math.max(this.marks.runThrough, event.through),
+      publishedThrough: event.outcome === 'published' ? Math.max(this.marks.publishedThrough, event.through) : this.marks.publishedThrough,
+      runs: this.marks.runs + 1,
+    };
+  }
+
+  private touch(id: string, entry: Entry | undefined, change: Partial<Entry>): void {
+    // Updated in place: the map keeps first-insertion order, which retention drops from.
+    if (entry === undefined) this.entries.set(id, { ...change, seq: ++this.seq });
+    else Object.assign(entry, change, { seq: ++this.seq });
+  }
+
+  private enforceRetention(): void {
+    for (const id of this.entries.keys()) {
+      if (this.entries.size <= this.options.maxSamples) break;
+      this.entries.delete(id);
+    }
+  }
+
+  private async append(events: readonly LogEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const text = events.map((e) => JSON.stringify(e.t === 'item' ? { t: 'item', item: itemToJson(e.item) } : e) + '\n').join('');
+    await this.log!.write(text);
+    await this.log!.datasync();
+    this.logLines += events.length;
+    if (this.logLines >= Math.max(this.options.compactAfter ?? 10_000, this.entries.size)) await this.compactNow();
+  }
+
+  private replay(event: LogEvent): void {
+    if (event.t === 'item') this.applyItem(event.item);
+    else if (event.t === 'decision') this.applyDecision(event.decision);
+    else this.applyRun(event);
+    this.enforceRetention();
+  }
+
+  private async load(): Promise<void> {
+    const dir = this.options.dir;
+    const snapshot = await readFile(join(dir, SNAPSHOT), 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+    if (snapshot !== null) this.readSnapshot(snapshot);
+    const logPath = join(dir, `log-${this.generation}.jsonl`);
+    const raw = await readFile(logPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+    if (raw !== null) {
+      const { events, goodBytes } = parseLog(raw, logPath);
+      for (const e of events) this.replay(e);
+      this.logLines = events.length;
+      // A line cut short by a crash mid-write was never fsynced, so never acknowledged: drop it.
+      if (goodBytes < raw.length) await truncate(logPath, goodBytes);
+    }
+    for (const name of await readdir(dir)) {
+      const m = /^log-(\d+)\.jsonl$/.exec(name);
+      if ((m && Number(m[1]) !== this.generation) || name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+    }
+    this.log = await open(logPath, 'a');
+  }
+
+  private readSnapshot(text: string): void {
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+    } catch (error) {
+      throw new ClipnError('TRAINER_STORE_CORRUPT', `${join(this.options.dir, SNAPSHOT)}: expected a JSON header line, got ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`, { cause: error });
+    }
+    if (header.format !== FORMAT || header.version !== 1 || lines.length - 1 !== header.entries) {
+      throw new ClipnError('TRAINER_STORE_CORRUPT', `${join(this.options.dir, SNAPSHOT)}: expected a ${FORMAT} v1 snapshot of ${String(header.entries)} entries, got format ${String(header.format)} v${String(header.version)} with ${lines.length - 1}`);
+    }
+    this.generation = header.generation as number;
+    this.seq = header.seq as number;
+    this.marks = header.marks as Marks;
+    for (const line of lines.slice(1)) {
+      const o = JSON.parse(line) as { id: string; seq: number; item?: unknown; decision?: unknown };
+      const entry: Entry = { seq: o.seq };
+      if (o.item !== undefined) entry.item = itemFromJson(o.item);
+      if (o.decision !== undefined) entry.decision = decisionFromJson(o.decision);
+      this.entries.set(o.id, entry);
+    }
+  }
+
+  private async compactNow(): Promise<void> {
+    const dir = this.options.dir;
+    const next = this.generation + 1;
+    const header = { format: FORMAT, version: 1, generation: next, seq: this.seq, marks: this.marks, entries: this.entries.size };
+    const lines = [JSON.stringify(header)];
+    for (const [id, e] of this.entries) {
+      lines.push(JSON.stringify({ id, seq: e.seq, ...(e.item ? { item: itemToJson(e.item) } : {}), ...(e.decision ? { decision: e.decision } : {}) }));
+    }
+    const tmp = join(dir, `${SNAPSHOT}.tmp`);
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.write(lines.join('\n') + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    // Create the next (empty) log before the snapshot names it, then switch atomically.
+    await writeFile(join(dir, `log-${next}.jsonl`), '', { flag: 'w' });
+    await rename(tmp, join(dir, SNAPSHOT));
+    syncDir(dir);
+    await this.log?.close();
+    await rm(join(dir, `log-${this.generation}.jsonl`), { force: true });
+    this.generation = next;
+    this.logLines = 0;
+    this.log = await open(join(dir, `log-${next}.jsonl`), 'a');
+  }
+}
+
+function parseLog(raw: Buffer, path: string): { events: LogEvent[]; goodBytes: number } {
+  const events: LogEvent[] = [];
+  let start = 0;
+  let goodBytes = 0;
+  for (;;) {
+    const end = raw.indexOf(0x0a, start);
+    if (end < 0) break; // no newline: a partial last line
+    const line = raw.subarray(start, end).toString('utf8');
+    let event: LogEvent;
+    try {
+      const o = JSON.parse(line) as Record<string, unknown>;
+      if (o.t === 'item') event = { t: 'item', item: itemFromJson(o.item) };
+      else if (o.t === 'decision') event = { t: 'decision', decision: decisionFromJson(o.decision) };
+      else if (o.t === 'run' && (o.outcome === 'published' || o.outcome === 'refused') && typeof o.through === 'number') event = { t: 'run', outcome: o.outcome, through: o.through };
+      else throw new Error(`unknown event ${JSON.stringify(o.t)}`);
+    } catch (error) {
+      if (raw.indexOf(0x0a, end + 1) < 0 && end + 1 >= raw.length) break; // the last line, cut short
+      throw new ClipnError('TRAINER_STORE_CORRUPT', `${path}: line ${events.length + 1} is not a store event: ${(error as Error).message}`, { cause: error });
+    }
+    events.push(event);
+    start = end + 1;
+    goodBytes = start;
+  }
+  return { events, goodBytes };
+}
+
+function syncDir(dir: string): void {
+  // Makes the rename itself durable (the directory entry), not only the file's contents.
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Takes the folder's lock, or fails when a live process holds it (a stale lock is taken over). */
+async function takeLock(dir: string): Promise<void> {
+  const path = join(dir, 'lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+        throw new ClipnError('CONFIG_INVALID', `trainer.samplesDir ${dir}: expected a folder no other trainer uses, got one locked by process ${owner}`, { details: { dir, owner } });
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new ClipnError('CONFIG_INVALID', `trainer.samplesDir ${dir}: could not take its lock`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * `clipn train`: the trainer assembled from config. Long-running (`start`): consume review
+ * items and decisions into the sample store, run after minNewSamples new samples or on the
+ * schedule, gate, publish; /healthz /readyz /metrics. One-shot (`once`): catch up on both topics,
+ * run once, stop. `stop` stops consuming, kills a running kernel and releases the store.
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { metrics as otelMetrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import type { Kafka } from 'kafkajs';
+import { ClipnClassifier } from '../clipn/index.js';
+import { createCodec, type RecordCodec } from '../codec/index.js';
+import type { Config } from '../config/index.js';
+import { toClipnError } from '../errors.js';
+import { createKafka, ensureTopics } from '../kafka/index.js';
+import { Readiness, startHttpServer } from '../telemetry/health.js';
+import type { Logger } from '../telemetry/logger.js';
+import { Metrics } from '../telemetry/metrics.js';
+import type { HttpServer } from '../telemetry/types.js';
+import { stopLeftoverKernel } from './kernel-runner.js';
+import { trainerOptions, type TrainerOptions } from './options.js';
+import { ReleaseHistory } from './release-history.js';
+import { SampleConsumer } from './sample-consumer.js';
+import { SampleStore } from './sample-store.js';
+import { TrainerMetrics } from './trainer-metrics.js';
+import { trainRun } from './training-run.js';
+import type { RunOutcome } from './types.js';
+
+/** What the trainer is built from. */
+export interface TrainerServiceOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Base folder of relative paths in config (the package root). */
+  readonly root: string;
+  /** Telemetry from startTelemetry(); without it spans and metrics are no-ops. */
+  readonly telemetry?: { tracer: Tracer; meter: Meter; metrics: Metrics; metricsHandler?: (req: IncomingMessage, res: ServerResponse) => void };
+}
+
+/** Limit on catching up with the review topics in `once`. */
+const CATCH_UP_TIMEOUT_MS = 120_000;
+/** After a failed run, the trigger waits at least this long before trying again. */
+const RETRY_AFTER_FAILURE_MS = 60_000;
+
+/** The trainer service. */
+export class TrainerService {
+  readonly readiness = new Readiness();
+  readonly options: TrainerOptions;
+  private store: SampleStore | null = null;
+  private consumer: SampleConsumer | null = null;
+  private classifier: ClipnClassifier | null = null;
+  private kafka: Kafka | null = null;
+  private codec: RecordCodec | null = null;
+  private http: HttpServer | null = null;
+  private running: Promise<RunOutcome | null> | null = null;
+  private readonly abort = new AbortController();
+  private schedule: NodeJS.Timeout | null = null;
+  private retryAfter = 0;
+  private readonly tracer: Tracer;
+  private readonly metrics: TrainerMetrics;
+
+  constructor(private readonly deps: TrainerServiceOptions) {
+    this.options = trainerOptions(deps.config, deps.root);
+    const meter = deps.telemetry?.meter ?? otelMetrics.getMeter('clipn-trainer');
+    this.tracer = deps.telemetry?.tracer ?? trace.getTracer('clipn-trainer');
+    this.metrics = new TrainerMetrics(meter, deps.telemetry?.metrics ?? new Metrics(meter));
+  }
+
+  /** The /healthz server's port, once started. */
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
+  /** The sample store, once opened. */
+  get samples(): SampleStore | null {
+    return this.store;
+  }
+
+  /** Runs as a service until {@link stop}. */
+  async start(): Promise<void> {
+    const modelCheck = this.readiness.register('model', 'loading');
+    const groupCheck = this.readiness.register('consumer-group', 'not joined');
+    this.http = await startHttpServer({ host: this.options.http.host, port: this.options.http.port, readiness: this.readiness, ...(this.deps.telemetry?.metricsHandler ? { metrics: this.deps.telemetry.metricsHandler } : {}) });
+    this.deps.logger.info({ port: this.http.port }, 'health endpoint listening');
+    await this.open();
+    modelCheck.ready();
+    this.consumer = this.newConsumer(() => this.maybeRun('new samples'));
+    await this.consumer.start();
+    const poll = setInterval(() => {
+      if (this.consumer?.ready) {
+        groupCheck.ready();
+        clearInterval(poll);
+      }
+    }, 100);
+    poll.unref();
+    if (this.options.scheduleMs !== null) {
+      this.schedule = setInterval(() => this.maybeRun('schedule'), this.options.scheduleMs);
+      this.schedule.unref();
+    }
+    this.deps.logger.info({ topics: [this.options.topics.review, this.options.topics.decisions], group: this.options.groupId, minNewSamples: this.options.minNewSamples, scheduleMs: this.options.scheduleMs }, 'trainer consuming');
+    this.maybeRun('start');
+  }
+
+  /** Catches up on both topics, runs once (when there are samples) and releases everything. */
+  async once(): Promise<RunOutcome> {
+    try {
+      await this.open();
+      this.consumer = this.newConsumer();
+      await this.consumer.start();
+      await this.consumer.catchUp(CATCH_UP_TIMEOUT_MS);
+      await this.consumer.stop();
+      this.consumer = null;
+      this.reportCounts('caught up');
+      return await this.run('once');
+    } finally {
+      await this.stop();
+    }
+  }
+
+  /** Stops consuming, kills a running kernel, waits for the run to end and closes the store. */
+  async stop(): Promise<void> {
+    if (this.schedule) clearInterval(this.schedule);
+    this.abort.abort();
+    await this.consumer?.stop().catch((e: unknown) => this.deps.logger.warn({ code: toClipnError(e).code }, `stopping the consumer: ${(e as Error).message}`));
+    this.consumer = null;
+    await this.running?.catch(() => null);
+    await this.store?.close();
+    this.store = null;
+    await this.classifier?.close();
+    this.classifier = null;
+    await this.http?.close();
+  }
+
+  private newConsumer(onStored?: () => void): SampleConsumer {
+    return new SampleConsumer({
+      kafka: this.kafka!,
+      codec: this.codec!,
+      store: this.store!,
+      groupId: this.options.groupId,
+      topics: { review: this.options.topics.review, decisions: this.options.topics.decisions },
+      logger: this.deps.logger,
+      onStored: () => {
+        this.metrics.store(this.store!.counts());
+        onStored?.();
+      },
+    });
+  }
+
+  private async open(): Promise<void> {
+    const { config, logger } = this.deps;
+    // The store's lock first: the run folders belong to whoever holds it.
+    this.store = await SampleStore.open({ dir: this.options.storeDir, maxSamples: this.options.maxSamples });
+    await this.cleanRuns();
+    this.reportCounts('sample store opened');
+    this.classifier = await ClipnClassifier.load(this.options.bundleDir, {
+      encoders: { ...config.model, executionProviders: config.model.executionProviders as never },
+      images: config.images,
+      cache: { dir: config.model.cacheDir ? join(this.deps.root, config.model.cacheDir) : null, maxEntries: config.model.cacheEntries },
+      topK: 1,
+    });
+    this.codec = createCodec({ registryUrl: config.codec.registryUrl });
+    this.kafka = createKafka(config.kafka, (level, message, extra) => logger[level]({ kafka: extra }, message));
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const t = this.options.topics;
+    const compact = { 'cleanup.policy': 'compact' };
+    await ensureTopics(admin, [{ topic: t.review }, { topic: t.decisions }, { topic: t.labelSets, partitions: 1, configs: compact }, { topic: t.modelReleases, partitions: 1, configs: compact }]).finally(() => admin.disconnect());
+  }
+
+  /** Run folders left by a killed trainer: stop a kernel still running there, then remove them. */
+  private async cleanRuns(): Promise<void> {
+    const names = await readdir(this.options.runsDir).catch(() => [] as string[]);
+    for (const name of names) {
+      const dir = join(this.options.runsDir, name);
+      if (!(await stat(dir).catch(() => null))?.isDirectory()) continue;
+      const stopped = await stopLeftoverKernel(join(dir, 'kernel.pid'), dir);
+      await rm(dir, { recursive: true, force: true });
+      this.deps.logger.warn({ run: name, kernelStopped: stopped }, 'removed an unfinished training run');
+    }
+  }
+
+  private reportCounts(message: string): void {
+    const counts = this.store!.counts();
+    this.metrics.store(counts);
+    this.deps.logger.info({ ...counts, runs: this.store!.runs }, message);
+  }
+
+  private maybeRun(reason: string): void {
+    if (this.running !== null || this.store === null || this.abort.signal.aborted || Date.now() < this.retryAfter) return;
+    const { newSinceRun } = this.store.counts();
+    const due = reason === 'schedule' ? newSinceRun > 0 : newSinceRun >= this.options.minNewSamples;
+    if (!due) return;
+    this.running = this.run(reason)
+      .catch(() => null)
+      .finally(() => {
+        this.running = null;
+        // Samples may have arrived during the run.
+        if (!this.abort.signal.aborted) setImmediate(() => this.maybeRun('after run'));
+      });
+  }
+
+  private async run(reason: string): Promise<RunOutcome> {
+    const started = performance.now();
+    const logger = this.deps.logger;
+    this.metrics.runStarted();
+    logger.info({ reason, ...this.store!.counts() }, 'training run triggered');
+    try {
+      const outcome = await trainRun({
+        options: this.options,
+        store: this.store!,
+        classifier: this.classifier!,
+        kafka: this.kafka!,
+        codec: this.codec!,
+        history: new ReleaseHistory(this.options.historyDir),
+        logger,
+        metrics: this.metrics,
+        tracer: this.tracer,
+        signal: this.abort.signal,
+      });
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.runEnded(outcome.status, seconds, outcome.candidate === null ? 'too_few_samples' : 'gate');
+      this.metrics.store(this.store!.counts());
+      const fields = { status: outcome.status, version: outcome.version, serving: outcome.servingVersion, candidate: outcome.candidate, servingMetrics: outcome.serving, reasons: outcome.reasons, samples: outcome.sampleCount, seconds: Math.round(seconds * 10) / 10 };
+      if (outcome.status === 'published') logger.info(fields, `release ${outcome.version} published`);
+      else if (outcome.status === 'refused') logger.warn(fields, `candidate refused: ${outcome.reasons.join('; ')}`);
+      else logger.info(fields, 'nothing to train on');
+      return outcome;
+    } catch (error) {
+      const e = toClipnError(error);
+      this.metrics.runEnded('failed', (performance.now() - started) / 1000);
+      this.retryAfter = Date.now() + RETRY_AFTER_FAILURE_MS;
+      logger.error({ code: e.code, details: e.details }, `training run failed: ${e.message}`);
+      throw e;
+    }
+  }
+}
