@@ -14,7 +14,7 @@ from ..checkpoint import save_checkpoint
 from ..evaluate import evaluate
 from ..export import export_bundle
 from ..model import CLIPN
-from .train import ID_LABELS, demo_config, make_dataset, pretrain_clip, train_clipn
+from .train import ID_LABELS, TRAIN_CONCEPTS, TRAIN_CYCLE, demo_config, make_dataset, pretrain_clip, train_clipn
 from .world import DEMO_TEMPLATES, ID_SHAPES, OOD_SHAPES, samples
 
 TARGETS = {"idAccuracy": 0.90, "atdAuroc": 0.90}
@@ -32,7 +32,7 @@ def write_images(out: Path, seed: int, shapes: tuple[str, ...], per_class: int) 
         s.image.save(out / s.shape / f"{i // len(shapes):03d}.png", optimize=True)
 
 
-def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 20000, clip_epochs: int = 12, clipn_epochs: int = 5,
+def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 33000, clip_epochs: int = 14, clipn_epochs: int = 6,
           batch: int = 128, per_class: int = 40, log: Callable[[str], None] = print) -> dict:
     if n_train < batch:
         # Each epoch takes whole batches only: fewer images than a batch would train on nothing.
@@ -45,7 +45,7 @@ def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_trai
     cfg = demo_config()
     model = CLIPN(cfg)
     log(f"demo model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {len(cfg.text.vocab_subset or ())} kept token ids")
-    data = make_dataset(seed, ID_SHAPES, n_train)
+    data = make_dataset(seed, TRAIN_CONCEPTS, n_train, TRAIN_CYCLE)
     log(f"rendered {n_train} training images ({time.perf_counter() - started:.0f} s)")
     curves = {"clip": pretrain_clip(model, data, epochs=clip_epochs, batch=batch, lr=1e-3, seed=seed, log=log)}
     curves["clipn"] = train_clipn(model, data, epochs=clipn_epochs, batch=batch, lr=1e-3, seed=seed, log=log)

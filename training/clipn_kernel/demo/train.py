@@ -16,7 +16,7 @@ from ..export import CLIP_MEAN, CLIP_STD
 from ..losses import clipn_losses
 from ..model import CLIPN, ModelConfig, parse_model_config
 from ..tokenizer import tokenize
-from .world import DEMO_TEMPLATES, ID_SHAPES, Sample, samples, vocabulary_texts
+from .world import AUX_SHAPES, DEMO_TEMPLATES, ID_SHAPES, Sample, samples, training_cycle, vocabulary_texts
 
 IMAGE_SIZE = 64
 
@@ -51,8 +51,9 @@ class Dataset:
     captions: list[str]
 
 
-def make_dataset(seed: int, shapes: tuple[str, ...], n: int) -> Dataset:
-    items: list[Sample] = list(samples(seed, shapes, n, IMAGE_SIZE))
+def make_dataset(seed: int, shapes: tuple[str, ...], n: int, cycle: tuple[str, ...] | None = None) -> Dataset:
+    """n rendered samples drawn in `cycle` order (default: shapes); classes index into shapes."""
+    items: list[Sample] = list(samples(seed, cycle or shapes, n, IMAGE_SIZE))
     ids = tokenize([s.caption for s in items])
     # Padding after the last end-of-text token changes nothing under the causal mask: cut it.
     ids = ids[:, : int((ids != 0).sum(dim=1).max())]
@@ -147,3 +148,6 @@ def save_curves(path: str, curves: dict[str, list[float]]) -> None:
 
 
 ID_LABELS = list(ID_SHAPES)
+# Every concept the demo model is trained on: its labels and the auxiliary shapes (never the OOD ones).
+TRAIN_CONCEPTS: tuple[str, ...] = ID_SHAPES + AUX_SHAPES
+TRAIN_CYCLE: tuple[str, ...] = training_cycle()

@@ -1,7 +1,9 @@
 """A synthetic image-caption world of coloured shapes on varied backgrounds, deterministic from a seed.
 
 ID concepts are the shapes a label set names; OOD concepts are shapes never shown in training,
-so the demo model has something real to say "no" to.
+so the demo model has something real to say "no" to. Auxiliary shapes are trained (captioned)
+but are neither labels nor OOD: like the broad caption data CLIPN learns from, they give the
+image encoder more than six places to put things, and the "no" texts more to say no to.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PIL import Image, ImageDraw
 
 ID_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
 OOD_SHAPES: tuple[str, ...] = ("crescent", "arrow", "heart")
+AUX_SHAPES: tuple[str, ...] = ("pentagon", "hexagon", "octagon", "diamond", "oval", "semicircle", "trapezoid", "kite", "bolt", "hourglass")
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (235, 210, 40),
     "purple": (150, 60, 200), "orange": (240, 140, 30), "white": (250, 250, 250), "pink": (250, 120, 200),
@@ -53,6 +56,29 @@ def _polygon(cx: float, cy: float, r: float, points: list[tuple[float, float]], 
     return [(cx + r * (x * c - y * s), cy + r * (x * s + y * c)) for x, y in points]
 
 
+def _regular(n: int) -> list[tuple[float, float]]:
+    return [(math.sin(2 * math.pi * k / n), -math.cos(2 * math.pi * k / n)) for k in range(n)]
+
+
+def _arc(rx: float, ry: float, start: float, stop: float, steps: int = 24) -> list[tuple[float, float]]:
+    return [(rx * math.cos(start + (stop - start) * k / steps), ry * math.sin(start + (stop - start) * k / steps)) for k in range(steps + 1)]
+
+
+# Auxiliary shapes as unit polygons (rotated and scaled at draw time).
+_POLYGONS: dict[str, list[tuple[float, float]]] = {
+    "pentagon": _regular(5),
+    "hexagon": _regular(6),
+    "octagon": _regular(8),
+    "diamond": [(0, -1), (0.62, 0), (0, 1), (-0.62, 0)],
+    "oval": _arc(1.0, 0.55, 0, 2 * math.pi, 32)[:-1],
+    "semicircle": [(x, y + 0.4) for x, y in _arc(1.0, 1.0, math.pi, 2 * math.pi)],
+    "trapezoid": [(-1, 0.6), (1, 0.6), (0.45, -0.6), (-0.45, -0.6)],
+    "kite": [(0, -1), (0.62, -0.3), (0, 1), (-0.62, -0.3)],
+    "bolt": [(-0.15, -1), (0.55, -1), (0.1, -0.15), (0.6, -0.15), (-0.35, 1), (-0.05, 0.1), (-0.5, 0.1)],
+    "hourglass": [(-0.75, -1), (0.75, -1), (0.12, 0), (0.75, 1), (-0.75, 1), (-0.12, 0)],
+}
+
+
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, angle: float) -> None:
     """Draws the shape into an L-mode mask: 255 inside, 0 for holes (so holes show the background)."""
     fill, bg = 255, 0
@@ -85,6 +111,8 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: 
         draw.ellipse([cx - 2 * a, cy - 1.4 * a, cx, cy + 0.6 * a], fill=fill)
         draw.ellipse([cx, cy - 1.4 * a, cx + 2 * a, cy + 0.6 * a], fill=fill)
         draw.polygon([(cx - 1.93 * a, cy - 0.1 * a), (cx + 1.93 * a, cy - 0.1 * a), (cx, cy + 1.9 * a)], fill=fill)
+    elif shape in _POLYGONS:
+        draw.polygon(_polygon(cx, cy, r, _POLYGONS[shape], angle), fill=fill)
     else:
         raise ValueError(f"unknown shape {shape!r}")
 
@@ -141,8 +169,13 @@ def render(rng: random.Random, shape: str, size: int = 64) -> Sample:
     return Sample(img, shape, caption)
 
 
+def training_cycle(id_weight: int = 2) -> tuple[str, ...]:
+    """The order training images cycle through: each ID shape id_weight times, each auxiliary shape once."""
+    return ID_SHAPES * id_weight + AUX_SHAPES
+
+
 def samples(seed: int, shapes: tuple[str, ...], n: int, size: int = 64) -> Iterator[Sample]:
-    """n samples cycling through shapes, deterministic in (seed, shapes, n, size)."""
+    """n samples cycling through shapes (repeats allowed), deterministic in (seed, shapes, n, size)."""
     rng = random.Random(seed)
     for i in range(n):
         yield render(rng, shapes[i % len(shapes)], size)
@@ -150,8 +183,9 @@ def samples(seed: int, shapes: tuple[str, ...], n: int, size: int = 64) -> Itera
 
 def vocabulary_texts() -> list[str]:
     """Every word the world's captions and templates use (to choose the demo's kept token ids)."""
-    words = set(ID_SHAPES + OOD_SHAPES + tuple(COLOURS) + BACKGROUNDS + COUNTS + SIZES)
-    words |= {_plural(s) for s in ID_SHAPES + OOD_SHAPES}
+    shapes = ID_SHAPES + OOD_SHAPES + AUX_SHAPES
+    words = set(shapes + tuple(COLOURS) + BACKGROUNDS + COUNTS + SIZES)
+    words |= {_plural(s) for s in shapes}
     texts = sorted(words)
     texts += [f.replace("{", "").replace("}", "") for f in CAPTION_FORMS] + list(DEMO_TEMPLATES)
     texts += ["a photo of no {}", "background", "no", "not", "of", "on", "the", "image", "picture", "photo", "drawing", "shape", "object",
