@@ -33,6 +33,8 @@ export interface KernelRunOptions {
   readonly signal?: AbortSignal;
   /** Where the child's pid is written (so a later start can stop a kernel this process left behind). */
   readonly pidFile?: string;
+  /** Called once the kernel process runs, with its pid. */
+  readonly onSpawn?: (pid: number) => void;
   /** Each --log-json progress event. */
   readonly onEvent?: (event: KernelEvent) => void;
   /** Each stderr line that is not an event. */
@@ -90,6 +92,7 @@ export async function runKernel(o: KernelRunOptions): Promise<KernelOutput> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('close', (code, signal) => res({ code, signal })));
   await spawned;
   if (o.pidFile) await writeFile(o.pidFile, String(child.pid));
+  o.onSpawn?.(child.pid!);
   createInterface({ input: child.stderr! }).on('line', (line) => {
     const event = parseEvent(line);
     if (event) return o.onEvent?.(event);

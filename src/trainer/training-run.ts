@@ -108,6 +108,7 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
         timeoutMs: k.timeoutMs,
         pidFile: join(runDir, 'kernel.pid'),
         ...(deps.signal ? { signal: deps.signal } : {}),
+        onSpawn: (pid) => logger.info({ pid, runDir, mode: k.mode, epochs: k.epochs }, 'kernel started'),
         onEvent: (e) => {
           deps.metrics.kernelEvent(e);
           if (e.event === 'epoch') logger.debug({ kernel: e }, 'kernel epoch');

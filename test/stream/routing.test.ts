@@ -32,3 +32,18 @@ test('calibrated thresholds compare the ID scores', () => {
 test('calibrated without thresholds is a label-set error', () => {
   assert.throws(() => route('calibrated', none, {}), (e: unknown) => isClipnError(e, 'LABEL_SET_INVALID'));
 });
+
+test('a share of captioned, not-OOD inputs is sampled for training, by id hash', async () => {
+  const { sampledForTraining, withTrainingSample } = await import('../../src/stream/routing.js');
+  const ids = Array.from({ length: 2000 }, (_, i) => `id-${i}`);
+  const share = ids.filter((id) => sampledForTraining(id, 'a circle', none, 0.1)).length / ids.length;
+  assert.ok(Math.abs(share - 0.1) < 0.025, `sampled share ${share}`);
+  assert.deepEqual(ids.map((id) => sampledForTraining(id, 'a circle', none, 0.1)), ids.map((id) => sampledForTraining(id, 'a circle', none, 0.1)));
+  assert.equal(sampledForTraining('id-1', null, none, 1), false, 'no caption, no training pair');
+  assert.equal(sampledForTraining('id-1', ' ', none, 1), false);
+  assert.equal(sampledForTraining('id-1', 'a circle', onlyCtw, 1), false, 'OOD by either flag is no ID pair');
+  assert.equal(sampledForTraining('id-1', 'a circle', none, 0), false);
+  assert.deepEqual(withTrainingSample(route('atd', none), { id: 'x', caption: 'a circle' }, none, 1), { review: true, reasons: ['sampled'] });
+  const outlier = route('either', both);
+  assert.equal(withTrainingSample(outlier, { id: 'x', caption: 'a circle' }, both, 1), outlier, 'an outlier keeps its own reasons');
+});
