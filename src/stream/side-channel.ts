@@ -34,17 +34,25 @@ export class SideChannel {
     this.consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}-${randomUUID()}`, sessionTimeout: 30_000 });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    // A batch of only transaction markers or aborted records never reaches eachMessage; its end
+    // event (fired after the batch's messages were applied) still moves the read position.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic === this.topic) this.progress(payload.partition, payload.lastOffset);
+    });
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         await this.apply(message);
-        const end = this.pending.get(partition);
-        if (end !== undefined && BigInt(message.offset) + 1n >= end) {
-          this.pending.delete(partition);
-          if (this.pending.size === 0) this.resolveCaughtUp();
-        }
+        this.progress(partition, message.offset);
       },
     });
+  }
+
+  private progress(partition: number, offset: string | null | undefined): void {
+    const end = this.pending.get(partition);
+    if (end === undefined || offset === null || offset === undefined || BigInt(offset) + 1n < end) return;
+    this.pending.delete(partition);
+    if (this.pending.size === 0) this.resolveCaughtUp();
   }
 
   async stop(): Promise<void> {
