@@ -1,0 +1,129 @@
+/**
+ * Image-encoder throughput: onnxruntime-node through the project's own model code (bundle
+ * loader with checksums, ClipnEncoders) for the fp32 and int8 bundles, interleaved run by run
+ * so both see the same machine load; PyTorch eager on the same threads via
+ * bench/torch-encoder.py; the sgemm ceiling; FLOPs of the ViT image tower from its config.
+ */
+import { join } from 'node:path';
+import { ClipnEncoders, loadBundle, type ExecutionProvider } from '../src/model/index.js';
+import { runPython, ROOT } from './python.js';
+import { summarize, timeRuns, type Summary } from './stats.js';
+
+export interface VisionConfig {
+  imageSize: number;
+  patchSize: number;
+  width: number;
+  layers: number;
+  mlpRatio: number;
+  embedDim: number;
+}
+
+/** Multiply-adds counted as 2 FLOPs; LayerNorm, softmax, GELU and adds left out (< 1%). */
+export function vitImageFlops(c: VisionConfig): { total: number; formula: string; tokens: number } {
+  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  const d = c.width;
+  const patch = 2 * (n - 1) * 3 * c.patchSize ** 2 * d;
+  const perLayer = 2 * n * d * 3 * d + 2 * n * d * d + 2 * 2 * n * d * c.mlpRatio * d + 2 * 2 * n * n * d;
+  const proj = 2 * d * c.embedDim;
+  const total = patch + c.layers * perLayer + proj;
+  const formula =
+    `N = (S/P)^2 + 1 = (${c.imageSize}/${c.patchSize})^2 + 1 = ${n} tokens, D = ${d}, L = ${c.layers}, MLP ${c.mlpRatio}D; ` +
+    `FLOPs = 2(N-1)(3P^2)D [patches] + L(2N·D·3D [qkv] + 2N·D·D [out] + 4N·D·${c.mlpRatio}D [mlp] + 4N^2·D [QK^T, AV]) + 2D·E [proj] ` +
+    `= ${(patch / 1e9).toFixed(3)} + ${c.layers} x ${(perLayer / 1e9).toFixed(3)} + ${(proj / 1e9).toFixed(4)} = ${(total / 1e9).toFixed(2)} GFLOP per image`;
+  return { total, formula, tokens: n };
+}
+
+export function visionConfig(raw: Record<string, unknown>): VisionConfig {
+  const v = raw.vision_cfg as Record<string, number>;
+  return {
+    imageSize: v.image_size!,
+    patchSize: v.patch_size!,
+    width: v.width!,
+    layers: v.layers!,
+    mlpRatio: v.mlp_ratio ?? 4,
+    embedDim: raw.embed_dim as number,
+  };
+}
+
+export interface EncoderPlan {
+  batches: number[];
+  reps: number[];
+  threads: number;
+  device: ExecutionProvider;
+  /** Seconds of timed runs per batch size and side, within the repetition limits. */
+  budgetSeconds: number;
+}
+
+/** Images/s per batch size, one value per timed run. */
+export type Throughput = Record<string, Summary>;
+
+export interface EncoderResults {
+  ortFp32: Throughput;
+  ortInt8: Throughput;
+  torch: Throughput;
+  torchVersion: string;
+  torchThreads: number;
+  sgemm: Summary & { n: number };
+  torchProfile: { batch: number; totalMs: number; ops: Array<{ op: string; ms: number; calls: number; share: number }> } | null;
+  provider: string;
+}
+
+export async function loadEncoders(dir: string, plan: Pick<EncoderPlan, 'threads' | 'device'>, maxBatch: number): Promise<ClipnEncoders> {
+  const bundle = await loadBundle(dir);
+  return ClipnEncoders.load(bundle, { executionProviders: [plan.device], intraOpThreads: plan.threads, interOpThreads: 1, graphOptimization: 'all', maxBatch });
+}
+
+export function randomPixels(n: number, size: number, seed = 1): Float32Array {
+  // A fixed LCG: the same inputs every run, values in the range normalised pixels take.
+  const out = new Float32Array(n * 3 * size * size);
+  let s = seed >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return out;
+}
+
+export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: EncoderPlan, log: (m: string) => void): Promise<EncoderResults> {
+  const maxBatch = Math.max(...plan.batches);
+  const fp32 = await loadEncoders(fp32Dir, plan, maxBatch);
+  const int8 = await loadEncoders(int8Dir, plan, maxBatch);
+  const ortFp32: Throughput = {};
+  const ortInt8: Throughput = {};
+  try {
+    for (const [i, batch] of plan.batches.entries()) {
+      const x = randomPixels(batch, fp32.imageSize);
+      const a: number[] = [];
+      const b: number[] = [];
+      await fp32.encodeImages(x, batch);
+      await int8.encodeImages(x, batch);
+      // Repetitions fit a time budget (at least 3, at most reps[i]): the first timed pair sets the pace.
+      let reps = plan.reps[i]!;
+      for (let r = 0; r < reps; r++) {
+        a.push(batch / (await timeRuns(1, () => fp32.encodeImages(x, batch), 0))[0]!);
+        b.push(batch / (await timeRuns(1, () => int8.encodeImages(x, batch), 0))[0]!);
+        if (r === 0) reps = Math.max(Math.min(3, reps), Math.min(reps, Math.floor(plan.budgetSeconds / (batch / a[0]! + batch / b[0]!))));
+      }
+      ortFp32[batch] = summarize(a);
+      ortInt8[batch] = summarize(b);
+      log(`ORT batch ${batch}: fp32 ${ortFp32[batch]!.median.toFixed(2)} images/s, int8 ${ortInt8[batch]!.median.toFixed(2)} images/s`);
+    }
+  } finally {
+    await fp32.release();
+    await int8.release();
+  }
+  const py = await runPython<{
+    torch: string; threads: number; encoder: Record<string, number[]>; sgemm: { n: number; gflops: number[] };
+    profile?: EncoderResults['torchProfile'];
+  }>([
+    join(ROOT, 'bench', 'torch-encoder.py'),
+    '--config', 'ViT-B-16', '--threads', String(plan.threads), '--batches', plan.batches.join(','), '--reps', plan.reps.join(','),
+    '--device', plan.device === 'cuda' ? 'cuda' : 'cpu', '--profile-batch', '8', '--budget', String(plan.budgetSeconds),
+  ]);
+  const torch: Throughput = {};
+  for (const batch of plan.batches) torch[batch] = summarize((py.encoder[String(batch)] ?? []).map((s) => batch / s));
+  return {
+    ortFp32, ortInt8, torch, torchVersion: py.torch, torchThreads: py.threads,
+    sgemm: { ...summarize(py.sgemm.gflops), n: py.sgemm.n }, torchProfile: py.profile ?? null, provider: plan.device,
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * The benchmark suite (npm run bench): image encoder (ONNX Runtime against PyTorch, against the
+ * sgemm ceiling), int8, clipn serve on the broker against the bare encoder, label sets going
+ * live, memory; writes bench/RESULTS.md. `--quick` is a short smoke run written elsewhere.
+ *   npm run bench [-- --quick] [-- --device cuda] [-- --threads N] [-- --out FILE] [-- --sections encoder,int8,serve,labels]
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ClipnError } from '../src/errors.js';
+import { createSession, loadBundle, type Bundle, type ExecutionProvider } from '../src/model/index.js';
+import { testKafka, uniqueName } from '../test/integration/helpers/kafka.js';
+import { loadEncoders, measureEncoders, visionConfig, vitImageFlops } from './encoder.js';
+import { bareEncoder, makeJpegs } from './jpegs.js';
+import { measureLabelSets, type LabelPlan } from './label-sets.js';
+import { describeMachine } from './machine.js';
+import { profileImageGraph } from './ort-profile.js';
+import { PYTHON, ROOT, runPython, runPythonPlain } from './python.js';
+import { writeReport, type Int8Quality, type RunReport } from './report.js';
+import { serveImages, type LiveServe, type ServePlan, type ServeRun } from './serve.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    device: { type: 'string', default: 'cpu' },
+    threads: { type: 'string' },
+    out: { type: 'string' },
+    sections: { type: 'string', default: 'encoder,int8,serve,labels' },
+  },
+});
+const quick = opts.quick!;
+const device = opts.device as ExecutionProvider;
+if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device: expected cpu or cuda, got ${opts.device}`);
+const threads = Number(opts.threads ?? availableParallelism());
+const sections = new Set(opts.sections!.split(','));
+const CACHE = join(ROOT, '.cache', 'bench');
+const out = opts.out ?? (quick ? join(CACHE, `RESULTS.${device}.quick.md`) : join(ROOT, 'bench', device === 'cpu' ? 'RESULTS.md' : 'RESULTS.cuda.md'));
+const started = performance.now();
+const log = (m: string): void => void process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
+
+/** The random-init ViT-B-16 bundle, exported once into the cache (manifest written last, then renamed into place). */
+async function vitBundle(): Promise<{ bundle: Bundle; exportSeconds: number | null }> {
+  const dir = join(CACHE, 'vit-b-16-fp32');
+  if (existsSync(join(dir, 'manifest.json'))) {
+    try {
+      return { bundle: await loadBundle(dir), exportSeconds: null };
+    } catch (error) {
+      log(`cached bundle ${dir} fails verification (${(error as Error).message}); exporting again`);
+    }
+  }
+  const partial = `${dir}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+  log('exporting ViT-B-16 (random weights, seed 0) into the cache: a few minutes, once');
+  const t0 = performance.now();
+  await runPythonPlain(['-m', 'clipn_kernel', 'export', '--random-init', '--model-config', 'ViT-B-16', '--seed', '0', '--out', partial]);
+  renameSync(partial, dir);
+  return { bundle: await loadBundle(dir), exportSeconds: (performance.now() - t0) / 1000 };
+}
+
+/** An int8-image copy of `src` at `dir`, made again when missing or made from another model. */
+async function int8Copy(src: Bundle, dir: string, always = false): Promise<Bundle> {
+  if (!always && existsSync(join(dir, 'manifest.json'))) {
+    try {
+      const b = await loadBundle(dir);
+      if (b.manifest.modelVersion === src.manifest.modelVersion && b.manifest.precision === 'int8') return b;
+    } catch {
+      /* made again below */
+    }
+  }
+  log(`int8 image graph: ${relative(ROOT, src.dir)} -> ${relative(ROOT, dir)}`);
+  await runPythonPlain(['-c', 'import sys; from clipn_kernel.quantize import int8_image_copy; int8_image_copy(sys.argv[1], sys.argv[2])', src.dir, dir]);
+  // The TypeScript loader checks every size and sha256 the quantizer wrote.
+  return loadBundle(dir);
+}
+
+/** CUDA asked for: the project's own provider selection must load it, else stop here. */
+async function requireProvider(graph: string): Promise<void> {
+  if (device === 'cpu') return;
+  try {
+    const s = await createSession(graph, { executionProviders: [device], intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all' });
+    await s.release();
+  } catch (error) {
+    const code = error instanceof ClipnError ? error.code : 'ERROR';
+    process.stderr.write(`bench: --device ${device} requested, but ONNX Runtime cannot use it (${code}): ${(error as Error).message}\n` +
+      'bench: refusing to fall back to the CPU. On a CUDA machine install the CUDA binaries of onnxruntime-node (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node) and check nvidia-smi.\n');
+    process.exit(3);
+  }
+}
+
+const bytesOf = (b: Bundle, names?: string[]): number => Object.entries(b.manifest.files).filter(([n]) => !names || names.includes(n)).reduce((a, [, f]) => a + f.bytes, 0);
+
+async function main(): Promise<void> {
+  mkdirSync(CACHE, { recursive: true });
+  const machine = describeMachine(ROOT, PYTHON);
+  log(`load average at start ${machine.loadAverage.map((v) => v.toFixed(2)).join(' ')}; ${threads} threads; device ${device}; ${quick ? 'quick' : 'full'} run -> ${relative(ROOT, out)}`);
+  await requireProvider(join(ROOT, 'models', 'demo', 'image.onnx'));
+  const { bundle, exportSeconds } = await vitBundle();
+  const int8 = await int8Copy(bundle, join(CACHE, 'vit-b-16-int8'));
+  const m = bundle.manifest;
+  const runtimeFiles = [m.graphs.image.file, m.graphs.text.file, m.graphs.textNo.file, m.tokenizer.file, m.prompt.file, ...(m.templates ? [m.templates.file] : [])];
+  const flops = vitImageFlops(visionConfig(m.architecture.config as Record<string, unknown>));
+  const report: RunReport = {
+    command: `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    quick, startedAt: new Date().toISOString(), seconds: 0, machine, threads, device,
+    bundle: {
+      dir: relative(ROOT, bundle.dir), modelVersion: m.modelVersion, bytes: bytesOf(bundle), runtimeBytes: bytesOf(bundle, runtimeFiles),
+      fp32ImageBytes: bytesOf(bundle, [m.graphs.image.file]), int8ImageBytes: bytesOf(int8, [int8.manifest.graphs.image.file]), exportSeconds,
+    },
+    flops, notes: [],
+  };
+  if (quick) report.notes.push('Quick run: repetitions cut to a minimum; the numbers show the suite works, not how fast anything is.');
+
+  if (sections.has('encoder')) {
+    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [20, 10, 5], threads, device, budgetSeconds: quick ? 5 : 25 };
+    log(`encoder: batches ${plan.batches.join(', ')}, ${plan.reps.join('/')} timed runs`);
+    report.encoder = await measureEncoders(bundle.dir, int8.dir, plan, log);
+    log('ONNX Runtime op profiles (fp32, int8) at batch 8');
+    const runs = quick ? 1 : 3;
+    report.profiles = {
+      fp32: await profileImageGraph(bundle.path(m.graphs.image.file), m.preprocess.imageSize, 8, runs, threads, join(CACHE, 'profiles'), device),
+      int8: await profileImageGraph(int8.path(int8.manifest.graphs.image.file), m.preprocess.imageSize, 8, runs, threads, join(CACHE, 'profiles'), device),
+    };
+  }
+  if (sections.has('int8')) {
+    const demo = await loadBundle(join(ROOT, 'models', 'demo'));
+    const demoInt8 = await int8Copy(demo, join(CACHE, 'demo-int8'), true);
+    log('int8 quality on the demo model');
+    report.quality = await runPython<Int8Quality>([join(ROOT, 'bench', 'int8-quality.py'), '--fp32', demo.dir, '--int8', demoInt8.dir, '--heldout', join(ROOT, 'models', 'demo-heldout')]);
+  }
+
+  const templates = readFileSync(bundle.path(m.templates!.file), 'utf8').split('\n').filter((l) => l.trim());
+  if (sections.has('serve') || sections.has('labels')) {
+    const batch = 8;
+    const jpegs = await makeJpegs(24);
+    log(`640x480 JPEGs: ${jpegs.length}, ${(jpegs.reduce((a, j) => a + j.length, 0) / jpegs.length / 1024).toFixed(0)} KiB on average`);
+    if (sections.has('serve')) {
+      const enc = await loadEncoders(bundle.dir, { threads, device }, batch);
+      try {
+        report.bare = { batch, ...(await bareEncoder(enc, jpegs, batch, quick ? 1 : 3, quick ? 2 : 6, m.preprocess)) };
+      } finally {
+        await enc.release();
+      }
+      log(`bare encoder: ${report.bare.rate.median.toFixed(2)} images/s`);
+    }
+    const plan: ServePlan = {
+      bundleDir: bundle.dir, device, threads, batch, saturationImages: quick ? 32 : 64, saturationRounds: quick ? 1 : 3,
+      latencySeconds: quick ? 5 : 20, latencyRounds: quick ? 1 : 3, latencyLoad: 0.5,
+    };
+    const kafka = testKafka();
+    const waits = sections.has('serve') ? [5, 50] : [25];
+    report.serve = [];
+    let live: LiveServe | null = null;
+    try {
+      for (const [i, wait] of waits.entries()) {
+        const r: { run: ServeRun; live: LiveServe } = await serveImages(kafka, sections.has('serve') ? plan : { ...plan, saturationImages: batch, saturationRounds: 1, latencyRounds: 1, latencySeconds: 2 }, wait, jpegs, templates[0]!, uniqueName('bench'), log);
+        live = r.live;
+        report.serve.push(r.run);
+        if (i < waits.length - 1) {
+          await live.stop();
+          live = null;
+        }
+      }
+      if (sections.has('labels') && live) {
+        const labelPlan: LabelPlan = { labels: quick ? 50 : 1000, templates: templates.slice(0, 1), coldRounds: quick ? 1 : 2, addRounds: quick ? 2 : 5 };
+        log(`label sets: ${labelPlan.labels} labels x ${labelPlan.templates.length} template(s), ${labelPlan.coldRounds} cold round(s), ${labelPlan.addRounds} added label(s)`);
+        const l = await measureLabelSets(kafka, live, labelPlan, log);
+        const full = templates.length;
+        const texts = 2 * l.labels * full;
+        report.labels = { ...l, extrapolation: { templates: full, texts, seconds: texts * l.perText.median } };
+        const last = report.serve[report.serve.length - 1]!;
+        last.memory.peakMiB = live.serve.memory().peakMiB;
+      }
+      if (!sections.has('serve')) delete report.serve;
+    } finally {
+      if (live) await live.stop();
+    }
+  }
+
+  report.seconds = (performance.now() - started) / 1000;
+  writeFileSync(out, writeReport(report));
+  log(`wrote ${relative(ROOT, out)} (${statSync(out).size} bytes) in ${(report.seconds / 60).toFixed(1)} min`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
