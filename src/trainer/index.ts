@@ -18,3 +18,4 @@ export { TrainerMetrics } from './trainer-metrics.js';
 export { chooseLabelSet, trainRun, type RunDeps } from './training-run.js';
 export { TrainerService, type TrainerServiceOptions } from './trainer-service.js';
 export { listReleases, rollback, type ReleaseRow } from './release-admin.js';
+export { knownTextFilter } from './text-filter.js';

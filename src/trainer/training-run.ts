@@ -17,6 +17,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { evaluatePrompt } from './evaluator.js';
 import { decide, lineageMetrics } from './gate.js';
 import { runKernel } from './kernel-runner.js';
+import { knownTextFilter } from './text-filter.js';
 import type { TrainerOptions } from './options.js';
 import { latestLabelSets, latestRelease, publishRelease, servingPrompt } from './release-channel.js';
 import { nextVersion, type ReleaseHistory } from './release-history.js';
@@ -66,7 +67,16 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
   const samples = store.samples({ template, heldOutShare: options.heldOutShare });
   const empty = { version: null, servingVersion: null, candidate: null, serving: null, sampleCount: samples.length };
   if (samples.length === 0) return { ...empty, status: 'no_samples', reasons: ['the store holds no joined samples'] };
-  const train = samples.filter((s) => s.split === 'train');
+  const known = await knownTextFilter(bundle);
+  let unknownTexts = 0;
+  const train = samples
+    .filter((s) => s.split === 'train')
+    .map((s) => {
+      if (s.text === null || known === null || known(s.text)) return s;
+      unknownTexts++;
+      return { ...s, text: null };
+    });
+  if (unknownTexts > 0) logger.warn({ samples: unknownTexts }, 'texts with words outside the model vocabulary left out (those samples train as images only)');
   const heldOut = samples.filter((s) => s.split === 'heldout');
   const heldId = heldOut.filter((s) => s.kind === 'id').length;
   const heldOod = heldOut.length - heldId;

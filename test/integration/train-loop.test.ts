@@ -1,0 +1,299 @@
+/**
+ * The closed loop against the real broker, the real kernel and the demo model: the sidecar
+ * routes images to review, reviewers decide, `clipn train --once` trains new "no" prompts and
+ * publishes them, and the running sidecar serves them (better on a held-out set of the concept).
+ * A candidate trained on corrupted decisions is refused, and a trainer killed mid-run loses no
+ * sample and publishes nothing.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KafkaMessage } from 'kafkajs';
+import { createCodec } from '../../src/codec/index.js';
+import { splitOf } from '../../src/trainer/index.js';
+import { mannWhitney } from '../helpers/clipn-cli.js';
+import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
+import { inProcessSidecar, ROOT, sidecarEnv, testTopics, type TestTopics } from './helpers/sidecar.js';
+import type { Sidecar } from '../../src/service/sidecar.js';
+
+const codec = createCodec({ registryUrl: null });
+const kafka = testKafka();
+const PYTHON = join(ROOT, 'training', '.venv', 'bin', 'python');
+const DEMO = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'labels.json'), 'utf8')) as { labels: string[] };
+const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'manifest.json'), 'utf8')) as { modelVersion: string; prompt: { version: string } };
+const TEMPLATES = readFileSync(join(ROOT, 'models', 'demo', 'templates.txt'), 'utf8').split('\n').filter((l) => l.includes('{}'));
+// A shape the demo world keeps out of training (world.py OOD_SHAPES): the new concept reviewers name.
+const CONCEPT = 'crescent';
+const HELD_OUT_SHARE = '0.3';
+
+interface Image {
+  id: string;
+  shape: string;
+  bytes: Buffer;
+  ood: boolean;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'clipn-train-loop-'));
+
+/** Renders demo-world images with the kernel's own generator. */
+function render(split: 'id' | 'ood', n: number, seed: number, tag: string): Image[] {
+  const out = join(work, `${tag}-${split}`);
+  execFileSync(PYTHON, ['-m', 'clipn_kernel', 'demo', 'images', '--split', split, '--out', out, '--n', String(n), '--seed', String(seed)], { cwd: ROOT, stdio: 'pipe' });
+  const images: Image[] = [];
+  for (const shape of readdirSync(out).sort()) {
+    if (split === 'ood' && shape !== CONCEPT) continue;
+    for (const f of readdirSync(join(out, shape)).sort()) images.push({ id: `${tag}-${shape}-${f}`, shape, bytes: readFileSync(join(out, shape, f)), ood: split === 'ood' });
+  }
+  return images;
+}
+
+function caption(img: Image, i: number): string {
+  return TEMPLATES[i % TEMPLATES.length]!.replace('{}', img.shape);
+}
+
+function inputs(images: Image[], prefix: string, withCaptions: boolean) {
+  return images.map((img, i) => ({
+    key: `${prefix}${img.id}`,
+    value: img.bytes,
+    headers: { 'clipn-id': `${prefix}${img.id}`, 'content-type': 'image/png', ...(withCaptions ? { 'clipn-caption': caption(img, i) } : {}) },
+  }));
+}
+
+type Topics = TestTopics & { decisions: string };
+
+function trainerEnv(topics: Topics, samplesDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...sidecarEnv(topics, uniqueName('g-unused')),
+    CLIPN_KAFKA__TOPICS__REVIEW_DECISIONS: topics.decisions,
+    CLIPN_TRAINER__SAMPLES_DIR: samplesDir,
+    CLIPN_TRAINER__GROUP_ID: uniqueName('trainer'),
+    CLIPN_TRAINER__HELD_OUT_SHARE: HELD_OUT_SHARE,
+    CLIPN_TRAINER__MIN_HELD_OUT: '5',
+    CLIPN_TRAINER__HTTP_PORT: '0',
+    CLIPN_TRAINER__KERNEL__DEVICE: 'cpu',
+    CLIPN_TELEMETRY__LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+/** A `clipn` child process with its output kept. */
+function spawnClipn(args: string[], env: Record<string, string>) {
+  let output = '';
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'clipn.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Log lines (pino JSON) of a child's output with this message. */
+function logLines(output: string, msg: string): Array<Record<string, any>> {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, any>)
+    .filter((l) => l.msg === msg);
+}
+
+async function newTopics(): Promise<Topics> {
+  const topics = { ...testTopics(), decisions: `${uniqueName('t')}.decisions` };
+  await createTopics(kafka, [
+    { topic: topics.input, partitions: 2 },
+    { topic: topics.results },
+    { topic: topics.review },
+    { topic: topics.deadLetter },
+    { topic: topics.labelSets, partitions: 1, compact: true },
+    { topic: topics.modelReleases, partitions: 1, compact: true },
+    { topic: topics.decisions },
+  ]);
+  const labelSet = await codec.encode('LabelSet', {
+    id: 'default', version: 1, labels: DEMO.labels, templates: null,
+    // Strict calibrated routing sends (nearly) every image to review, whatever the model's own flags.
+    routing: { rule: 'calibrated' }, thresholds: { ctw: null, atd: 0.999999 }, description: null, updatedAt: Date.now(),
+  });
+  await produce(kafka, topics.labelSets, [{ key: 'default', value: labelSet }]);
+  return topics;
+}
+
+const decodeResult = async (m: KafkaMessage) => (await codec.decode(m.value!, 'TaggedImage')).value;
+const decodeItem = async (m: KafkaMessage) => (await codec.decode(m.value!, 'ReviewItem')).value;
+
+/** A decision record for an item: the truth, or (corrupt) its opposite. */
+async function decision(itemId: string, img: Image, corrupt = false): Promise<{ key: string; value: Buffer }> {
+  const ood = corrupt ? !img.ood : img.ood;
+  const value = await codec.encode('ReviewDecision', {
+    itemId,
+    decision: ood ? (corrupt ? 'none_of_labels' : 'new_concept') : 'is_class',
+    label: ood ? null : corrupt ? DEMO.labels[0]! : img.shape,
+    concept: ood && !corrupt ? CONCEPT : null,
+    // A corrupted class verdict also names that class in its caption, so the pair is wrong too.
+    caption: corrupt && !ood ? `a ${DEMO.labels[0]!}` : null,
+    reviewer: 'test',
+    decidedAt: Date.now(),
+  });
+  return { key: itemId, value };
+}
+
+// Shared: one sidecar, the training images through it, and the review items it produced.
+let topics: Topics;
+let sidecar: Sidecar;
+let results: Collector;
+const reviewItems: Array<{ key: string; value: Buffer; id: string; reasons: string[] }> = [];
+const byId = new Map<string, Image>();
+let heldOut: Image[] = [];
+
+before(async () => {
+  const train = [...render('id', 10, 101, 'tr'), ...render('ood', 60, 102, 'tr')];
+  heldOut = [...render('id', 8, 201, 'ho'), ...render('ood', 40, 202, 'ho')];
+  for (const img of train) byId.set(img.id, img);
+  topics = await newTopics();
+  // Every training image is captioned and every captioned image the rule does not route is
+  // sampled: all of them reach the review topic, as outliers or as training pairs.
+  ({ sidecar } = inProcessSidecar(sidecarEnv(topics, uniqueName('g'), { CLIPN_TRAINER__CAPTION_SAMPLE_SHARE: '1' })));
+  results = await collect(kafka, topics.results);
+  const review = await collect(kafka, topics.review);
+  await sidecar.start();
+  await produce(kafka, topics.input, inputs(train, '', true));
+  await results.waitFor(`${train.length} results`, (ms) => ms.length >= train.length, 120_000);
+  const routed = (await Promise.all(results.messages.map(decodeResult))).filter((r) => r.routed).length;
+  await review.waitFor(`${routed} review items`, (ms) => ms.length >= routed, 60_000);
+  for (const m of review.messages) {
+    const item = await decodeItem(m);
+    reviewItems.push({ key: m.key!.toString(), value: m.value!, id: item.id, reasons: item.reasons });
+  }
+  await review.stop();
+  const ood = reviewItems.filter((r) => byId.get(r.id)!.ood).length;
+  assert.equal(reviewItems.length, train.length, `every training image is in review (${ood} OOD)`);
+  assert.ok(reviewItems.some((r) => r.reasons.includes('sampled')), 'some reached review as sampled training pairs');
+});
+
+after(async () => {
+  await sidecar?.stop();
+  await results?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** ATD AUROC (ID positive) of the held-out set through the sidecar, and the prompt versions that scored it. */
+async function scoreHeldOut(prefix: string): Promise<{ auroc: number; prompts: Set<string> }> {
+  const before = results.messages.length;
+  await produce(kafka, topics.input, inputs(heldOut, prefix, false));
+  await results.waitFor(`${heldOut.length} held-out results (${prefix})`, (ms) => ms.length >= before + heldOut.length, 60_000);
+  const mine = (await Promise.all(results.messages.slice(before).map(decodeResult))).filter((r) => r.id.startsWith(prefix));
+  assert.equal(mine.length, heldOut.length);
+  const ood = new Set(heldOut.filter((h) => h.ood).map((h) => `${prefix}${h.id}`));
+  const id = mine.filter((r) => !ood.has(r.id)).map((r) => r.scores.atd);
+  const out = mine.filter((r) => ood.has(r.id)).map((r) => r.scores.atd);
+  return { auroc: mannWhitney(id, out), prompts: new Set(mine.map((r) => r.model.promptVersion)) };
+}
+
+test('closed loop: reviewed samples train a release that the running sidecar serves, better on a held-out set of the concept', { timeout: 600_000 }, async () => {
+  // Reviewers decide every outlier and most ID items; an undecided captioned ID item the sidecar
+  // sampled is an ID training pair as it is.
+  const decisions = await Promise.all(reviewItems.filter((r, i) => byId.get(r.id)!.ood || i % 7 !== 3).map((r) => decision(r.id, byId.get(r.id)!)));
+  await produce(kafka, topics.decisions, decisions);
+  const beforeScore = await scoreHeldOut('before-');
+  assert.deepEqual([...beforeScore.prompts], [MANIFEST.prompt.version]);
+
+  const releases = await collect(kafka, topics.modelReleases);
+  const samplesDir = join(work, 'samples-loop');
+  const env = trainerEnv(topics, samplesDir);
+  try {
+    const run = spawnClipn(['train', '--once'], env);
+    const code = await run.exited;
+    process.stdout.write(`loop run: ${run.output().split('\n').find((l) => l.startsWith('{"status"'))}\n`);
+    assert.equal(code, 0, `train --once publishes (exit 0); output:\n${run.output().slice(-4000)}`);
+    await releases.waitFor('the release', (ms) => ms.length >= 1, 30_000);
+    const release = (await codec.decode(releases.messages[0]!.value!, 'ModelRelease')).value;
+    assert.equal(releases.messages[0]!.key!.toString(), 'demo');
+    assert.equal(release.version, `${MANIFEST.modelVersion}/p1`);
+    assert.equal(release.parentVersion, MANIFEST.prompt.version);
+    assert.equal(release.kind, 'prompt');
+    assert.ok(release.lineage.sampleCount > 40, `trained on ${release.lineage.sampleCount} samples`);
+    for (const k of ['candidate.atdAuroc', 'serving.atdAuroc', 'candidate.ctwFpr95', 'candidate.idAccuracy']) assert.equal(typeof release.lineage.metrics[k], 'number', k);
+
+    await until('the sidecar serves the release', () => sidecar.state!.current.classifier.promptVersion === release.version, 30_000);
+    const afterScore = await scoreHeldOut('after-');
+    assert.deepEqual([...afterScore.prompts], [release.version], 'results name the new prompt version');
+    process.stdout.write(`held-out ${CONCEPT} vs ID, ATD AUROC through the sidecar: before ${beforeScore.auroc.toFixed(4)} (${MANIFEST.prompt.version}), after ${afterScore.auroc.toFixed(4)} (${release.version}); gate on the trainer's held-out split: serving ${release.lineage.metrics['serving.atdAuroc']!.toFixed(4)}, candidate ${release.lineage.metrics['candidate.atdAuroc']!.toFixed(4)}\n`);
+    assert.ok(afterScore.auroc > beforeScore.auroc, `ATD AUROC after (${afterScore.auroc}) > before (${beforeScore.auroc})`);
+
+    // The history lists it as served; rolling back to the bundle's prompt swaps the sidecar back.
+    const list = spawnClipn(['models', 'list', '--json'], env);
+    assert.equal(await list.exited, 0, list.output());
+    const rows = list.output().trim().split('\n').filter((l) => l.startsWith('{"version"')).map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.version, r.serving]), [[release.version, true]]);
+    const back = spawnClipn(['models', 'rollback', MANIFEST.prompt.version], env);
+    assert.equal(await back.exited, 0, back.output());
+    await until('the sidecar serves the bundle prompt again', () => sidecar.state!.current.classifier.promptVersion === MANIFEST.prompt.version, 30_000);
+  } finally {
+    await releases.stop();
+  }
+});
+
+/** Fresh trainer topics holding copies of the shared review items (the sidecar's output). */
+async function trainerTopics(): Promise<Topics> {
+  const t = await newTopics();
+  await produce(kafka, t.review, reviewItems.map((r) => ({ key: r.key, value: r.value })));
+  return t;
+}
+
+test('a candidate trained on corrupted decisions is refused: exit 3, nothing on the release topic', { timeout: 600_000 }, async () => {
+  const t = await trainerTopics();
+  // Training-split items get the opposite verdict; held-out items the truth the gate measures with.
+  const share = Number(HELD_OUT_SHARE);
+  const decisions = await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share) === 'train')));
+  await produce(kafka, t.decisions, decisions);
+  // A larger step size, so the corrupted verdicts move the prompt well beyond the gate's margin.
+  const run = spawnClipn(['train', '--once'], trainerEnv(t, join(work, 'samples-corrupt'), { CLIPN_TRAINER__KERNEL__LR: '0.01' }));
+  const code = await run.exited;
+  const summary = run.output().split('\n').find((l) => l.startsWith('{"status"'));
+  process.stdout.write(`corrupted run: ${summary}\n`);
+  assert.equal(code, 3, `refused (exit 3); output:\n${run.output().slice(-4000)}`);
+  assert.equal(JSON.parse(summary!).status, 'refused');
+  assert.ok(JSON.parse(summary!).candidate !== null, 'the candidate was trained and gated');
+  const releases = await collect(kafka, t.modelReleases);
+  // The topic's end is known: nothing was written (a read-to-end would see a record).
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(t.modelReleases);
+  await admin.disconnect();
+  await releases.stop();
+  assert.deepEqual(offsets.map((o) => o.high), ['0'], 'no record on the release topic');
+});
+
+test('a trainer killed (SIGKILL) during a kernel run loses no samples and publishes nothing; the next run works', { timeout: 600_000 }, async () => {
+  const t = await trainerTopics();
+  await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!))));
+  // Few epochs: the run after the restart only has to complete.
+  const env = trainerEnv(t, join(work, 'samples-kill'), { CLIPN_TRAINER__KERNEL__EPOCHS: '5' });
+  const first = spawnClipn(['train', '--once'], env);
+  await until('the kernel started', () => logLines(first.output(), 'kernel started').length > 0 || first.child.exitCode !== null, 120_000);
+  assert.equal(first.child.exitCode, null, `still running at kernel start; output:\n${first.output().slice(-3000)}`);
+  first.child.kill('SIGKILL');
+  await first.exited;
+  const counted = logLines(first.output(), 'caught up')[0]!;
+  const kernelPid = logLines(first.output(), 'kernel started')[0]!.pid as number;
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const releaseEnd = async () => (await admin.fetchTopicOffsets(t.modelReleases)).map((o) => o.high);
+  try {
+    assert.deepEqual(await releaseEnd(), ['0'], 'nothing published by the killed run');
+    const second = spawnClipn(['train', '--once'], env);
+    const code = await second.exited;
+    const recount = logLines(second.output(), 'caught up')[0];
+    assert.ok(recount, `the restart caught up; output:\n${second.output().slice(-3000)}`);
+    assert.equal(recount.samples, counted.samples, 'the same samples after the restart');
+    assert.equal(recount.newSinceRun, counted.newSinceRun, 'none counted twice');
+    assert.ok(counted.samples > 40);
+    assert.ok(logLines(second.output(), 'removed an unfinished training run').length === 1, 'the killed run folder was cleaned');
+    assert.throws(() => process.kill(kernelPid, 0), 'the left-over kernel is not running any more');
+    assert.ok(code === 0 || code === 3, `the next run completes (published or refused); got ${code}:\n${second.output().slice(-3000)}`);
+    assert.deepEqual(await releaseEnd(), [code === 0 ? '1' : '0']);
+  } finally {
+    await admin.disconnect();
+  }
+});
