@@ -30,6 +30,8 @@ export interface RunReport {
   serve?: ServeRun[];
   labels?: LabelResults & { extrapolation: { templates: number; texts: number; seconds: number } };
   notes: string[];
+  serveModel?: string;
+  servedBundle?: { bytes: number; runtimeBytes: number };
 }
 
 const MATMUL_OPS = new Set(['MatMul', 'FusedMatMul', 'Gemm', 'Conv', 'DynamicQuantizeMatMul', 'MatMulInteger', 'QGemm']);
@@ -115,7 +117,7 @@ export function writeReport(r: RunReport): string {
   if (r.serve && r.bare) {
     const b = r.bare;
     md.heading(2, '3. Stream processor: clipn serve on the broker against the bare encoder');
-    md.para(`Inputs: 640x480 JPEGs generated at bench time. \`clipn serve\` ran as a child process (CLIPN_* variables) on the ViT-B-16 fp32 bundle, processing.maxBatch = model.maxBatch = ${b.batch}, against the local broker. Saturation: a backlog of images, rate from the end of the first batch to the last result. Latency: input record timestamp to result record timestamp, under a paced load of half the saturation rate. Bare encoder: the same preprocessing (sharp) and encoder (ClipnEncoders) at batch ${b.batch} in one process, batch after batch, no Kafka: ${fmt(b.rate, 'images/s')}, ${pct(b.decodeShare)} of its time in decoding.`);
+    md.para(`Inputs: 640x480 JPEGs generated at bench time. \`clipn serve\` ran as a child process (CLIPN_* variables) on ${r.serveModel ?? 'the ViT-B-16 fp32 bundle'}, processing.maxBatch = model.maxBatch = ${b.batch}, against the local broker. Saturation: a backlog of images, rate from the end of the first batch to the last result. Latency: input record timestamp to result record timestamp, under a paced load of half the saturation rate. Bare encoder: the same preprocessing (sharp) and encoder (ClipnEncoders) at batch ${b.batch} in one process, batch after batch, no Kafka: ${fmt(b.rate, 'images/s')}, ${pct(b.decodeShare)} of its time in decoding.`);
     md.table(['maxWaitMs', 'serve images/s', 'of bare encoder', 'plumbing cost', 'offered load /s', 'p50 latency ms', 'p99 latency ms', 'mean batch', 'ready after s'], r.serve.map((s) => [
       s.maxWaitMs, fmt(s.saturation), pct(s.saturation.median / b.rate.median), pct(1 - s.saturation.median / b.rate.median), num(s.offeredPerSecond), fmt(s.p50), fmt(s.p99), num(s.meanBatch), num(s.readySeconds),
     ]));
@@ -126,28 +128,29 @@ export function writeReport(r: RunReport): string {
     md.heading(3, `Target serve >= 90% of the bare encoder: ${worst >= 0.9 ? 'met' : `missed (lowest ${pct(worst)}, ${pts(0.9 - worst)} short)`}`);
     const s0 = r.serve[0]!;
     const perImageBare = 1000 / b.rate.median;
-    md.para(`Bare encoder: ${num(perImageBare)} ms per image. In the sidecar, infer alone is ${num(s0.stages.infer ?? Number.NaN)} ms per image and decode ${num(s0.stages.decode ?? Number.NaN)} ms (decoding runs on libuv threads beside ONNX Runtime's threads on the same ${m.logicalCpus} CPUs).`);
-  }
-
-  if (r.serve) {
-    md.heading(2, '5. Memory');
-    md.table(['maxWaitMs', 'RSS when ready', 'RSS after the image phases', 'peak RSS (VmHWM)'], r.serve.map((s) => [s.maxWaitMs, `${num(s.memory.idleMiB, 4)} MiB`, `${num(s.memory.afterImagesMiB, 4)} MiB`, `${num(s.memory.peakMiB, 4)} MiB`]));
-    md.para(`Bundle on disk: ${mib(r.bundle.bytes)} in all, of which ${mib(r.bundle.runtimeBytes)} is what serve loads (the three ONNX graphs, tokenizer, prompt, templates; checkpoint.pt is only hashed). Peak RSS / runtime files: ${num(Math.max(...r.serve.map((s) => s.memory.peakMiB)) * 2 ** 20 / r.bundle.runtimeBytes)}x.${r.labels ? ' The last row\'s peak includes the label-set phase.' : ''}`);
+    md.para(`Bare encoder: ${num(perImageBare)} ms per image. In the sidecar, infer alone is ${num(s0.stages.infer ?? Number.NaN)} ms per image and decode ${num(s0.stages.decode ?? Number.NaN)} ms (decoding runs on libuv threads beside ONNX Runtime's threads on the same ${m.logicalCpus} CPUs). The sidecar decodes the next batch while the current one is inferred; the bare loop does one after the other, so serve can exceed it.`);
   }
 
   if (r.labels) {
     const l = r.labels;
-    md.heading(2, '4. Label sets going live (ViT-B-16 text towers)');
+    md.heading(2, `4. Label sets going live (text towers of ${r.serveModel ?? 'ViT-B-16'})`);
     md.para(`A LabelSet record of ${l.labels} new labels with ${l.templates} template(s) (${l.coldTexts} texts through the yes and no towers), then versions adding one label each with the text-embedding cache warm (${l.addedTexts} texts). Live = the label-set version gauge on /metrics shows the version, timed from the broker's acknowledgement of the record; build = the sidecar's own head-building time from its "label-set applied" log line.`);
     md.table(['', 'live after s', 'build s', 'texts encoded'], [
       [`cold, ${l.labels} labels x ${l.templates} template(s)`, fmt(l.cold), fmt(l.coldBuild), l.coldTexts],
       ['one added label, warm cache', fmt(l.added), fmt(l.addedBuild), l.addedTexts],
     ]);
     const x = l.extrapolation;
-    md.para(`Per text (yes and no tower counted separately): ${fmt({ ...l.perText, median: l.perText.median * 1000, min: l.perText.min * 1000, max: l.perText.max * 1000 }, 'ms')}. The full ${x.templates}-template ensemble for ${l.labels} labels is ${x.texts} texts: about ${num(x.seconds / 60)} minutes cold at that rate (heads are built off the hot path; the previous version serves meanwhile).`);
+    md.para(`Per text (yes and no tower counted separately): ${fmt({ ...l.perText, median: l.perText.median * 1000, min: l.perText.min * 1000, max: l.perText.max * 1000 }, 'ms')}. The full ${x.templates}-template ensemble (the bundle's templates.txt) for ${l.labels} labels is ${x.texts} texts: about ${num(x.seconds / 60)} minutes cold at that rate; the 80-template ensemble is ${2 * l.labels * 80} texts, about ${num((2 * l.labels * 80 * l.perText.median) / 60)} minutes (heads are built off the hot path; the previous version serves meanwhile).`);
     const addMs = l.added.median * 1000;
     md.heading(3, `Target one added label live in < 1 s: ${addMs < 1000 ? `met (${num(addMs)} ms)` : `missed (${num(addMs)} ms, ${num(addMs - 1000)} ms over)`}`);
     md.para(`Of the ${num(addMs)} ms, ${num(l.addedBuild.median * 1000)} ms is head building (cache lookups for every label, ${l.addedTexts} texts encoded, normalising and summing ${l.labels + 1} heads); the rest is the side channel (consumer fetch, decode, swap) and the 5 ms polling of /metrics.`);
+  }
+
+  if (r.serve) {
+    md.heading(2, '5. Memory');
+    md.table(['maxWaitMs', 'RSS when ready', 'RSS after the image phases', 'peak RSS (VmHWM)'], r.serve.map((s) => [s.maxWaitMs, `${num(s.memory.idleMiB, 4)} MiB`, `${num(s.memory.afterImagesMiB, 4)} MiB`, `${num(s.memory.peakMiB, 4)} MiB`]));
+    const sb = r.servedBundle ?? r.bundle;
+    md.para(`Bundle served (${r.serveModel ?? 'ViT-B-16 fp32'}) on disk: ${mib(sb.bytes)} in all, of which ${mib(sb.runtimeBytes)} is what serve loads (the three ONNX graphs, tokenizer, prompt, templates; checkpoint.pt is only hashed). Peak RSS / loaded files: ${num(Math.max(...r.serve.map((s) => s.memory.peakMiB)) * 2 ** 20 / sb.runtimeBytes)}x.${r.labels ? ' The last row\'s peak includes the label-set phase.' : ''}`);
   }
 
   md.heading(2, '6. GPU');

@@ -27,6 +27,7 @@ const { values: opts } = parseArgs({
     threads: { type: 'string' },
     out: { type: 'string' },
     sections: { type: 'string', default: 'encoder,int8,serve,labels' },
+    'serve-model': { type: 'string' },
   },
 });
 const quick = opts.quick!;
@@ -89,6 +90,18 @@ async function requireProvider(graph: string): Promise<void> {
   }
 }
 
+/** Writes what is measured so far, marked partial, so an interrupted run still leaves its numbers. */
+function checkpoint(report: RunReport, done: string): void {
+  report.seconds = (performance.now() - started) / 1000;
+  writeFileSync(out, writeReport({ ...report, notes: [...report.notes, `**Partial**: written after the ${done} section; the run had not finished.`] }));
+}
+
+/** The files serve reads (checkpoint.pt is only hashed). */
+function runtimeFilesOf(b: Bundle): string[] {
+  const g = b.manifest.graphs;
+  return [g.image.file, g.text.file, g.textNo.file, b.manifest.tokenizer.file, b.manifest.prompt.file, ...(b.manifest.templates ? [b.manifest.templates.file] : [])];
+}
+
 const bytesOf = (b: Bundle, names?: string[]): number => Object.entries(b.manifest.files).filter(([n]) => !names || names.includes(n)).reduce((a, [, f]) => a + f.bytes, 0);
 
 async function main(): Promise<void> {
@@ -99,7 +112,7 @@ async function main(): Promise<void> {
   const { bundle, exportSeconds } = await vitBundle();
   const int8 = await int8Copy(bundle, join(CACHE, 'vit-b-16-int8'));
   const m = bundle.manifest;
-  const runtimeFiles = [m.graphs.image.file, m.graphs.text.file, m.graphs.textNo.file, m.tokenizer.file, m.prompt.file, ...(m.templates ? [m.templates.file] : [])];
+  const runtimeFiles = runtimeFilesOf(bundle);
   const flops = vitImageFlops(visionConfig(m.architecture.config as Record<string, unknown>));
   const report: RunReport = {
     command: `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
@@ -122,30 +135,38 @@ async function main(): Promise<void> {
       fp32: await profileImageGraph(bundle.path(m.graphs.image.file), m.preprocess.imageSize, 8, runs, threads, join(CACHE, 'profiles'), device),
       int8: await profileImageGraph(int8.path(int8.manifest.graphs.image.file), m.preprocess.imageSize, 8, runs, threads, join(CACHE, 'profiles'), device),
     };
+    checkpoint(report, 'encoder');
   }
   if (sections.has('int8')) {
     const demo = await loadBundle(join(ROOT, 'models', 'demo'));
     const demoInt8 = await int8Copy(demo, join(CACHE, 'demo-int8'), true);
     log('int8 quality on the demo model');
     report.quality = await runPython<Int8Quality>([join(ROOT, 'bench', 'int8-quality.py'), '--fp32', demo.dir, '--int8', demoInt8.dir, '--heldout', join(ROOT, 'models', 'demo-heldout')]);
+    checkpoint(report, 'int8');
   }
 
   const templates = readFileSync(bundle.path(m.templates!.file), 'utf8').split('\n').filter((l) => l.trim());
   if (sections.has('serve') || sections.has('labels')) {
     const batch = 8;
+    // The smoke run serves the small demo model: ViT-B-16 start-up alone takes minutes on a busy machine.
+    const serveModel = opts['serve-model'] ?? (quick ? 'demo' : 'vit-b-16');
+    if (serveModel !== 'demo' && serveModel !== 'vit-b-16') throw new Error(`--serve-model: expected demo or vit-b-16, got ${serveModel}`);
+    const served = serveModel === 'demo' ? await loadBundle(join(ROOT, 'models', 'demo')) : bundle;
+    report.servedBundle = { bytes: bytesOf(served), runtimeBytes: bytesOf(served, runtimeFilesOf(served)) };
+    report.serveModel = `${serveModel === 'demo' ? 'the demo model (models/demo)' : 'ViT-B-16 fp32'}, ${served.manifest.modelVersion}`;
     const jpegs = await makeJpegs(24);
     log(`640x480 JPEGs: ${jpegs.length}, ${(jpegs.reduce((a, j) => a + j.length, 0) / jpegs.length / 1024).toFixed(0)} KiB on average`);
     if (sections.has('serve')) {
-      const enc = await loadEncoders(bundle.dir, { threads, device }, batch);
+      const enc = await loadEncoders(served.dir, { threads, device }, batch);
       try {
-        report.bare = { batch, ...(await bareEncoder(enc, jpegs, batch, quick ? 1 : 3, quick ? 2 : 6, m.preprocess)) };
+        report.bare = { batch, ...(await bareEncoder(enc, jpegs, batch, quick ? 1 : 3, quick ? 2 : 6, served.manifest.preprocess)) };
       } finally {
         await enc.release();
       }
       log(`bare encoder: ${report.bare.rate.median.toFixed(2)} images/s`);
     }
     const plan: ServePlan = {
-      bundleDir: bundle.dir, device, threads, batch, saturationImages: quick ? 32 : 64, saturationRounds: quick ? 1 : 3,
+      bundleDir: served.dir, device, threads, batch, saturationImages: quick ? 32 : 64, saturationRounds: quick ? 1 : 3,
       latencySeconds: quick ? 5 : 20, latencyRounds: quick ? 1 : 3, latencyLoad: 0.5,
     };
     const kafka = testKafka();
@@ -157,6 +178,7 @@ async function main(): Promise<void> {
         const r: { run: ServeRun; live: LiveServe } = await serveImages(kafka, sections.has('serve') ? plan : { ...plan, saturationImages: batch, saturationRounds: 1, latencyRounds: 1, latencySeconds: 2 }, wait, jpegs, templates[0]!, uniqueName('bench'), log);
         live = r.live;
         report.serve.push(r.run);
+        checkpoint(report, `serve (maxWaitMs ${wait})`);
         if (i < waits.length - 1) {
           await live.stop();
           live = null;

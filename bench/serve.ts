@@ -89,7 +89,7 @@ export async function startServe(kafka: Kafka, plan: ServePlan, maxWaitMs: numbe
     await results.stop();
   };
   try {
-    const readySeconds = await serve.ready(300_000);
+    const readySeconds = await serve.ready(1_200_000);
     return { serve, topics, results, stop, readySeconds };
   } catch (error) {
     await stop();
