@@ -28,7 +28,7 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the demo model and its synthetic world")
     dsub = p.add_subparsers(dest="demo_command", required=True)
-    b = dsub.add_parser("build", help="train and export the demo model from a seed (CPU, about 15 minutes on 2 cores)")
+    b = dsub.add_parser("build", help="train and export the demo model from a seed (CPU, about 40 minutes on 2 cores)")
     b.add_argument("--out", default="models/demo")
     b.add_argument("--heldout", default="models/demo-heldout")
     b.add_argument("--seed", type=int, default=0)
