@@ -63,7 +63,7 @@ export interface EncoderResults {
   torch: Throughput;
   torchVersion: string;
   torchThreads: number;
-  sgemm: Summary & { n: number };
+  sgemm: Summary & { size: number };
   torchProfile: { batch: number; totalMs: number; ops: Array<{ op: string; ms: number; calls: number; share: number }> } | null;
   provider: string;
 }
@@ -124,6 +124,6 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   for (const batch of plan.batches) torch[batch] = summarize((py.encoder[String(batch)] ?? []).map((s) => batch / s));
   return {
     ortFp32, ortInt8, torch, torchVersion: py.torch, torchThreads: py.threads,
-    sgemm: { ...summarize(py.sgemm.gflops), n: py.sgemm.n }, torchProfile: py.profile ?? null, provider: plan.device,
+    sgemm: { ...summarize(py.sgemm.gflops), size: py.sgemm.n }, torchProfile: py.profile ?? null, provider: plan.device,
   };
 }

@@ -71,7 +71,7 @@ export function writeReport(r: RunReport): string {
       b, fmt(e.ortFp32[b]!), fmt(e.torch[b]!), `${num(e.ortFp32[b]!.median / e.torch[b]!.median)}x`,
       num(e.ortFp32[b]!.median * gf), num(e.torch[b]!.median * gf), pct((e.ortFp32[b]!.median * gf) / e.sgemm.median),
     ]));
-    md.para(`Ceiling: ${e.sgemm.n}x${e.sgemm.n} float32 matrix product in PyTorch ${e.torchVersion} on ${e.torchThreads} threads: ${fmt(e.sgemm, 'GFLOP/s')}. PyTorch runs our CLIPN model's \`encode_image\` (eval, no_grad, eager); ONNX Runtime runs the exported graph through \`loadBundle\` and \`ClipnEncoders.encodeImages\`, provider ${e.provider}.`);
+    md.para(`Ceiling: ${e.sgemm.size}x${e.sgemm.size} float32 matrix product in PyTorch ${e.torchVersion} on ${e.torchThreads} threads: ${fmt(e.sgemm, 'GFLOP/s')}. PyTorch runs our CLIPN model's \`encode_image\` (eval, no_grad, eager); ONNX Runtime runs the exported graph through \`loadBundle\` and \`ClipnEncoders.encodeImages\`, provider ${e.provider}.`);
     const best = Math.max(...batches.map((b) => e.ortFp32[b]!.median / e.torch[b]!.median));
     md.heading(3, `Target ORT >= 1.5x PyTorch: ${best >= 1.5 ? 'met' : `missed (best ${num(best)}x, ${num(1.5 - best)}x short)`}`);
     const torchAt = Math.max(...batches.map((b) => e.torch[b]!.median * gf));
