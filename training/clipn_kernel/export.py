@@ -181,3 +181,18 @@ def read_prompt(bundle_dir: str | Path) -> np.ndarray:
     manifest = json.loads((Path(bundle_dir) / "manifest.json").read_text())
     shape = manifest["prompt"]["shape"]
     return np.frombuffer((Path(bundle_dir) / manifest["prompt"]["file"]).read_bytes(), dtype="<f4").reshape(shape)
+
+
+def export_text_no(model: CLIPN, path: str | Path) -> Path:
+    """Writes the no tower alone as text_no.onnx, the graph export_bundle writes (same inputs,
+    output and dynamic batch axis; float32 weights), and runs the ONNX checker on it."""
+    model = model.eval().cpu()
+    ids = torch.zeros(2, CONTEXT_LENGTH, dtype=torch.long)
+    ids[:, 0] = simple_tokenizer().sot_token_id
+    ids[:, 1] = 320
+    ids[:, 2] = simple_tokenizer().eot_token_id
+    with torch.no_grad():
+        prompt = model.mean_prompt().detach().float().clone()
+        _export_graph(_Graph(model, model.encode_text_no, torch.float32), (ids, prompt), Path(path),
+                      ["input_ids", "prompt"], "text_embeds", {"input_ids": {0: "batch"}, "text_embeds": {0: "batch"}})
+    return Path(path)

@@ -32,3 +32,36 @@ def clipn_losses(
     l_tso = (2.0 - torch.sqrt(2.0 - 2.0 * (g * h).sum(dim=-1) + 1e-4)).mean()
     total = 0.5 * (l_yes + l_no + l_tso)
     return {"l_yes": l_yes, "l_no": l_no, "l_tso": l_tso, "total": total}
+
+
+def clipn_losses_open(
+    f: torch.Tensor, g: torch.Tensor, h: torch.Tensor, scale: torch.Tensor | float, positive: torch.Tensor, negatives: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """The CLIPN losses when some images have no caption of their own.
+
+    f: [N,D] images; g, h: [M,D] yes/no embeddings of the M captions in the batch (all L2-normalised).
+    positive: [N] int64, the column of image i's own caption, or -1 when it has none.
+    negatives: [N,M] bool, pairs whose caption does not describe the image (the caller excludes
+    each image's own caption and captions of the same concept).
+    An image without a caption adds only its row of L_no terms. With M == N, positive = arange(N)
+    and negatives = mask & ~eye, this equals clipn_losses(f, g, h, scale, mask).
+    Terms with nothing to average over (no captioned image, no negative pair) are 0.
+    """
+    logits_yes = scale * f @ g.t()
+    logits_no = scale * f @ h.t()
+    log_norm = torch.logaddexp(logits_yes, logits_no)
+    rows = torch.nonzero(positive >= 0).flatten()
+    zero = f.new_zeros(()) + 0.0 * h.sum()  # keeps the graph when a term is empty
+    if rows.numel():
+        cols = positive[rows]
+        l_yes = -(logits_yes[rows, cols] - log_norm[rows, cols]).mean()
+    else:
+        l_yes = zero
+    pairs = negatives.to(torch.bool)
+    if pairs.any():
+        l_no = -(logits_no - log_norm)[pairs].sum() / pairs.sum()
+    else:
+        l_no = zero
+    l_tso = (2.0 - torch.sqrt(2.0 - 2.0 * (g * h).sum(dim=-1) + 1e-4)).mean() if g.shape[0] else zero
+    total = 0.5 * (l_yes + l_no + l_tso)
+    return {"l_yes": l_yes, "l_no": l_no, "l_tso": l_tso, "total": total}

@@ -47,3 +47,44 @@ def test_gradients_flow_to_the_no_text_only_through_l_no_and_l_tso():
     h = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1).requires_grad_(True)
     clipn_losses(f, g, h, 10.0)["total"].backward()
     assert h.grad is not None and torch.isfinite(h.grad).all()
+
+
+def test_open_losses_equal_clipn_losses_when_every_image_has_its_caption():
+    from clipn_kernel.losses import clipn_losses_open
+
+    torch.manual_seed(1)
+    f, g, h = (torch.nn.functional.normalize(torch.randn(5, 8), dim=-1) for _ in range(3))
+    mask = torch.rand(5, 5) > 0.3
+    want = clipn_losses(f, g, h, 7.0, mask)
+    got = clipn_losses_open(f, g, h, 7.0, torch.arange(5), mask & ~torch.eye(5, dtype=torch.bool))
+    for key in want:
+        assert torch.isclose(got[key], want[key]), key
+
+
+def test_an_image_without_caption_adds_only_its_l_no_row():
+    from clipn_kernel.losses import clipn_losses_open
+
+    torch.manual_seed(2)
+    f = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    g, h = (torch.nn.functional.normalize(torch.randn(2, 4), dim=-1) for _ in range(2))
+    positive = torch.tensor([0, 1, -1])  # image 2 has no caption: both captions are its negatives
+    negatives = torch.tensor([[False, True], [True, False], [True, True]])
+    logits_yes, logits_no = 3 * f @ g.t(), 3 * f @ h.t()
+    log_q_no = logits_no - torch.logaddexp(logits_yes, logits_no)
+    log_q_yes = logits_yes - torch.logaddexp(logits_yes, logits_no)
+    got = clipn_losses_open(f, g, h, 3.0, positive, negatives)
+    assert torch.isclose(got["l_yes"], -(log_q_yes[0, 0] + log_q_yes[1, 1]) / 2)
+    assert torch.isclose(got["l_no"], -(log_q_no[0, 1] + log_q_no[1, 0] + log_q_no[2, 0] + log_q_no[2, 1]) / 4)
+    assert torch.isclose(got["l_tso"], (2 - torch.sqrt(2 - 2 * (g * h).sum(-1) + 1e-4)).mean())
+
+
+def test_open_losses_with_nothing_to_average_are_zero_and_keep_the_graph():
+    from clipn_kernel.losses import clipn_losses_open
+
+    f = torch.nn.functional.normalize(torch.randn(2, 4), dim=-1)
+    g = torch.nn.functional.normalize(torch.randn(1, 4), dim=-1)
+    h = torch.nn.functional.normalize(torch.randn(1, 4), dim=-1).requires_grad_(True)
+    got = clipn_losses_open(f, g, h, 5.0, torch.tensor([0, -1]), torch.tensor([[False], [False]]))
+    assert got["l_no"].item() == 0.0
+    got["total"].backward()
+    assert h.grad is not None and torch.isfinite(h.grad).all()

@@ -1,0 +1,1 @@
+"""`train-prompts` internals: the samples file, the training loop, the output files."""

@@ -1,0 +1,202 @@
+"""`train-prompts`: re-pretrain the CLIPN "no" prompts (or the whole no tower) from image embeddings
+and captions, and write prompt.bin / prompts.bin (/ text_no.onnx) and, last, result.json.
+
+Exit codes: 0 success; 2 bad input or arguments (stderr line starting "error: "); other = a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import torch
+
+from .checkpoint import load_clipn_checkpoint
+from .export import export_text_no
+from .model import CLIPN, NUM_NO_PROMPTS, parse_model_config
+from .train.loop import MODES, EpochHook, prepare, train
+from .train.outputs import RESULT, file_info, read_f32, write_f32, write_result
+from .train.samples import Sample, load_samples, tokenize_checked
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _number(kind: type, minimum: float, above: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a finite number >= minimum (> minimum when `above`)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (above and value == minimum):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'>' if above else '>='} {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _fail(message: str) -> NoReturn:
+    # argparse would print usage first; the kernel's contract is one line starting "error: ".
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-prompts", help="re-pretrain the no prompts (or the no tower) from image embeddings and captions")
+    p.error = _fail  # type: ignore[method-assign]
+    p.add_argument("--bundle", required=True, help="model bundle folder (manifest.json, checkpoint.pt)")
+    p.add_argument("--samples", required=True, help="JSON-lines samples file: id, embedding, text, group, kind")
+    p.add_argument("--out", required=True, help="output folder (must not hold a result.json yet)")
+    p.add_argument("--checkpoint", default=None, help="CLIPN checkpoint (default: BUNDLE/checkpoint.pt)")
+    p.add_argument("--mode", choices=MODES, default="prompts", help="train the 16 prompts only, or the whole no tower with them")
+    p.add_argument("--init-prompts", default=None, help="prompts.bin of an earlier run ([16,77,W] float32 LE); default: the checkpoint's")
+    p.add_argument("--epochs", type=_number(int, 1), default=30)
+    p.add_argument("--lr", type=_number(float, 0.0, above=True), default=1e-3)
+    p.add_argument("--batch", type=_number(int, 2), default=64)
+    p.add_argument("--weight-decay", type=_number(float, 0.0), default=0.0)
+    p.add_argument("--seed", type=_number(int, 0), default=0)
+    p.add_argument("--device", choices=DEVICES, default="auto", help="auto: cuda when available")
+    p.add_argument("--log-json", action="store_true", help="progress as JSON lines on stderr")
+    p.set_defaults(run=run)
+
+
+def _device(choice: str) -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: CUDA is not available on this machine")
+    return torch.device("cuda" if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def _arg_strings(args: argparse.Namespace, checkpoint: str) -> dict[str, str]:
+    """Every CLI argument by its flag name, as a string ("" for an unset --init-prompts)."""
+    values: dict[str, Any] = {
+        "bundle": args.bundle, "samples": args.samples, "out": args.out, "checkpoint": checkpoint, "mode": args.mode,
+        "init-prompts": args.init_prompts or "", "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
+        "weight-decay": args.weight_decay, "seed": args.seed, "device": args.device, "log-json": "true" if args.log_json else "false",
+    }
+    return {k: str(v) for k, v in values.items()}
+
+
+class _Progress:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def epoch(self, epoch: int, epochs: int, loss: float, seconds: float) -> None:
+        if self.as_json:
+            self._json({"event": "epoch", "epoch": epoch, "epochs": epochs, "loss": round(loss, 4), "seconds": round(seconds, 1)})
+        else:
+            self._line(f"epoch {epoch}/{epochs} loss {loss:.4f} ({seconds:.1f} s)")
+
+    def done(self, result: dict[str, Any], path: Path) -> None:
+        loss = result["lossCurve"][-1]
+        if self.as_json:
+            self._json({"event": "done", "mode": result["mode"], "epochs": result["epochs"], "loss": round(loss, 4),
+                        "seconds": result["seconds"], "result": str(path)})
+        else:
+            self._line(f"done: {path} (loss {loss:.4f}, {result['seconds']:.1f} s)")
+
+    def _json(self, obj: dict[str, Any]) -> None:
+        self._line(json.dumps(obj))
+
+    @staticmethod
+    def _line(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+
+class _Deterministic:
+    """Deterministic kernels for the run, restoring the process's previous setting after it."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+
+    def __enter__(self) -> None:
+        if self.device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for deterministic GEMMs
+        # warn_only: an op without a deterministic kernel warns instead of failing the run.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.use_deterministic_algorithms(self.saved[0], warn_only=self.saved[1])
+
+
+@dataclass
+class Fit:
+    model: CLIPN  # on the CPU, in eval mode
+    manifest: dict[str, Any]
+    samples: list[Sample]
+    curve: list[float]
+    device: torch.device
+    checkpoint: str
+
+
+def fit(args: argparse.Namespace, on_epoch: EpochHook | None = None) -> Fit:
+    """Loads the bundle's model and the samples, and trains; deterministic in the arguments on the CPU."""
+    device = _device(args.device)
+    bundle = Path(args.bundle)
+    manifest_path = bundle / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"--bundle {bundle}: manifest.json not found")
+    manifest = json.loads(manifest_path.read_text())
+    arch = manifest["architecture"]
+    cfg = parse_model_config(arch["config"], name=arch.get("name", "custom"))
+    checkpoint = args.checkpoint or str(bundle / "checkpoint.pt")
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+
+    samples = load_samples(args.samples, cfg.embed_dim)
+    ids = tokenize_checked(samples, cfg)
+    model = load_clipn_checkpoint(checkpoint, cfg)
+    if args.init_prompts:
+        shape = (NUM_NO_PROMPTS, cfg.text.context_length, cfg.text.width)
+        with torch.no_grad():
+            model.prompt_no.copy_(read_f32(args.init_prompts, shape, "--init-prompts"))
+    with _Deterministic(device):
+        torch.manual_seed(args.seed)
+        model.to(device)
+        data = prepare(model, samples, ids, device)
+        curve = train(model, data, mode=args.mode, epochs=args.epochs, lr=args.lr, batch=args.batch,
+                      weight_decay=args.weight_decay, seed=args.seed, on_epoch=on_epoch)
+    return Fit(model.cpu().eval(), manifest, samples, curve, device, checkpoint)
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: expected a folder, got a file")
+    if (out / RESULT).exists():
+        raise ValueError(f"--out {out} already holds {RESULT}: choose a new folder (a finished run is never overwritten)")
+    progress = _Progress(args.log_json)
+    done = fit(args, on_epoch=progress.epoch)
+    model, samples = done.model, done.samples
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_f32(out / "prompts.bin", model.prompt_no)
+    write_f32(out / "prompt.bin", model.mean_prompt())  # what the text_no graph takes as its `prompt` input
+    written = ["prompt.bin", "prompts.bin"]
+    if args.mode == "no-tower":
+        export_text_no(model, out / "text_no.onnx")
+        written.append("text_no.onnx")
+    result: dict[str, Any] = {
+        "mode": args.mode,
+        "baseModelVersion": done.manifest.get("modelVersion"),
+        "samples": {"total": len(samples), "withText": sum(s.text is not None for s in samples),
+                    "id": sum(s.kind == "id" for s in samples), "ood": sum(s.kind == "ood" for s in samples)},
+        "epochs": args.epochs,
+        "lossCurve": done.curve,
+        "args": _arg_strings(args, done.checkpoint),
+        "seed": args.seed,
+        "device": done.device.type,
+        "seconds": round(time.perf_counter() - started, 3),
+        "files": {name: file_info(out / name) for name in written},
+    }
+    progress.done(result, write_result(out, result))
+    return 0
