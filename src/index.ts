@@ -18,7 +18,7 @@ export {
   runKernel,
   trainRun,
   decide,
-  evaluatePrompt,
+  evaluateClassifier,
   splitOf,
   joinSample,
   ReleaseHistory,

@@ -46,6 +46,8 @@ export class ClipnClassifier {
     private readonly prompt: Float32Array,
     /** The version of the "no" prompt in use. */
     readonly promptVersion: string,
+    /** Encoders with a no-tower release's tower; null: the bundle's own tower. */
+    private readonly tower: ClipnEncoders | null = null,
   ) {}
 
   /** Loads and verifies a bundle, its encoders and tokenizer. */
@@ -97,11 +99,35 @@ export class ClipnClassifier {
     return this.shared.defaultTemplates;
   }
 
-  /** A classifier with another "no" prompt (a prompt release); encoders and cache are shared. */
+  /**
+   * A classifier with another "no" prompt (a prompt release) on the bundle's own no tower
+   * (prompts are trained against it); encoders and cache are shared.
+   */
   withPrompt(prompt: Float32Array, promptVersion: string): ClipnClassifier {
     const shape = this.shared.bundle.manifest.prompt.shape;
     checkPrompt(prompt, shape, `prompt ${promptVersion}`);
     return new ClipnClassifier(this.shared, Float32Array.from(prompt), promptVersion);
+  }
+
+  /**
+   * A classifier with a no-tower release: its text_no graph (verified bytes) and its prompt.
+   * The new tower's session belongs to the returned classifier: {@link releaseTower} frees it
+   * once nothing uses that classifier any more.
+   */
+  async withNoTower(graph: Uint8Array, prompt: Float32Array, version: string): Promise<ClipnClassifier> {
+    checkPrompt(prompt, this.shared.bundle.manifest.prompt.shape, `prompt ${version}`);
+    const tower = await this.shared.encoders.withTextNo(graph, `text_no.onnx of release ${version}`);
+    return new ClipnClassifier(this.shared, Float32Array.from(prompt), version, tower);
+  }
+
+  /** Whether this classifier serves a no-tower release's tower instead of the bundle's. */
+  get hasReleasedTower(): boolean {
+    return this.tower !== null;
+  }
+
+  /** Frees a no-tower release's tower (no-op on the bundle's own tower). */
+  async releaseTower(): Promise<void> {
+    await this.tower?.releaseTextNo();
   }
 
   /** Decodes and preprocesses untrusted bytes, at most decodeConcurrency at a time. */
@@ -113,7 +139,7 @@ export class ClipnClassifier {
   async prepare(labelSet: LabelSet): Promise<PreparedLabelSet> {
     const templates = labelSet.templates ?? this.shared.defaultTemplates;
     const { heads, stats } = await buildHeads(
-      { ...this.shared, modelVersion: this.modelVersion, prompt: this.prompt, promptVersion: this.promptVersion },
+      { ...this.shared, encoders: this.tower ?? this.shared.encoders, modelVersion: this.modelVersion, prompt: this.prompt, promptVersion: this.promptVersion },
       labelSet.labels,
       templates,
     );
@@ -147,6 +173,7 @@ export class ClipnClassifier {
   }
 
   async close(): Promise<void> {
+    await this.releaseTower();
     await this.shared.encoders.release();
   }
 }

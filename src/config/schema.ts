@@ -23,6 +23,9 @@ const model = z
     maxBatch: int(1).default(16).describe('Largest batch one encoder run takes (bigger batches are split).'),
     cacheDir: nullable(text()).default(null).describe('Folder of the text-embedding cache (label-set heads survive restarts); null keeps it in memory only.'),
     cacheEntries: int(1).default(200_000).describe('Most text embeddings kept in the cache.'),
+    releaseArtifactRoot: nullable(text())
+      .default(null)
+      .describe('Folder no-tower releases are loaded from (their file:// URI or path must lie under it; point it at the trainer\'s artifact store); null refuses no-tower releases.'),
   })
   .prefault({});
 

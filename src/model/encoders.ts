@@ -4,7 +4,7 @@
  */
 import { ClipnError } from '../errors.js';
 import type { Bundle } from './bundle.js';
-import { createSession, type OnnxOptions, type OnnxSession } from './onnx.js';
+import { createSession, createSessionFromBytes, type OnnxOptions, type OnnxSession } from './onnx.js';
 
 /** Options of {@link ClipnEncoders}. */
 export interface EncoderOptions extends OnnxOptions {
@@ -23,13 +23,35 @@ export class ClipnEncoders {
     readonly contextLength: number,
     readonly promptShape: readonly [number, number],
     private readonly maxBatch: number,
+    private readonly onnx: OnnxOptions,
   ) {}
 
   static async load(bundle: Bundle, options: EncoderOptions): Promise<ClipnEncoders> {
     const g = bundle.manifest.graphs;
     const [image, text, textNo] = await Promise.all([g.image, g.text, g.textNo].map((spec) => createSession(bundle.path(spec.file), options)));
     const m = bundle.manifest;
-    return new ClipnEncoders(image!, text!, textNo!, m.architecture.embedDim, m.preprocess.imageSize, m.tokenizer.contextLength, m.prompt.shape, Math.max(1, options.maxBatch));
+    return new ClipnEncoders(image!, text!, textNo!, m.architecture.embedDim, m.preprocess.imageSize, m.tokenizer.contextLength, m.prompt.shape, Math.max(1, options.maxBatch), options);
+  }
+
+  /**
+   * The same encoders with another no-text tower (a no-tower release): the image and yes-text
+   * sessions are shared, so release only the new tower with {@link releaseTextNo} when it is
+   * replaced. The graph must take the bundle's no-tower inputs and give its output.
+   */
+  async withTextNo(graph: Uint8Array, name: string): Promise<ClipnEncoders> {
+    const session = await createSessionFromBytes(graph, name, this.onnx);
+    const want = { inputs: [...this.textNo.inputNames].sort(), outputs: [...this.textNo.outputNames].sort() };
+    const got = { inputs: [...session.inputNames].sort(), outputs: [...session.outputNames].sort() };
+    if (JSON.stringify(want) !== JSON.stringify(got)) {
+      await session.release();
+      throw new ClipnError('MODEL_LOAD_FAILED', `${name}: expected a no-text tower with inputs [${want.inputs.join(', ')}] and outputs [${want.outputs.join(', ')}], got inputs [${got.inputs.join(', ')}] and outputs [${got.outputs.join(', ')}]`);
+    }
+    return new ClipnEncoders(this.image, this.text, session, this.embedDim, this.imageSize, this.contextLength, this.promptShape, this.maxBatch, this.onnx);
+  }
+
+  /** Releases the no-text tower only (one that {@link withTextNo} loaded). */
+  releaseTextNo(): Promise<void> {
+    return this.textNo.release();
   }
 
   /** The provider the image encoder runs on (cpu, cuda, ...). */

@@ -61,14 +61,27 @@ function sessionOptions(options: OnnxOptions, provider: ExecutionProvider): ort.
 }
 
 /** Loads `path` on the first provider of the preference list that works. */
-export async function createSession(path: string, options: OnnxOptions = DEFAULT_ONNX_OPTIONS): Promise<OnnxSession> {
+export function createSession(path: string, options: OnnxOptions = DEFAULT_ONNX_OPTIONS): Promise<OnnxSession> {
+  return create(path, path, options);
+}
+
+/**
+ * Loads a graph already in memory (`name` labels it in errors): bytes verified once are the
+ * bytes loaded, with no second read of a file that could have changed in between.
+ */
+export function createSessionFromBytes(graph: Uint8Array, name: string, options: OnnxOptions = DEFAULT_ONNX_OPTIONS): Promise<OnnxSession> {
+  return create(graph, name, options);
+}
+
+async function create(source: string | Uint8Array, path: string, options: OnnxOptions): Promise<OnnxSession> {
   if (options.executionProviders.length === 0) {
     throw new ClipnError('CONFIG_INVALID', 'model.executionProviders: expected at least one of cuda, tensorrt, webgpu, cpu, got an empty list');
   }
   const failures: string[] = [];
   for (const provider of options.executionProviders) {
     try {
-      const session = await ort.InferenceSession.create(path, sessionOptions(options, provider));
+      const opts = sessionOptions(options, provider);
+      const session = typeof source === 'string' ? await ort.InferenceSession.create(source, opts) : await ort.InferenceSession.create(source, opts);
       return wrap(path, provider, session);
     } catch (error) {
       failures.push(`${provider}: ${firstLine((error as Error).message)}`);

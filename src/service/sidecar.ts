@@ -105,7 +105,7 @@ export class Sidecar {
     const state = this.state;
     this.channels = [
       new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events)),
-      new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events)),
+      new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events, config.model.releaseArtifactRoot)),
     ];
     for (const c of this.channels) await c.start();
     await Promise.all(this.channels.map((c) => c.caughtUp));

@@ -8,12 +8,12 @@ import { gateMetrics } from './gate.js';
 import type { GateMetrics, Sample } from './types.js';
 
 /**
- * Held-out metrics of `prompt` on `samples` against `labelSet`: ATD/CTW AUROC and FPR95 with the
- * ID samples as positives and the OOD samples as negatives, and ID accuracy over the
- * reviewer-labelled ID samples whose label is in the label set.
+ * Held-out metrics of `classifier` (a prompt, and for a no-tower release its tower) on `samples`
+ * against `labelSet`: ATD/CTW AUROC and FPR95 with the ID samples as positives and the OOD
+ * samples as negatives, and ID accuracy over the reviewer-labelled ID samples whose label is in
+ * the label set.
  */
-export async function evaluatePrompt(base: ClipnClassifier, prompt: Float32Array, promptVersion: string, labelSet: LabelSet, samples: readonly Sample[]): Promise<GateMetrics> {
-  const classifier = base.withPrompt(prompt, promptVersion);
+export async function evaluateClassifier(classifier: ClipnClassifier, labelSet: LabelSet, samples: readonly Sample[]): Promise<GateMetrics> {
   const prepared = await classifier.prepare(labelSet);
   const dim = prepared.heads.dim;
   const embeds = new Float32Array(samples.length * dim);

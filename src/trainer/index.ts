@@ -11,7 +11,7 @@ export { SampleStore, type SampleStoreOptions, type RunMark } from './sample-sto
 export { SampleConsumer, storedDecision, storedItem, type SampleConsumerDeps } from './sample-consumer.js';
 export { runKernel, verifyOutput, kernelArgs, stopLeftoverKernel, type KernelOutput, type KernelRunOptions } from './kernel-runner.js';
 export { decide, gateMetrics, lineageMetrics, type GateMargins, type HeldOutScores } from './gate.js';
-export { evaluatePrompt } from './evaluator.js';
+export { evaluateClassifier } from './evaluator.js';
 export { ReleaseHistory, historyDir, nextVersion, releaseFromJson, releaseToJson, type StoredRelease } from './release-history.js';
 export { latestLabelSets, latestRelease, publishRelease, servingPrompt, type ServingPrompt } from './release-channel.js';
 export { TrainerMetrics } from './trainer-metrics.js';

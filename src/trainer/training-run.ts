@@ -14,7 +14,7 @@ import type { ModelRelease, RecordCodec } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
 import { checkPrompt, float32FromBytes } from '../model/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { evaluatePrompt } from './evaluator.js';
+import { evaluateClassifier } from './evaluator.js';
 import { decide, lineageMetrics } from './gate.js';
 import { runKernel } from './kernel-runner.js';
 import { knownTextFilter } from './text-filter.js';
@@ -130,9 +130,13 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
     const promptBytes = await readFile(output.files['prompt.bin']!);
     const candidatePrompt = checkPrompt(float32FromBytes(promptBytes), bundle.manifest.prompt.shape, 'candidate prompt.bin');
 
+    const noTower = k.mode === 'no-tower';
     const [candidate, current] = await withSpan(deps.tracer, 'trainer.gate', async () => [
-      await evaluatePrompt(classifier, candidatePrompt, 'candidate', labelSet, heldOut),
-      await evaluatePrompt(classifier, serving.prompt, serving.version, labelSet, heldOut),
+      await withClassifier(
+        noTower ? classifier.withNoTower(await readFile(output.files['text_no.onnx']!), candidatePrompt, 'candidate') : Promise.resolve(classifier.withPrompt(candidatePrompt, 'candidate')),
+        (c) => evaluateClassifier(c, labelSet, heldOut),
+      ),
+      await withClassifier(servingClassifier(classifier, serving, deps.history), (c) => evaluateClassifier(c, labelSet, heldOut)),
     ]);
     deps.metrics.gated(candidate, current);
     const verdict = decide(candidate, current, options.margins);
@@ -144,7 +148,6 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
 
     const known = (await deps.history.list()).map((r) => r.record.version);
     const version = nextVersion(bundle.manifest.modelVersion, [...known, serving.version]);
-    const noTower = k.mode === 'no-tower';
     const record: ModelRelease = {
       model: options.modelName,
       version,
@@ -164,6 +167,28 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
   } finally {
     await rm(runDir, { recursive: true, force: true });
   }
+}
+
+/** Runs `fn` on a classifier and frees the no tower it may have loaded. */
+async function withClassifier<T>(made: Promise<ClipnClassifier>, fn: (c: ClipnClassifier) => Promise<T>): Promise<T> {
+  const c = await made;
+  try {
+    return await fn(c);
+  } finally {
+    await c.releaseTower();
+  }
+}
+
+/**
+ * The serving model as the sidecars run it: the bundle with the serving prompt, and for a
+ * no-tower release its tower from the release history (a tower the history no longer holds
+ * cannot be compared against: the run fails rather than gate on the wrong model).
+ */
+async function servingClassifier(base: ClipnClassifier, serving: Awaited<ReturnType<typeof servingPrompt>>, history: ReleaseHistory): Promise<ClipnClassifier> {
+  if (serving.release?.kind !== 'no_tower') return base.withPrompt(serving.prompt, serving.version);
+  const graph = (await history.get(serving.version))?.files['text_no.onnx'];
+  if (graph === undefined) throw new ClipnError('TRAINER_RELEASE_NOT_FOUND', `serving no-tower release ${serving.version}: its text_no.onnx is not in the release history`);
+  return base.withNoTower(await readFile(graph), serving.prompt, serving.version);
 }
 
 /** The kernel's samples file: one JSON object a line (id, embedding, text, group, kind). */

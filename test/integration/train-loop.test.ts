@@ -37,6 +37,8 @@ interface Image {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'clipn-train-loop-'));
+// The trainers of the shared topics keep their releases here; the sidecar loads no-tower graphs from it.
+const ARTIFACTS = join(work, 'artifacts');
 
 /** Renders demo-world images with the kernel's own generator. */
 function render(split: 'id' | 'ood', n: number, seed: number, tag: string): Image[] {
@@ -69,6 +71,7 @@ function trainerEnv(topics: Topics, samplesDir: string, extra: Record<string, st
     ...sidecarEnv(topics, uniqueName('g-unused')),
     CLIPN_KAFKA__TOPICS__REVIEW_DECISIONS: topics.decisions,
     CLIPN_TRAINER__SAMPLES_DIR: samplesDir,
+    CLIPN_TRAINER__ARTIFACT_STORE: ARTIFACTS,
     CLIPN_TRAINER__GROUP_ID: uniqueName('trainer'),
     CLIPN_TRAINER__HELD_OUT_SHARE: HELD_OUT_SHARE,
     CLIPN_TRAINER__MIN_HELD_OUT: '5',
@@ -140,6 +143,7 @@ async function decision(itemId: string, img: Image, corrupt = false): Promise<{ 
 // Shared: one sidecar, the training images through it, and the review items it produced.
 let topics: Topics;
 let sidecar: Sidecar;
+let sidecarLogs: string[] = [];
 let results: Collector;
 const reviewItems: Array<{ key: string; value: Buffer; id: string; reasons: string[] }> = [];
 const byId = new Map<string, Image>();
@@ -152,7 +156,7 @@ before(async () => {
   topics = await newTopics();
   // Every training image is captioned and every captioned image the rule does not route is
   // sampled: all of them reach the review topic, as outliers or as training pairs.
-  ({ sidecar } = inProcessSidecar(sidecarEnv(topics, uniqueName('g'), { CLIPN_TRAINER__CAPTION_SAMPLE_SHARE: '1' })));
+  ({ sidecar, logs: sidecarLogs } = inProcessSidecar(sidecarEnv(topics, uniqueName('g'), { CLIPN_TRAINER__CAPTION_SAMPLE_SHARE: '1', CLIPN_MODEL__RELEASE_ARTIFACT_ROOT: ARTIFACTS })));
   results = await collect(kafka, topics.results);
   const review = await collect(kafka, topics.review);
   await sidecar.start();
@@ -228,6 +232,43 @@ test('closed loop: reviewed samples train a release that the running sidecar ser
     const back = spawnClipn(['models', 'rollback', MANIFEST.prompt.version], env);
     assert.equal(await back.exited, 0, back.output());
     await until('the sidecar serves the bundle prompt again', () => sidecar.state!.current.classifier.promptVersion === MANIFEST.prompt.version, 30_000);
+  } finally {
+    await releases.stop();
+  }
+});
+
+test('a no-tower release: the trainer stores the new text_no graph, the running sidecar loads it from the artifact store and serves it', { timeout: 600_000 }, async () => {
+  // Runs after the closed loop on the same topics (its decisions are there; the sidecar was rolled back).
+  const releases = await collect(kafka, topics.modelReleases);
+  try {
+    const seen = releases.messages.length;
+    // This test is about the no-tower path, not about the gate: margins wide open.
+    const env = trainerEnv(topics, join(work, 'samples-no-tower'), {
+      CLIPN_TRAINER__KERNEL__MODE: 'no-tower', CLIPN_TRAINER__KERNEL__EPOCHS: '10', CLIPN_TRAINER__MARGIN_AUROC: '1', CLIPN_TRAINER__MARGIN_ACCURACY: '1',
+    });
+    const run = spawnClipn(['train', '--once'], env);
+    const code = await run.exited;
+    process.stdout.write(`no-tower run: ${run.output().split('\n').find((l) => l.startsWith('{"status"'))}\n`);
+    assert.equal(code, 0, `train --once publishes (exit 0); output:\n${run.output().slice(-4000)}`);
+    await releases.waitFor('the no-tower release', (ms) => ms.length > seen, 30_000);
+    const releaseMessage = releases.messages.at(-1)!;
+    const release = (await codec.decode(releaseMessage.value!, 'ModelRelease')).value;
+    assert.equal(release.kind, 'no_tower');
+    assert.ok(release.artifact !== null && release.artifact.uri.includes(ARTIFACTS), `artifact in the store: ${release.artifact?.uri}`);
+    assert.match(release.artifact!.sha256, /^[0-9a-f]{64}$/);
+
+    await until('the sidecar serves the no-tower release', () => sidecar.state!.current.classifier.promptVersion === release.version, 60_000);
+    assert.equal(sidecar.state!.current.classifier.hasReleasedTower, true, 'it runs the released tower, not the bundle\'s');
+    const scored = await scoreHeldOut('no-tower-');
+    assert.deepEqual([...scored.prompts], [release.version], 'results name the no-tower release');
+    process.stdout.write(`held-out ${CONCEPT} vs ID, ATD AUROC with the no-tower release ${release.version}: ${scored.auroc.toFixed(4)}\n`);
+
+    // A tampered copy of the same release (another version, the graph's sha256 wrong) is refused; the release stays.
+    const tampered = await codec.encode('ModelRelease', { ...release, version: `${release.version}-tampered`, artifact: { ...release.artifact!, sha256: '0'.repeat(64) }, createdAt: Date.now() });
+    await produce(kafka, topics.modelReleases, [{ key: 'demo', value: tampered }]);
+    await until('the tampered release refused', () => sidecarLogs.some((l) => l.includes('release refused') && l.includes('-tampered') && l.includes('does not match')), 30_000);
+    const control = await scoreHeldOut('after-tampered-');
+    assert.deepEqual([...control.prompts], [release.version], 'the tampered release was refused; the no-tower release still serves');
   } finally {
     await releases.stop();
   }
