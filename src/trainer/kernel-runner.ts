@@ -10,25 +10,18 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ClipnError } from '../errors.js';
 import { sha256File } from '../model/index.js';
+import type { KernelSettings } from './options.js';
 import type { KernelEvent, KernelResult } from './types.js';
 
-/** What one kernel run needs. */
-export interface KernelRunOptions {
+/** What one kernel run needs: the kernel settings, and the files of this run. */
+export interface KernelRunOptions extends KernelSettings {
   readonly pythonBin: string;
   readonly bundleDir: string;
   readonly samplesFile: string;
   /** Output folder; must not hold a result.json. */
   readonly outDir: string;
-  readonly mode: 'prompts' | 'no-tower';
-  readonly epochs: number;
-  readonly lr: number;
-  readonly batch: number;
-  readonly weightDecay: number | null;
-  readonly seed: number;
-  readonly device: 'auto' | 'cpu' | 'cuda';
   /** prompts.bin of the serving release, to continue from; null starts from the checkpoint's. */
   readonly initPrompts: string | null;
-  readonly timeoutMs: number;
   /** Aborting stops the kernel (shutdown). */
   readonly signal?: AbortSignal;
   /** Where the child's pid is written (so a later start can stop a kernel this process left behind). */

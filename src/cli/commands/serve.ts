@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { Sidecar } from '../../service/sidecar.js';
 import { toClipnError } from '../../errors.js';
 import { runtime } from '../shared/runtime.js';
+import { handleShutdown } from '../shared/shutdown.js';
 import { startTelemetry } from '../../telemetry/sdk.js';
 import { Metrics } from '../../telemetry/metrics.js';
 
@@ -16,24 +17,13 @@ export function register(program: Command): void {
       const otel = startTelemetry({ serviceName: config.telemetry.serviceName, otlpEndpoint: config.telemetry.otlpEndpoint });
       const telemetry = { tracer: otel.tracer, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler };
       const sidecar = new Sidecar({ config, logger, root, telemetry });
-      let stopping = false;
-      const shutdown = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal, deadlineMs: config.processing.shutdownTimeoutMs }, 'shutting down: finishing in-flight work');
-        sidecar.stop().then(() => otel.shutdown()).then(
-          () => {
-            logger.info('stopped cleanly');
-            process.exit(0);
-          },
-          (error) => {
-            logger.error({ code: toClipnError(error).code }, `shutdown failed: ${(error as Error).message}`);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
-      process.on('SIGINT', () => shutdown('SIGINT'));
+      handleShutdown({
+        logger,
+        message: 'shutting down: finishing in-flight work',
+        fields: { deadlineMs: config.processing.shutdownTimeoutMs },
+        stop: () => sidecar.stop(),
+        flush: () => otel.shutdown(),
+      });
       try {
         await sidecar.start();
       } catch (error) {

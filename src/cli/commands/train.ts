@@ -10,6 +10,7 @@ import { startTelemetry } from '../../telemetry/sdk.js';
 import { Metrics } from '../../telemetry/metrics.js';
 import { TrainerService } from '../../trainer/index.js';
 import { runtime } from '../shared/runtime.js';
+import { handleShutdown } from '../shared/shutdown.js';
 
 /** Exit codes of `clipn train --once`. */
 export const TRAIN_EXIT = { published: 0, error: 1, refused: 3, no_samples: 4 } as const;
@@ -25,21 +26,12 @@ export function register(program: Command): void {
       const otel = startTelemetry({ serviceName: `${config.telemetry.serviceName}-trainer`, otlpEndpoint: config.telemetry.otlpEndpoint });
       const telemetry = { tracer: otel.tracer, meter: otel.meter, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler };
       const trainer = new TrainerService({ config, logger, root, telemetry });
-      let stopping = false;
-      const shutdown = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, 'shutting down: stopping the consumer and any kernel run');
-        trainer.stop().then(() => otel.shutdown()).then(
-          () => process.exit(0),
-          (error) => {
-            logger.error({ code: toClipnError(error).code }, `shutdown failed: ${(error as Error).message}`);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
-      process.on('SIGINT', () => shutdown('SIGINT'));
+      const stopping = handleShutdown({
+        logger,
+        message: 'shutting down: stopping the consumer and any kernel run',
+        stop: () => trainer.stop(),
+        flush: () => otel.shutdown(),
+      });
       try {
         if (flags.once) {
           const outcome = await trainer.once();
@@ -49,7 +41,7 @@ export function register(program: Command): void {
         }
         await trainer.start();
       } catch (error) {
-        if (stopping) return;
+        if (stopping()) return;
         const e = toClipnError(error);
         logger.fatal({ code: e.code, details: e.details }, `train failed: ${e.message}`);
         process.stderr.write(`error ${e.code}: ${e.message}\n`);
