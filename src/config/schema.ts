@@ -158,6 +158,9 @@ const trainer = z
         weightDecay: nullable(fraction(0, 10)).default(null).describe('AdamW weight decay; null uses the kernel\'s default.'),
         seed: int(0).default(0).describe('Random seed of a run.'),
         device: oneOf(['auto', 'cpu', 'cuda']).default('auto').describe('Where the kernel trains (auto: cuda when available).'),
+        balance: bool()
+          .default(true)
+          .describe('Weigh the OOD images\' rows of the "no" loss as much as the ID images\' in each batch (reviewed data is mostly ID); false: the paper\'s plain average.'),
         timeoutMs: duration(1000).default(3_600_000).describe('Longest a kernel run may take before it is killed, in milliseconds.'),
       })
       .prefault({}),

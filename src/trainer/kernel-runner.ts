@@ -50,6 +50,7 @@ export function kernelArgs(o: KernelRunOptions): string[] {
   const args = ['-m', 'clipn_kernel', 'train-prompts', '--bundle', resolve(o.bundleDir), '--samples', resolve(o.samplesFile), '--out', resolve(o.outDir)];
   args.push('--mode', o.mode, '--epochs', String(o.epochs), '--lr', String(o.lr), '--batch', String(o.batch), '--seed', String(o.seed), '--device', o.device, '--log-json');
   if (o.weightDecay !== null) args.push('--weight-decay', String(o.weightDecay));
+  if (o.balance) args.push('--balance');
   if (o.initPrompts !== null) args.push('--init-prompts', resolve(o.initPrompts));
   return args;
 }
@@ -63,6 +64,7 @@ function lineageArgs(o: KernelRunOptions): Record<string, string> {
     batch: String(o.batch),
     seed: String(o.seed),
     device: o.device,
+    balance: String(o.balance),
     ...(o.weightDecay === null ? {} : { weightDecay: String(o.weightDecay) }),
     initPrompts: o.initPrompts === null ? 'checkpoint' : 'serving release',
   };

@@ -12,6 +12,8 @@ export interface KernelSettings {
   readonly weightDecay: number | null;
   readonly seed: number;
   readonly device: 'auto' | 'cpu' | 'cuda';
+  /** Balanced L_no rows (kernel --balance). */
+  readonly balance: boolean;
   readonly timeoutMs: number;
 }
 

@@ -114,6 +114,7 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
         weightDecay: k.weightDecay,
         seed: k.seed,
         device: k.device,
+        balance: k.balance,
         initPrompts: init,
         timeoutMs: k.timeoutMs,
         pidFile: join(runDir, 'kernel.pid'),

@@ -28,7 +28,7 @@ ${body}
 }
 
 function options(bin: string, dir: string, extra: Partial<KernelRunOptions> = {}): KernelRunOptions {
-  return { pythonBin: bin, bundleDir: dir, samplesFile: join(dir, 's.jsonl'), outDir: join(dir, 'out'), mode: 'prompts', epochs: 2, lr: 0.001, batch: 8, weightDecay: null, seed: 0, device: 'cpu', initPrompts: null, timeoutMs: 10_000, ...extra };
+  return { pythonBin: bin, bundleDir: dir, samplesFile: join(dir, 's.jsonl'), outDir: join(dir, 'out'), mode: 'prompts', epochs: 2, lr: 0.001, batch: 8, weightDecay: null, seed: 0, device: 'cpu', balance: false, initPrompts: null, timeoutMs: 10_000, ...extra };
 }
 
 const RESULT = `echo '{"event":"epoch","epoch":1,"epochs":2,"loss":0.5,"seconds":0.1}' >&2
@@ -81,4 +81,6 @@ test('the command line names absolute paths and optional arguments only when set
   assert.equal(args[args.indexOf('--weight-decay') + 1], '0.1');
   assert.ok(args.includes('--log-json'));
   assert.ok(!kernelArgs(options('python', 'b')).includes('--init-prompts'));
+  assert.ok(!kernelArgs(options('python', 'b')).includes('--balance'), 'the paper\'s plain loss unless asked');
+  assert.ok(kernelArgs(options('python', 'b', { balance: true })).includes('--balance'));
 });

@@ -35,7 +35,8 @@ def clipn_losses(
 
 
 def clipn_losses_open(
-    f: torch.Tensor, g: torch.Tensor, h: torch.Tensor, scale: torch.Tensor | float, positive: torch.Tensor, negatives: torch.Tensor
+    f: torch.Tensor, g: torch.Tensor, h: torch.Tensor, scale: torch.Tensor | float, positive: torch.Tensor, negatives: torch.Tensor,
+    row_weight: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The CLIPN losses when some images have no caption of their own.
 
@@ -46,6 +47,8 @@ def clipn_losses_open(
     An image without a caption adds only its row of L_no terms. With M == N, positive = arange(N)
     and negatives = mask & ~eye, this equals clipn_losses(f, g, h, scale, mask).
     Terms with nothing to average over (no captioned image, no negative pair) are 0.
+    row_weight: optional [N] weights of the images' L_no rows (the paper's loss: all 1); L_no is
+    then the weighted mean sum_i w_i sum_j term_ij / sum_i w_i |negatives of i|.
     """
     logits_yes = scale * f @ g.t()
     logits_no = scale * f @ h.t()
@@ -59,7 +62,8 @@ def clipn_losses_open(
         l_yes = zero
     pairs = negatives.to(torch.bool)
     if pairs.any():
-        l_no = -(logits_no - log_norm)[pairs].sum() / pairs.sum()
+        w = pairs.to(f.dtype) if row_weight is None else pairs.to(f.dtype) * row_weight.to(f.dtype)[:, None]
+        l_no = -((logits_no - log_norm) * w).sum() / w.sum()
     else:
         l_no = zero
     l_tso = (2.0 - torch.sqrt(2.0 - 2.0 * (g * h).sum(dim=-1) + 1e-4)).mean() if g.shape[0] else zero

@@ -65,6 +65,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_number(int, 0), default=0)
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: cuda when available")
     p.add_argument("--log-json", action="store_true", help="progress as JSON lines on stderr")
+    p.add_argument("--balance", action="store_true",
+                   help="weigh the OOD images' rows of L_no as much as the ID images' in each batch (default: the paper's plain average)")
     p.set_defaults(run=run)
 
 
@@ -80,6 +82,7 @@ def _arg_strings(args: argparse.Namespace, checkpoint: str) -> dict[str, str]:
         "bundle": args.bundle, "samples": args.samples, "out": args.out, "checkpoint": checkpoint, "mode": args.mode,
         "init-prompts": args.init_prompts or "", "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
         "weight-decay": args.weight_decay, "seed": args.seed, "device": args.device, "log-json": "true" if args.log_json else "false",
+        "balance": "true" if args.balance else "false",
     }
     return {k: str(v) for k, v in values.items()}
 
@@ -163,7 +166,7 @@ def fit(args: argparse.Namespace, on_epoch: EpochHook | None = None) -> Fit:
         model.to(device)
         data = prepare(model, samples, ids, device)
         curve = train(model, data, mode=args.mode, epochs=args.epochs, lr=args.lr, batch=args.batch,
-                      weight_decay=args.weight_decay, seed=args.seed, on_epoch=on_epoch)
+                      weight_decay=args.weight_decay, seed=args.seed, on_epoch=on_epoch, balance=args.balance)
     return Fit(model.cpu().eval(), manifest, samples, curve, device, checkpoint)
 
 

@@ -88,3 +88,29 @@ def test_open_losses_with_nothing_to_average_are_zero_and_keep_the_graph():
     assert got["l_no"].item() == 0.0
     got["total"].backward()
     assert h.grad is not None and torch.isfinite(h.grad).all()
+
+
+def test_row_weights_make_l_no_a_weighted_mean_of_the_rows():
+    import torch
+
+    from clipn_kernel.losses import clipn_losses_open
+    from clipn_kernel.train.loop import balanced_rows
+
+    torch.manual_seed(3)
+    f = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    g = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    h = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    positive = torch.tensor([0, 1, 2])
+    negatives = ~torch.eye(3, dtype=torch.bool)
+    scale = 5.0
+    log_q_no = scale * f @ h.t() - torch.logaddexp(scale * f @ g.t(), scale * f @ h.t())
+    row_mean = torch.stack([-log_q_no[i][negatives[i]].mean() for i in range(3)])
+    # Every image has 2 negatives: the weighted L_no is the weighted mean of the row means.
+    w = torch.tensor([0.25, 0.25, 0.5])
+    got = clipn_losses_open(f, g, h, scale, positive, negatives, w)["l_no"]
+    assert torch.allclose(got, (w * row_mean).sum() / w.sum(), atol=1e-6)
+    plain = clipn_losses_open(f, g, h, scale, positive, negatives)["l_no"]
+    assert torch.allclose(plain, row_mean.mean(), atol=1e-6)
+    # One OOD row among three: it gets half the weight, the two ID rows a quarter each.
+    assert torch.allclose(balanced_rows(torch.tensor([False, False, True])), w)
+    assert balanced_rows(torch.tensor([True, True])) is None

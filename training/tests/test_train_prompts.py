@@ -93,7 +93,7 @@ def test_prompts_run_writes_the_files_and_result(learnable, tmp_path, capsys):
     assert result["files"]["prompts.bin"]["bytes"] == 16 * 77 * WIDTH * 4
     assert result["args"] == {
         "bundle": str(BUNDLE), "samples": str(learnable), "out": str(out), "checkpoint": str(BUNDLE / "checkpoint.pt"), "mode": "prompts",
-        "init-prompts": "", "epochs": "3", "lr": "0.001", "batch": "16", "weight-decay": "0.0", "seed": "0", "device": "cpu", "log-json": "false",
+        "init-prompts": "", "epochs": "3", "lr": "0.001", "batch": "16", "weight-decay": "0.0", "seed": "0", "device": "cpu", "log-json": "false", "balance": "false",
     }
     assert isinstance(result["seconds"], float) and not (out / "result.json.tmp").exists()
 

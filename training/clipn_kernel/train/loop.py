@@ -30,6 +30,7 @@ class TrainData:
     text_of: torch.Tensor  # [N] caption row of each sample, -1 when it has none
     group: torch.Tensor  # [N] concept index; a sample with group null gets one of its own
     owner: torch.Tensor  # [M] the sample each caption belongs to
+    ood: torch.Tensor  # [N] bool, kind == "ood"
 
 
 @torch.no_grad()
@@ -49,7 +50,22 @@ def prepare(model: CLIPN, samples: Sequence[Sample], ids: torch.Tensor, device: 
         if s.text is not None:
             owner.append(i)
     as_long = lambda xs: torch.tensor(xs, dtype=torch.long, device=device)  # noqa: E731
-    return TrainData(f.to(device), ids, g, as_long(text_of), as_long(group), as_long(owner))
+    ood = torch.tensor([s.kind == "ood" for s in samples], dtype=torch.bool, device=device)
+    return TrainData(f.to(device), ids, g, as_long(text_of), as_long(group), as_long(owner), ood)
+
+
+def balanced_rows(ood: torch.Tensor) -> torch.Tensor | None:
+    """Row weights giving the OOD images of a batch as much L_no weight as its ID images.
+
+    Reviewed data is mostly ID: in the plain average the ID-vs-ID pairs, which the serving model
+    already gets right, outweigh the few new-concept rows the run is for. None when the batch
+    holds only one kind (nothing to balance).
+    """
+    n_ood = int(ood.sum())
+    n_id = ood.numel() - n_ood
+    if n_ood == 0 or n_id == 0:
+        return None
+    return torch.where(ood, 0.5 / n_ood, 0.5 / n_id).to(torch.float32)
 
 
 def set_trainable(model: CLIPN, mode: str) -> list[torch.nn.Parameter]:
@@ -62,8 +78,9 @@ def set_trainable(model: CLIPN, mode: str) -> list[torch.nn.Parameter]:
     return [p for n, p in model.named_parameters() if n in names]
 
 
-def batch_loss(model: CLIPN, data: TrainData, idx: torch.Tensor, scale: torch.Tensor) -> torch.Tensor | None:
-    """Total CLIPN loss of the samples idx; None when none of them has a caption."""
+def batch_loss(model: CLIPN, data: TrainData, idx: torch.Tensor, scale: torch.Tensor, balance: bool = False) -> torch.Tensor | None:
+    """Total CLIPN loss of the samples idx (balance: OOD and ID rows of L_no weigh the same); None
+    when none of them has a caption."""
     rows = data.text_of[idx]
     has = rows >= 0
     if not bool(has.any()):
@@ -74,7 +91,8 @@ def batch_loss(model: CLIPN, data: TrainData, idx: torch.Tensor, scale: torch.Te
     # A caption of the same concept describes the image too: not a negative (own caption included).
     negatives = data.group[idx][:, None] != data.group[data.owner[cols]][None, :]
     h = F.normalize(model.encode_text_no(data.ids[cols]), dim=-1)
-    return clipn_losses_open(data.f[idx], data.g[cols], h, scale, positive, negatives)["total"]
+    weights = balanced_rows(data.ood[idx]) if balance else None
+    return clipn_losses_open(data.f[idx], data.g[cols], h, scale, positive, negatives, weights)["total"]
 
 
 def _lr_factor(step: int, total: int) -> float:
@@ -86,7 +104,7 @@ def _lr_factor(step: int, total: int) -> float:
 
 
 def train(model: CLIPN, data: TrainData, *, mode: str, epochs: int, lr: float, batch: int, weight_decay: float, seed: int,
-          on_epoch: EpochHook | None = None) -> list[float]:
+          on_epoch: EpochHook | None = None, balance: bool = False) -> list[float]:
     """AdamW over the trainable set; returns the per-epoch mean loss. Randomness (shuffling, the
     per-caption choice among the 16 prompts and their mean) comes from generators seeded here."""
     params = set_trainable(model, mode)
@@ -104,7 +122,7 @@ def train(model: CLIPN, data: TrainData, *, mode: str, epochs: int, lr: float, b
             order = torch.randperm(n, generator=shuffle).to(data.f.device)
             total, counted = 0.0, 0
             for b in range(steps):
-                loss = batch_loss(model, data, order[b * batch : (b + 1) * batch], scale)
+                loss = batch_loss(model, data, order[b * batch : (b + 1) * batch], scale, balance)
                 if loss is None:
                     continue
                 for group in opt.param_groups:
