@@ -32,7 +32,7 @@ def write_images(out: Path, seed: int, shapes: tuple[str, ...], per_class: int) 
         s.image.save(out / s.shape / f"{i // len(shapes):03d}.png", optimize=True)
 
 
-def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 33000, clip_epochs: int = 14, clipn_epochs: int = 6,
+def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_train: int = 40000, clip_epochs: int = 12, clipn_epochs: int = 6,
           batch: int = 128, per_class: int = 40, log: Callable[[str], None] = print) -> dict:
     if n_train < batch:
         # Each epoch takes whole batches only: fewer images than a batch would train on nothing.

@@ -18,7 +18,12 @@ from PIL import Image, ImageDraw
 
 ID_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
 OOD_SHAPES: tuple[str, ...] = ("crescent", "arrow", "heart")
-AUX_SHAPES: tuple[str, ...] = ("pentagon", "hexagon", "octagon", "diamond", "oval", "semicircle", "trapezoid", "kite", "bolt", "hourglass")
+# The second row sits close to the ID shapes (a rectangle beside the square, a heptagon beside the
+# circle, ...): "no" learnt against near neighbours draws tighter lines around each label.
+AUX_SHAPES: tuple[str, ...] = (
+    "pentagon", "hexagon", "octagon", "diamond", "oval", "semicircle", "trapezoid", "kite", "bolt", "hourglass",
+    "rectangle", "heptagon", "wedge", "parallelogram", "tee", "ell", "frame", "sparkle", "zigzag",
+)
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (235, 210, 40),
     "purple": (150, 60, 200), "orange": (240, 140, 30), "white": (250, 250, 250), "pink": (250, 120, 200),
@@ -76,6 +81,14 @@ _POLYGONS: dict[str, list[tuple[float, float]]] = {
     "kite": [(0, -1), (0.62, -0.3), (0, 1), (-0.62, -0.3)],
     "bolt": [(-0.15, -1), (0.55, -1), (0.1, -0.15), (0.6, -0.15), (-0.35, 1), (-0.05, 0.1), (-0.5, 0.1)],
     "hourglass": [(-0.75, -1), (0.75, -1), (0.12, 0), (0.75, 1), (-0.75, 1), (-0.12, 0)],
+    "rectangle": [(-1, -0.5), (1, -0.5), (1, 0.5), (-1, 0.5)],
+    "heptagon": _regular(7),
+    "wedge": [(0, 0.6)] + [(x, y + 0.6) for x, y in _arc(1.0, 1.0, -math.pi * 0.75, -math.pi * 0.25, 12)],
+    "parallelogram": [(-1, 0.55), (0.45, 0.55), (1, -0.55), (-0.45, -0.55)],
+    "tee": [(-0.9, -0.9), (0.9, -0.9), (0.9, -0.5), (0.2, -0.5), (0.2, 0.95), (-0.2, 0.95), (-0.2, -0.5), (-0.9, -0.5)],
+    "ell": [(-0.7, -0.95), (-0.3, -0.95), (-0.3, 0.55), (0.75, 0.55), (0.75, 0.95), (-0.7, 0.95)],
+    "sparkle": [((1.0 if k % 2 == 0 else 0.28) * math.sin(k * math.pi / 4), -(1.0 if k % 2 == 0 else 0.28) * math.cos(k * math.pi / 4)) for k in range(8)],
+    "zigzag": [(-1, -0.2), (-0.5, -0.7), (0, -0.2), (0.5, -0.7), (1, -0.2), (1, 0.25), (0.5, -0.25), (0, 0.25), (-0.5, -0.25), (-1, 0.25)],
 }
 
 
@@ -111,6 +124,11 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: 
         draw.ellipse([cx - 2 * a, cy - 1.4 * a, cx, cy + 0.6 * a], fill=fill)
         draw.ellipse([cx, cy - 1.4 * a, cx + 2 * a, cy + 0.6 * a], fill=fill)
         draw.polygon([(cx - 1.93 * a, cy - 0.1 * a), (cx + 1.93 * a, cy - 0.1 * a), (cx, cy + 1.9 * a)], fill=fill)
+    elif shape == "frame":
+        outer = _polygon(cx, cy, r, [(-0.85, -0.85), (0.85, -0.85), (0.85, 0.85), (-0.85, 0.85)], angle * 0.25)
+        inner = _polygon(cx, cy, r, [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)], angle * 0.25)
+        draw.polygon(outer, fill=fill)
+        draw.polygon(inner, fill=bg)
     elif shape in _POLYGONS:
         draw.polygon(_polygon(cx, cy, r, _POLYGONS[shape], angle), fill=fill)
     else:
