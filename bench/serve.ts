@@ -7,7 +7,7 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { createCodec } from '../src/codec/index.js';
 import { collect, createTopics, type Collector } from '../test/integration/helpers/kafka.js';
-import { sidecarEnv, testTopics, type TestTopics } from '../test/integration/helpers/sidecar.js';
+import { sidecarEnv, sidecarTopicSpecs, testTopics, type TestTopics } from '../test/integration/helpers/sidecar.js';
 import { ServeProcess, stageTotals } from './sidecar-process.js';
 import { quantile, summarize, type Summary } from './stats.js';
 
@@ -63,14 +63,7 @@ export async function putLabelSet(kafka: Kafka, topic: string, set: { id: string
 /** Starts a sidecar on fresh topics with a small default label set (one template). */
 export async function startServe(kafka: Kafka, plan: ServePlan, maxWaitMs: number, group: string, template: string): Promise<LiveServe & { readySeconds: number }> {
   const topics = testTopics();
-  await createTopics(kafka, [
-    { topic: topics.input, partitions: 3 },
-    { topic: topics.results },
-    { topic: topics.review },
-    { topic: topics.deadLetter },
-    { topic: topics.labelSets, partitions: 1, compact: true },
-    { topic: topics.modelReleases, partitions: 1, compact: true },
-  ]);
+  await createTopics(kafka, sidecarTopicSpecs(topics, 3));
   await putLabelSet(kafka, topics.labelSets, { id: 'default', version: 1, labels: ['circle', 'square', 'triangle', 'star', 'cross', 'ring'], templates: [template] });
   const results = await collect(kafka, topics.results);
   const env = sidecarEnv(topics, group, {

@@ -10,7 +10,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { createCodec } from '../../src/codec/index.js';
 import { readPrompt, loadBundle } from '../../src/model/index.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
-import { demoImages, inProcessSidecar, ROOT, sidecarEnv, spawnServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { demoImages, inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, testTopics, type TestTopics } from './helpers/sidecar.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -18,14 +18,7 @@ const images = demoImages();
 const ID_LABELS = ['circle', 'square', 'triangle', 'star', 'cross', 'ring'];
 
 async function setUp(topics: TestTopics): Promise<void> {
-  await createTopics(kafka, [
-    { topic: topics.input, partitions: 3 },
-    { topic: topics.results },
-    { topic: topics.review },
-    { topic: topics.deadLetter },
-    { topic: topics.labelSets, partitions: 1, compact: true },
-    { topic: topics.modelReleases, partitions: 1, compact: true },
-  ]);
+  await createTopics(kafka, sidecarTopicSpecs(topics, 3));
 }
 
 async function putLabelSet(topics: TestTopics, id: string, version: number, labels: string[], rule = 'atd', thresholds: { ctw: number | null; atd: number | null } | null = null): Promise<void> {

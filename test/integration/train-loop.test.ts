@@ -16,7 +16,7 @@ import { createCodec } from '../../src/codec/index.js';
 import { splitOf } from '../../src/trainer/index.js';
 import { mannWhitney } from '../helpers/clipn-cli.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
-import { inProcessSidecar, ROOT, sidecarEnv, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics, type TestTopics } from './helpers/sidecar.js';
 import type { Sidecar } from '../../src/service/sidecar.js';
 
 const codec = createCodec({ registryUrl: null });
@@ -103,15 +103,7 @@ function logLines(output: string, msg: string): Array<Record<string, any>> {
 
 async function newTopics(): Promise<Topics> {
   const topics = { ...testTopics(), decisions: `${uniqueName('t')}.decisions` };
-  await createTopics(kafka, [
-    { topic: topics.input, partitions: 2 },
-    { topic: topics.results },
-    { topic: topics.review },
-    { topic: topics.deadLetter },
-    { topic: topics.labelSets, partitions: 1, compact: true },
-    { topic: topics.modelReleases, partitions: 1, compact: true },
-    { topic: topics.decisions },
-  ]);
+  await createTopics(kafka, [...sidecarTopicSpecs(topics, 2), { topic: topics.decisions }]);
   const labelSet = await codec.encode('LabelSet', {
     id: 'default', version: 1, labels: DEMO.labels, templates: null,
     // Strict calibrated routing sends (nearly) every image to review, whatever the model's own flags.

@@ -24,6 +24,18 @@ export function testTopics(): TestTopics {
   return { input: `${p}.images`, results: `${p}.results`, review: `${p}.review`, deadLetter: `${p}.dlq`, labelSets: `${p}.labels`, modelReleases: `${p}.releases` };
 }
 
+/** The topics a sidecar reads and writes, as createTopics takes them (side channels compacted). */
+export function sidecarTopicSpecs(topics: TestTopics, inputPartitions: number): Array<{ topic: string; partitions?: number; compact?: boolean }> {
+  return [
+    { topic: topics.input, partitions: inputPartitions },
+    { topic: topics.results },
+    { topic: topics.review },
+    { topic: topics.deadLetter },
+    { topic: topics.labelSets, partitions: 1, compact: true },
+    { topic: topics.modelReleases, partitions: 1, compact: true },
+  ];
+}
+
 /** The CLIPN_* environment for a sidecar on these topics. */
 export function sidecarEnv(topics: TestTopics, group: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
