@@ -167,7 +167,7 @@ render_ok "model from a PVC" "$CHART" \
   "[m for m in $C['volumeMounts'] if m['name'] == 'clipn-models'][0]['subPath'] == 'clipn'" \
   "config()['model']['dir'] == '/models/vit-b16' and config()['processing']['modelName'] == 'vit-b16'"
 
-ARGS=(--set-json 'labelSets=[{"id":"animals","labels":["cat","dog"],"routing":{"rule":"either"}},{"id":"tools","labels":["saw"],"routing":{"rule":"calibrated"},"thresholds":{"ctw":0.4}}]')
+ARGS=(--set-json 'labelSets=[{"id":"animals","labels":["cat","dog"],"routing":{"rule":"either"}},{"id":"tools","labels":["saw"],"routing":{"rule":"calibrated"},"thresholds":{"ctwLogOdds":-0.4}}]')
 render_ok "label sets published by a hook Job" "$CHART" \
   "one('Job')['metadata']['annotations']['helm.sh/hook'] == 'post-install,post-upgrade'" \
   "sorted(one('ConfigMap', 'rel-clipn-sidecar-label-sets')['data']) == ['000-animals.json', '001-tools.json']" \
@@ -195,7 +195,7 @@ ARGS=(--set processing.shutdownGraceSeconds=0); render_fails "grace period not b
 ARGS=(--set keda.enabled=true --set keda.minReplicaCount=9 --set keda.maxReplicaCount=3)
 render_fails "KEDA min above max" "keda.minReplicaCount: expected at most keda.maxReplicaCount (3), got 9"
 ARGS=(--set-json 'labelSets=[{"id":"a","labels":["x"],"routing":{"rule":"calibrated"}}]')
-render_fails "calibrated rule without thresholds" "labelSets[a].thresholds: expected ctw or atd thresholds"
+render_fails "calibrated rule without thresholds" "labelSets[a].thresholds: expected ctwLogOdds or atdLogOdds thresholds"
 
 echo "== Dockerfile"
 if err=$(.tools/py/bin/hadolint Dockerfile 2>&1); then ok "hadolint Dockerfile"; else ko "hadolint Dockerfile" "$err"; fi

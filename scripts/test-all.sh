@@ -21,7 +21,7 @@ if ! npx tsc -p tsconfig.json --noEmit; then failed=$((failed + 1)); status=1; e
 unit=$(find test -name '*.test.ts' -not -path 'test/integration/*' | sort)
 if [ -n "$unit" ]; then
   echo "== TypeScript unit tests"
-  node --import tsx --test --test-reporter=spec --test-concurrency=2 $unit 2>&1 | tee "$logdir/unit.log"
+  node --import tsx --test --test-force-exit --test-reporter=spec --test-concurrency=2 $unit 2>&1 | tee "$logdir/unit.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   count_node "$logdir/unit.log" "unit tests"
 fi
@@ -29,7 +29,7 @@ fi
 integ=$(find test/integration -name '*.test.ts' 2>/dev/null | sort)
 if [ -n "$integ" ]; then
   echo "== TypeScript integration tests (real Kafka broker)"
-  bash scripts/with-kafka.sh node --import tsx --test --test-reporter=spec --test-concurrency=1 $integ 2>&1 | tee "$logdir/integ.log"
+  bash scripts/with-kafka.sh node --import tsx --test --test-force-exit --test-reporter=spec --test-concurrency=1 $integ 2>&1 | tee "$logdir/integ.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   count_node "$logdir/integ.log" "integration tests"
 fi

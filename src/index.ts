@@ -4,13 +4,27 @@
  */
 export { ClipnError, ERROR_CODES, isClipnError, toClipnError, type ErrorCode, type ClipnErrorOptions } from './errors.js';
 export { loadConfig, redactConfig, type Config } from './config/index.js';
-export { ClipnClassifier, parseLabelSet, scoreImages, auroc, fprAtTpr, thresholdAtTpr, type ClassifierOptions, type PreparedLabelSet, type LabelSet, type ImageScore } from './clipn/index.js';
+export {
+  ClipnClassifier,
+  parseLabelSet,
+  scoreImages,
+  auroc,
+  fprAtTpr,
+  thresholdAtTpr,
+  ROUTING_RULES,
+  type ClassifierOptions,
+  type PreparedLabelSet,
+  type LabelSet,
+  type RoutingRule,
+  type ImageScore,
+  type Scores,
+  type ScoreThresholds,
+} from './clipn/index.js';
 export { loadBundle, ClipnEncoders, ClipTokenizer, availableProviders, type Bundle, type Manifest, type ExecutionProvider } from './model/index.js';
 export { preprocess, resolveUri, DEFAULT_IMAGE_OPTIONS, type ImageOptions, type PreprocessSpec } from './images/index.js';
 export { createCodec, RECORD_NAMES, type RecordCodec, type RecordName } from './codec/index.js';
 export { createKafka, ensureTopics, readToEnd } from './kafka/index.js';
 export { Sidecar, type SidecarOptions } from './service/sidecar.js';
-export { route, ROUTING_RULES, type RoutingRule } from './stream/routing.js';
 export { createLogger, startTelemetry, Metrics, type Telemetry } from './telemetry/index.js';
 export {
   TrainerService,
@@ -30,4 +44,4 @@ export {
   type RunOutcome,
   type StoreCounts,
 } from './trainer/index.js';
-export { sampledForTraining, SAMPLED_REASON } from './stream/routing.js';
+export { route, sampledForTraining, SAMPLED_REASON } from './stream/routing.js';

@@ -5,8 +5,10 @@
 import { z } from 'zod';
 import { ClipnError } from '../errors.js';
 
+/** The routing rules a label set may name. */
 export const ROUTING_RULES = ['ctw', 'atd', 'both', 'either', 'calibrated'] as const;
-const unitInterval = z.number().gt(0).lt(1);
+export type RoutingRule = (typeof ROUTING_RULES)[number];
+const logOdds = z.number().finite();
 
 const labelSetSchema = z
   .object({
@@ -22,12 +24,24 @@ const labelSetSchema = z
       .min(1)
       .nullish(),
     routing: z.object({ rule: z.enum(ROUTING_RULES) }).default({ rule: 'atd' }),
-    thresholds: z.object({ ctw: unitInterval.nullish(), atd: unitInterval.nullish() }).nullish(),
+    // Log-odds of the ID scores (clipn calibrate): the probabilities saturate at 1 and cannot separate.
+    thresholds: z.preprocess(
+      (t, ctx) => {
+        // Probability thresholds (the fields' old names) would saturate; say what replaced them.
+        for (const old of ['ctw', 'atd'] as const) {
+          if (t !== null && typeof t === 'object' && Object.hasOwn(t, old)) {
+            ctx.addIssue({ code: 'custom', path: [old], input: t, message: `expected ${old}LogOdds (log-odds from clipn calibrate), got a probability threshold "${old}"` });
+          }
+        }
+        return t;
+      },
+      z.object({ ctwLogOdds: logOdds.nullish(), atdLogOdds: logOdds.nullish() }).nullish(),
+    ),
     description: z.string().nullish(),
   })
   .superRefine((v, ctx) => {
-    if (v.routing.rule === 'calibrated' && v.thresholds?.ctw == null && v.thresholds?.atd == null) {
-      ctx.addIssue({ code: 'custom', path: ['thresholds'], message: 'routing rule "calibrated" needs thresholds.ctw or thresholds.atd (run clipn calibrate)' });
+    if (v.routing.rule === 'calibrated' && v.thresholds?.ctwLogOdds == null && v.thresholds?.atdLogOdds == null) {
+      ctx.addIssue({ code: 'custom', path: ['thresholds'], message: 'routing rule "calibrated" needs thresholds.ctwLogOdds or thresholds.atdLogOdds (run clipn calibrate)' });
     }
   });
 

@@ -39,6 +39,10 @@ export type Scores = {
   maxLogit: number;
   /** Energy score (baseline). */
   energy: number;
+  /** log(ctw / (1 - ctw)) in log space: ranks without the ties of the saturating ctw. */
+  ctwLogOdds: number;
+  /** log(atd / (1 - atd)) in log space: ranks without the ties of the saturating atd. */
+  atdLogOdds: number;
 };
 
 /** Out-of-distribution verdicts of the two CLIPN rules. */
@@ -159,7 +163,7 @@ export type LabelSet = {
   labels: string[];
   templates: string[] | null;
   routing: { rule: RoutingRule };
-  thresholds: { ctw: number | null; atd: number | null } | null;
+  thresholds: { ctwLogOdds: number | null; atdLogOdds: number | null } | null;
   description: string | null;
   updatedAt: EpochMillis;
 };

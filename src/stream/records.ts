@@ -13,7 +13,7 @@ export interface Timings {
 }
 
 const sourceOf = (job: ImageJob) => ({ topic: job.source.topic, partition: job.source.partition, offset: Number(job.source.offset) });
-const scoresOf = (s: ImageScore) => ({ ctw: s.scores.ctw, atd: s.scores.atd, msp: s.scores.msp, maxLogit: s.scores.maxLogit, energy: s.scores.energy });
+const scoresOf = ({ scores: s }: ImageScore) => ({ ctw: s.ctw, atd: s.atd, msp: s.msp, maxLogit: s.maxLogit, energy: s.energy, ctwLogOdds: s.ctwLogOdds, atdLogOdds: s.atdLogOdds });
 const topOf = (s: ImageScore) => s.top.map((t) => ({ label: t.label, index: t.index, p: t.p, pYes: t.pYes }));
 
 export function taggedImage(job: ImageJob, score: ImageScore, prepared: PreparedLabelSet, decision: RoutingDecision, timings: Timings): Record<string, unknown> {

@@ -3,22 +3,13 @@
  * "calibrated" rule uses thresholds measured by `clipn calibrate` on that label set's ID data.
  */
 import { createHash } from 'node:crypto';
+import type { RoutingRule, ScoreThresholds } from '../clipn/index.js';
 import { ClipnError } from '../errors.js';
-
-/** The rules a label set may name. */
-export const ROUTING_RULES = ['ctw', 'atd', 'both', 'either', 'calibrated'] as const;
-export type RoutingRule = (typeof ROUTING_RULES)[number];
 
 /** What the router needs of a scored image. */
 export interface RoutableScore {
-  scores: { ctw: number; atd: number };
+  scores: { ctwLogOdds: number; atdLogOdds: number };
   ood: { ctw: boolean; atd: boolean };
-}
-
-/** Calibrated ID-score thresholds: below a threshold the image is OOD by that score. */
-export interface Thresholds {
-  ctw?: number | null;
-  atd?: number | null;
 }
 
 /** The routing decision, with the reasons a reviewer reads. */
@@ -28,20 +19,20 @@ export interface RoutingDecision {
 }
 
 /** Decides whether one scored image goes to review under `rule`. */
-export function route(rule: RoutingRule, result: RoutableScore, thresholds?: Thresholds | null): RoutingDecision {
+export function route(rule: RoutingRule, result: RoutableScore, thresholds?: ScoreThresholds | null): RoutingDecision {
   const reasons: string[] = [];
   if (rule === 'calibrated') {
-    const ctw = thresholds?.ctw ?? null;
-    const atd = thresholds?.atd ?? null;
+    const ctw = thresholds?.ctwLogOdds ?? null;
+    const atd = thresholds?.atdLogOdds ?? null;
     if (ctw === null && atd === null) {
-      throw new ClipnError('LABEL_SET_INVALID', 'routing rule "calibrated" needs thresholds.ctw or thresholds.atd');
+      throw new ClipnError('LABEL_SET_INVALID', 'routing rule "calibrated" needs thresholds.ctwLogOdds or thresholds.atdLogOdds');
     }
-    if (ctw !== null && result.scores.ctw < ctw) reasons.push(`ctw ${fmt(result.scores.ctw)} < calibrated ${fmt(ctw)}`);
-    if (atd !== null && result.scores.atd < atd) reasons.push(`atd ${fmt(result.scores.atd)} < calibrated ${fmt(atd)}`);
+    if (ctw !== null && result.scores.ctwLogOdds < ctw) reasons.push(`ctw log-odds ${fmt(result.scores.ctwLogOdds)} < calibrated ${fmt(ctw)}`);
+    if (atd !== null && result.scores.atdLogOdds < atd) reasons.push(`atd log-odds ${fmt(result.scores.atdLogOdds)} < calibrated ${fmt(atd)}`);
     return { review: reasons.length > 0, reasons };
   }
-  if (result.ood.ctw) reasons.push(`ctw: p_no > p_yes for the predicted class (score ${fmt(result.scores.ctw)})`);
-  if (result.ood.atd) reasons.push(`atd: p_ood > max class probability (score ${fmt(result.scores.atd)})`);
+  if (result.ood.ctw) reasons.push(`ctw: p_no > p_yes for the predicted class (log-odds ${fmt(result.scores.ctwLogOdds)})`);
+  if (result.ood.atd) reasons.push(`atd: p_ood > max class probability (log-odds ${fmt(result.scores.atdLogOdds)})`);
   const review =
     rule === 'ctw' ? result.ood.ctw
     : rule === 'atd' ? result.ood.atd

@@ -24,6 +24,7 @@ export async function evaluateClassifier(classifier: ClipnClassifier, labelSet: 
     embeds.set(s.embedding, i * dim);
   });
   // Raw CLIPN scores: calibrated thresholds change decisions, not scores, so AUROC ignores them.
+  // Ranked by log-odds: the probabilities saturate and tie.
   const scores = scoreImages(embeds, samples.length, prepared.heads, { logitScale: classifier.bundle.manifest.scoring.logitScale, topK: 1 });
   const id: Array<{ atd: number; ctw: number }> = [];
   const ood: Array<{ atd: number; ctw: number }> = [];
@@ -31,7 +32,7 @@ export async function evaluateClassifier(classifier: ClipnClassifier, labelSet: 
   const labels = new Set(labelSet.labels);
   samples.forEach((s, i) => {
     const r = scores[i]!;
-    (s.kind === 'id' ? id : ood).push({ atd: r.scores.atd, ctw: r.scores.ctw });
+    (s.kind === 'id' ? id : ood).push({ atd: r.scores.atdLogOdds, ctw: r.scores.ctwLogOdds });
     if (s.kind === 'id' && s.source === 'decision' && s.group !== null && labels.has(s.group)) correct.push(r.label === s.group);
   });
   return gateMetrics({ id, ood, correct });

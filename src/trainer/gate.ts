@@ -7,9 +7,9 @@ import type { GateDecision, GateMetrics } from './types.js';
 
 /** Scores of the held-out samples under one prompt. */
 export interface HeldOutScores {
-  /** ATD and CTW ID scores of held-out ID samples. */
+  /** ATD and CTW ID scores (log-odds) of held-out ID samples. */
   readonly id: ReadonlyArray<{ atd: number; ctw: number }>;
-  /** ATD and CTW ID scores of held-out OOD samples. */
+  /** ATD and CTW ID scores (log-odds) of held-out OOD samples. */
   readonly ood: ReadonlyArray<{ atd: number; ctw: number }>;
   /** For reviewer-labelled held-out ID samples: whether the predicted class is their label. */
   readonly correct: readonly boolean[];

@@ -27,12 +27,15 @@ test('calibrate writes a calibrated label set whose thresholds keep the asked sh
   const rows = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
   assert.equal(rows.length, written.calibration.idImages);
   for (const name of ['ctw', 'atd'] as const) {
-    const t = labelSet.thresholds![name]!;
-    const kept = rows.filter((r) => r.scores[name] >= t).length;
+    const field = `${name}LogOdds` as const;
+    const t = labelSet.thresholds![field]!;
+    const kept = rows.filter((r) => r.scores[field] >= t).length;
     assert.ok(kept >= 0.9 * rows.length, `${name}: kept ${kept} of ${rows.length}`);
+    // Log-odds do not tie: the threshold keeps the asked share, not more.
+    assert.ok(kept < 0.9 * rows.length + 1, `${name}: kept ${kept} of ${rows.length}`);
     // The threshold is an ID score itself: keeping fewer would need a higher one.
-    assert.ok(rows.some((r) => r.scores[name] === t));
-    for (const r of rows) assert.equal(r.ood[name], r.scores[name] < t);
+    assert.ok(rows.some((r) => r.scores[field] === t));
+    for (const r of rows) assert.equal(r.ood[name], r.scores[field] < t);
   }
 });
 
@@ -43,8 +46,15 @@ test('calibrate refuses a share outside (0, 1] and an empty ID folder, with code
   const empty = await clipn(['calibrate', '--id', mkdtempSync(join(tmpdir(), 'clipn-empty-')), '--labels', LABELS]);
   assert.equal(empty.code, 1);
   assert.match(empty.stderr, /INPUT_INVALID: .*no readable ID images/);
-  // Keeping only the top 1% lands on scores that are exactly 1 in float64 for the demo model.
-  const saturated = await clipn(['calibrate', '--id', ID, '--labels', LABELS, '--tpr', '0.01']);
-  assert.equal(saturated.code, 1);
-  assert.match(saturated.stderr, /INPUT_INVALID: --tpr 0\.01: the ctw threshold that keeps this share is 1, expected a value inside \(0, 1\)/);
+});
+
+test('calibrate separates the most confident ID images, whose probability scores are exactly 1', { timeout: 60_000 }, async () => {
+  // The top 1% of the demo model's ID images have CTW and ATD of exactly 1 in float64: the
+  // log-odds still order them, so the threshold is a finite value printed with its score.
+  const top = await clipn(['calibrate', '--id', ID, '--labels', LABELS, '--tpr', '0.01']);
+  assert.equal(top.code, 0, top.stderr);
+  const thresholds = (JSON.parse(top.stdout) as { thresholds: { ctwLogOdds: number; atdLogOdds: number } }).thresholds;
+  assert.ok(Number.isFinite(thresholds.ctwLogOdds) && Number.isFinite(thresholds.atdLogOdds));
+  assert.ok(thresholds.atdLogOdds > 20, `atd log-odds ${thresholds.atdLogOdds}: the probability would be 1 - 2e-9 or closer`);
+  assert.match(top.stderr, /atd log-odds >= \d+\.\d{3} \(score 1\.00000\)/);
 });

@@ -7,25 +7,30 @@ import { clipn, ROOT } from '../helpers/clipn-cli.js';
 
 test('eval reproduces models/demo/quality.json', { timeout: 120_000 }, async () => {
   const quality = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'quality.json'), 'utf8')) as {
-    result: { idAccuracy: number; ood: Record<string, Record<string, { auroc: number; fpr95: number }>>; mean: Record<string, { auroc: number; fpr95: number }> };
+    result: { idAccuracy: number; idImages: number; ood: Record<string, Record<string, { auroc: number; fpr95: number }>>; mean: Record<string, { auroc: number; fpr95: number }> };
   };
   const held = join(ROOT, 'models', 'demo-heldout');
   const oods = Object.keys(quality.result.ood).flatMap((name) => ['--ood', join(held, 'ood', name)]);
   const { code, stdout, stderr } = await clipn(['eval', '--json', '--id', join(held, 'id'), ...oods, '--labels', join(ROOT, 'models', 'demo', 'labels.json')]);
   assert.equal(code, 0, stderr);
   const got = JSON.parse(stdout) as { idAccuracy: number; ood: Record<string, Record<string, { auroc: number; fpr95: number }>>; mean: Record<string, { auroc: number; fpr95: number }> };
-  assert.ok(Math.abs(got.idAccuracy - quality.result.idAccuracy) < 1e-9, `ID accuracy ${got.idAccuracy} vs ${quality.result.idAccuracy}`);
+  const nId = quality.result.idImages;
+  // Exact but for single swapped pairs: CTW, ATD and MSP are ranked by their log-odds (no ties,
+  // unlike the saturating probabilities), so what remains is the runtime's own arithmetic: sharp
+  // and Pillow differ by up to one 8-bit level on edges, and ONNX Runtime's last float bits
+  // differ between CPUs. Either can swap an ID image and an OOD image whose scores lie within
+  // ~1e-3 of each other; allow two such pairs (1/(n_id x n_ood) of AUROC each), one image of
+  // FPR95 (1/n_ood) and one image of accuracy (1/n_id).
+  assert.ok(Math.abs(got.idAccuracy - quality.result.idAccuracy) <= 1 / nId + 1e-9, `ID accuracy ${got.idAccuracy} vs ${quality.result.idAccuracy}`);
   // The recorded file names the scores in Python style (max_logit); the CLI in JSON style (maxLogit).
   const names: Array<[string, string]> = [['ctw', 'ctw'], ['atd', 'atd'], ['msp', 'msp'], ['maxLogit', 'max_logit'], ['energy', 'energy']];
-  // The probability scores (CTW, ATD, MSP) saturate at 1.0 in float64 for part of the demo images
-  // (within 1e-16 of 1 at logit scale 100), so heads that differ in the 8th digit (float32 sums in
-  // another order) break those ties differently: their AUROC agrees to 0.05; MaxLogit and Energy,
-  // which do not saturate, to 1e-3.
   for (const [set, row] of Object.entries(quality.result.ood)) {
+    const nOod = (row as unknown as { images: number }).images;
     for (const [ts, py] of names) {
-      const tol = ts === 'ctw' || ts === 'atd' || ts === 'msp' ? 0.05 : 1e-3;
-      assert.ok(Math.abs(got.ood[set]![ts]!.auroc - row[py]!.auroc) < tol, `${set} ${ts} AUROC ${got.ood[set]![ts]!.auroc} vs ${row[py]!.auroc}`);
-      assert.ok(Math.abs(got.ood[set]![ts]!.fpr95 - row[py]!.fpr95) < Math.max(tol, 0.03), `${set} ${ts} FPR95 ${got.ood[set]![ts]!.fpr95} vs ${row[py]!.fpr95}`);
+      const a = got.ood[set]![ts]!;
+      const want = row[py]!;
+      assert.ok(Math.abs(a.auroc - want.auroc) <= 2 / (nId * nOod) + 1e-9, `${set} ${ts} AUROC ${a.auroc} vs ${want.auroc}`);
+      assert.ok(Math.abs(a.fpr95 - want.fpr95) <= 1 / nOod + 1e-9, `${set} ${ts} FPR95 ${a.fpr95} vs ${want.fpr95}`);
     }
   }
 });

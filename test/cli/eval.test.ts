@@ -9,6 +9,8 @@ import { ROOT, clipn, mannWhitney } from '../helpers/clipn-cli.js';
 const HELD = join(ROOT, 'models', 'demo-heldout');
 const LABELS = join(ROOT, 'models', 'demo', 'labels.json');
 const NAMES = ['ctw', 'atd', 'msp', 'maxLogit', 'energy'] as const;
+// What eval ranks each score by: the saturating probabilities through their log-odds.
+const RANKED_BY = { ctw: 'ctwLogOdds', atd: 'atdLogOdds', msp: 'mspLogOdds', maxLogit: 'maxLogit', energy: 'energy' } as const;
 
 test('eval --json: AUROC per score and OOD set equals the Mann-Whitney statistic of the classify scores; accuracy; ROC PNG', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clipn-eval-'));
@@ -35,7 +37,7 @@ test('eval --json: AUROC per score and OOD set equals the Mann-Whitney statistic
     const row = r.ood[['arrow', 'heart'][k]!];
     assert.equal(row.images, ood.length);
     for (const name of NAMES) {
-      const want = mannWhitney(id.map((l) => l.scores[name]), ood.map((l) => l.scores[name]));
+      const want = mannWhitney(id.map((l) => l.scores[RANKED_BY[name]]), ood.map((l) => l.scores[RANKED_BY[name]]));
       assert.ok(Math.abs(row[name].auroc - want) < 1e-9, `${name}: ${row[name].auroc} vs ${want}`);
       assert.ok(row[name].fpr95 >= 0 && row[name].fpr95 <= 1);
     }

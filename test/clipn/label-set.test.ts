@@ -14,10 +14,11 @@ test('defaults: version 1, routing atd, no templates or thresholds; the result i
   assert.ok(Object.isFrozen(ls));
 });
 
-test('thresholds must lie strictly inside (0, 1)', () => {
-  for (const bad of [0, 1, -0.1, 1.5]) invalid({ id: 'x', labels: ['a'], routing: { rule: 'calibrated' }, thresholds: { ctw: bad } }, /thresholds\.ctw/)();
-  const ok = parseLabelSet({ id: 'x', labels: ['a'], routing: { rule: 'calibrated' }, thresholds: { atd: 0.42 } });
-  assert.equal(ok.thresholds?.atd, 0.42);
+test('thresholds are finite log-odds; probability-style names are refused by name', () => {
+  for (const bad of [Infinity, -Infinity, Number.NaN, '3']) invalid({ id: 'x', labels: ['a'], routing: { rule: 'calibrated' }, thresholds: { ctwLogOdds: bad } }, /thresholds\.ctwLogOdds/)();
+  invalid({ id: 'x', labels: ['a'], routing: { rule: 'calibrated' }, thresholds: { atd: 0.9 } }, /thresholds\.atd: expected atdLogOdds \(log-odds from clipn calibrate\), got a probability threshold "atd"/)();
+  const ok = parseLabelSet({ id: 'x', labels: ['a'], routing: { rule: 'calibrated' }, thresholds: { atdLogOdds: -2.5 } });
+  assert.equal(ok.thresholds?.atdLogOdds, -2.5);
 });
 
 test('blank ids and labels, wrong types and unknown rules name their field', () => {
@@ -41,4 +42,14 @@ test("formatTemplate follows Python's str.format for one positional field", () =
   assert.equal(formatTemplate('{{literal}} {}', 'cat'), '{literal} cat');
   // The label is inserted verbatim: braces and $ patterns in it are not interpreted.
   assert.equal(formatTemplate('a {}', '{} $& $1'), 'a {} $& $1');
+});
+
+test('a label set decoded from its Avro record (class instances, not plain objects) validates', async () => {
+  const { createCodec } = await import('../../src/codec/index.js');
+  const codec = createCodec({ registryUrl: null });
+  const record = { id: 'x', version: 3, labels: ['a', 'b'], templates: null, routing: { rule: 'calibrated' }, thresholds: { ctwLogOdds: null, atdLogOdds: 4.5 }, description: null, updatedAt: 1 };
+  const decoded = (await codec.decode(await codec.encode('LabelSet', record), 'LabelSet')).value;
+  const ls = parseLabelSet(decoded);
+  assert.equal(ls.thresholds?.atdLogOdds, 4.5);
+  assert.equal(ls.routing.rule, 'calibrated');
 });

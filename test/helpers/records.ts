@@ -2,7 +2,7 @@ import type { RecordValues } from '../../src/codec/index.js';
 
 /** Valid example values of every record, for codec round trips. */
 export function exampleRecords(): RecordValues {
-  const scores = { ctw: 0.7, atd: 0.8, msp: 0.9, maxLogit: 21.5, energy: 22.1 };
+  const scores = { ctw: 0.7, atd: 0.8, msp: 0.9, maxLogit: 21.5, energy: 22.1, ctwLogOdds: Math.log(0.7 / 0.3), atdLogOdds: Math.log(0.8 / 0.2) };
   const ood = { ctw: false, atd: true };
   const top = [{ label: 'star', index: 3, p: 0.9, pYes: 0.7 }];
   const source = { topic: 'images', partition: 1, offset: 42 };
@@ -24,7 +24,7 @@ export function exampleRecords(): RecordValues {
       headers: { h: Buffer.from('x') }, originalValue: Buffer.from([255, 216]), originalValueBytes: 2, truncated: false, failedAt: 1700000000000,
     },
     LabelSet: {
-      id: 'default', version: 1, labels: ['a', 'b'], templates: ['a photo of a {}.'], routing: { rule: 'calibrated' }, thresholds: { ctw: null, atd: 0.4 },
+      id: 'default', version: 1, labels: ['a', 'b'], templates: ['a photo of a {}.'], routing: { rule: 'calibrated' }, thresholds: { ctwLogOdds: null, atdLogOdds: 2.5 },
       description: null, updatedAt: 1700000000000,
     },
     ModelRelease: {

@@ -53,7 +53,7 @@ test('review tail prints review items as a person reads them, and as JSON', { ti
   const env = sidecarEnv(topics, 'unused');
   const text = await clipn(['review', 'tail', '--from-beginning', '--max', '1'], env);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /img-1 {2}class star {2}ctw 0\.700 {2}atd 0\.800/);
+  assert.match(text.stdout, /img-1 {2}class star {2}log-odds ctw 0\.85 atd 1\.39/);
   assert.match(text.stdout, /image https:\/\/images\.example\/1\.png/);
   const json = await clipn(['review', 'tail', '--from-beginning', '--max', '1', '--json'], env);
   const parsed = JSON.parse(json.stdout.trim()) as Record<string, unknown>;

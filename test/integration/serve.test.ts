@@ -21,7 +21,7 @@ async function setUp(topics: TestTopics): Promise<void> {
   await createTopics(kafka, sidecarTopicSpecs(topics, 3));
 }
 
-async function putLabelSet(topics: TestTopics, id: string, version: number, labels: string[], rule = 'atd', thresholds: { ctw: number | null; atd: number | null } | null = null): Promise<void> {
+async function putLabelSet(topics: TestTopics, id: string, version: number, labels: string[], rule = 'atd', thresholds: { ctwLogOdds: number | null; atdLogOdds: number | null } | null = null): Promise<void> {
   const value = await codec.encode('LabelSet', { id, version, labels, templates: null, routing: { rule }, thresholds, description: null, updatedAt: Date.now() });
   await produce(kafka, topics.labelSets, [{ key: id, value }]);
 }
@@ -51,7 +51,7 @@ test('1000 mixed inputs: every one accounted for in results or DLQ, every routed
   await setUp(topics);
   // Calibrated routing on the ATD score, strict enough that part of the stream goes to review
   // whatever the demo model's default decisions are.
-  await putLabelSet(topics, 'default', 1, ID_LABELS, 'calibrated', { ctw: null, atd: 0.999999 });
+  await putLabelSet(topics, 'default', 1, ID_LABELS, 'calibrated', { ctwLogOdds: null, atdLogOdds: 13.8 }); // ATD 0.999999
   const { sidecar } = inProcessSidecar(sidecarEnv(topics, uniqueName('g')));
   const [results, review, dlq] = await Promise.all([collect(kafka, topics.results), collect(kafka, topics.review), collect(kafka, topics.deadLetter)]);
   try {

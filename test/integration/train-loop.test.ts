@@ -107,7 +107,7 @@ async function newTopics(): Promise<Topics> {
   const labelSet = await codec.encode('LabelSet', {
     id: 'default', version: 1, labels: DEMO.labels, templates: null,
     // Strict calibrated routing sends (nearly) every image to review, whatever the model's own flags.
-    routing: { rule: 'calibrated' }, thresholds: { ctw: null, atd: 0.999999 }, description: null, updatedAt: Date.now(),
+    routing: { rule: 'calibrated' }, thresholds: { ctwLogOdds: null, atdLogOdds: 13.8 }, description: null, updatedAt: Date.now(), // atd 0.999999
   });
   await produce(kafka, topics.labelSets, [{ key: 'default', value: labelSet }]);
   return topics;
@@ -180,8 +180,8 @@ async function scoreHeldOut(prefix: string): Promise<{ auroc: number; prompts: S
   const mine = (await Promise.all(results.messages.slice(before).map(decodeResult))).filter((r) => r.id.startsWith(prefix));
   assert.equal(mine.length, heldOut.length);
   const ood = new Set(heldOut.filter((h) => h.ood).map((h) => `${prefix}${h.id}`));
-  const id = mine.filter((r) => !ood.has(r.id)).map((r) => r.scores.atd);
-  const out = mine.filter((r) => ood.has(r.id)).map((r) => r.scores.atd);
+  const id = mine.filter((r) => !ood.has(r.id)).map((r) => r.scores.atdLogOdds);
+  const out = mine.filter((r) => ood.has(r.id)).map((r) => r.scores.atdLogOdds);
   return { auroc: mannWhitney(id, out), prompts: new Set(mine.map((r) => r.model.promptVersion)) };
 }
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { route } from '../../src/stream/routing.js';
 import { isClipnError } from '../../src/errors.js';
 
-const both = { scores: { ctw: 0.2, atd: 0.3 }, ood: { ctw: true, atd: true } };
-const onlyCtw = { scores: { ctw: 0.4, atd: 0.9 }, ood: { ctw: true, atd: false } };
-const none = { scores: { ctw: 0.9, atd: 0.95 }, ood: { ctw: false, atd: false } };
+const both = { scores: { ctwLogOdds: -1.4, atdLogOdds: -0.8 }, ood: { ctw: true, atd: true } };
+const onlyCtw = { scores: { ctwLogOdds: -0.4, atdLogOdds: 2.2 }, ood: { ctw: true, atd: false } };
+const none = { scores: { ctwLogOdds: 2.2, atdLogOdds: 2.9 }, ood: { ctw: false, atd: false } };
 
 test('each rule combines the two flags as named', () => {
   assert.equal(route('ctw', onlyCtw).review, true);
@@ -23,10 +23,10 @@ test('reasons name the flags that fired', () => {
   assert.deepEqual(route('atd', none).reasons, []);
 });
 
-test('calibrated thresholds compare the ID scores', () => {
-  assert.equal(route('calibrated', none, { ctw: 0.95 }).review, true);
-  assert.equal(route('calibrated', none, { ctw: 0.5, atd: 0.5 }).review, false);
-  assert.match(route('calibrated', none, { atd: 0.99 }).reasons[0] ?? '', /atd 0.9500 < calibrated 0.9900/);
+test('calibrated thresholds compare the log-odds of the ID scores', () => {
+  assert.equal(route('calibrated', none, { ctwLogOdds: 3 }).review, true);
+  assert.equal(route('calibrated', none, { ctwLogOdds: 0, atdLogOdds: 0 }).review, false);
+  assert.match(route('calibrated', none, { atdLogOdds: 4.6 }).reasons[0] ?? '', /atd log-odds 2\.9000 < calibrated 4\.6000/);
 });
 
 test('calibrated without thresholds is a label-set error', () => {

@@ -22,6 +22,8 @@ from .tokenizer import tokenize
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 SCORES = ("ctw", "atd", "msp", "max_logit", "energy")
+# What each score is ranked by: the saturating probabilities through their log-odds (same order, no ties).
+RANKED_BY = {"ctw": "ctw_log_odds", "atd": "atd_log_odds", "msp": "msp_log_odds", "max_logit": "max_logit", "energy": "energy"}
 
 
 class BundleRunner:
@@ -72,9 +74,10 @@ def embed_folder(runner: BundleRunner, files: Sequence[Path], batch: int = 64) -
 
 
 def score_dict(embeds: np.ndarray, w_yes: np.ndarray, w_no: np.ndarray) -> dict[str, np.ndarray]:
+    """Per score name of SCORES, the values it is ranked by; plus index and the two flags."""
     s = score(torch.from_numpy(embeds), torch.from_numpy(w_yes), torch.from_numpy(w_no))
-    return {"index": s.index.numpy(), "ctw": s.ctw.numpy(), "atd": s.atd.numpy(), "msp": s.msp.numpy(), "max_logit": s.max_logit.numpy(),
-            "energy": s.energy.numpy(), "ood_ctw": s.ood_ctw.numpy(), "ood_atd": s.ood_atd.numpy()}
+    ranked = {name: getattr(s, field).numpy() for name, field in RANKED_BY.items()}
+    return {"index": s.index.numpy(), **ranked, "ood_ctw": s.ood_ctw.numpy(), "ood_atd": s.ood_atd.numpy()}
 
 
 def evaluate(bundle_dir: str | Path, labels: Sequence[str], id_dir: str | Path, ood_dirs: Sequence[str | Path], templates: Sequence[str] | None = None) -> dict:

@@ -3,7 +3,7 @@ checked against the bundle's own ONNX graphs.
 
 For a fixed set of images (JPEG and PNG, odd sizes, grayscale, alpha, EXIF-rotated) and a label
 set: token ids, preprocessed tensors, image and text embeddings, heads, and per image the class,
-CTW and ATD scores and flags, MSP, MaxLogit and Energy.
+CTW and ATD scores (and their log-odds) and flags, MSP, MaxLogit and Energy.
 """
 
 from __future__ import annotations
@@ -131,7 +131,10 @@ def make_goldens(bundle_dir: Path, labels: list[str], out: Path) -> dict:
                 "pixels": f"tensors/{name}.pixels.bin",
                 "index": int(s.index[i]),
                 "label": labels[int(s.index[i])],
-                "scores": {"ctw": float(s.ctw[i]), "atd": float(s.atd[i]), "msp": float(s.msp[i]), "maxLogit": float(s.max_logit[i]), "energy": float(s.energy[i])},
+                "scores": {
+                    "ctw": float(s.ctw[i]), "atd": float(s.atd[i]), "msp": float(s.msp[i]), "maxLogit": float(s.max_logit[i]), "energy": float(s.energy[i]),
+                    "ctwLogOdds": float(s.ctw_log_odds[i]), "atdLogOdds": float(s.atd_log_odds[i]), "mspLogOdds": float(s.msp_log_odds[i]),
+                },
                 "ood": {"ctw": bool(s.ood_ctw[i]), "atd": bool(s.ood_atd[i])},
             }
             for i, (name, what) in enumerate(images)

@@ -39,7 +39,13 @@ def build_heads(model: CLIPN, labels: Sequence[str], templates: Sequence[str], p
 
 @dataclass(frozen=True)
 class Scores:
-    """Per-image scores; every field is a [N] tensor."""
+    """Per-image scores; every field is a [N] tensor.
+
+    ctw, atd and msp are the published probabilities; they saturate at exactly 1.0 in float64 for
+    confident images, so images that differ tie. The *_log_odds fields are the same quantities as
+    log(score / (1 - score)), computed in log space: monotone in the published score and distinct
+    where it saturates. Rank, calibrate and compare with them.
+    """
 
     index: torch.Tensor
     ctw: torch.Tensor
@@ -47,6 +53,9 @@ class Scores:
     msp: torch.Tensor
     max_logit: torch.Tensor
     energy: torch.Tensor
+    ctw_log_odds: torch.Tensor
+    atd_log_odds: torch.Tensor
+    msp_log_odds: torch.Tensor
     ood_ctw: torch.Tensor
     ood_atd: torch.Tensor
 
@@ -56,19 +65,26 @@ def score(image_embeds: torch.Tensor, w_yes: torch.Tensor, w_no: torch.Tensor, l
     f = F.normalize(image_embeds.double(), dim=-1)
     l_yes = logit_scale * f @ w_yes.double().t()
     l_no = logit_scale * f @ w_no.double().t()
-    p = torch.softmax(l_yes, dim=-1)
-    index = p.argmax(dim=-1)
-    p_yes = torch.sigmoid(l_yes - l_no)  # exp(a)/(exp(a)+exp(b)), computed stably
-    ctw = p_yes.gather(1, index[:, None])[:, 0]
-    weighted = p_yes * p
-    atd = weighted.sum(dim=-1)
+    log_p = torch.log_softmax(l_yes, dim=-1)
+    index = log_p.argmax(dim=-1)
+    d = l_yes - l_no  # per class: log(p_yes / p_no)
+    ctw_log_odds = d.gather(1, index[:, None])[:, 0]
+    log_weighted = log_p + F.logsigmoid(d)  # log(p_yes_i p_i)
+    log_atd = torch.logsumexp(log_weighted, dim=-1)
+    log_ood = torch.logsumexp(log_p + F.logsigmoid(-d), dim=-1)  # log(1 - ATD) = log(sum_i p_no_i p_i)
+    others = l_yes.scatter(1, index[:, None], float("-inf"))
+    msp_log_odds = l_yes.gather(1, index[:, None])[:, 0] - torch.logsumexp(others, dim=-1)
     return Scores(
         index=index,
-        ctw=ctw,
-        atd=atd,
-        msp=p.max(dim=-1).values,
+        ctw=torch.sigmoid(ctw_log_odds),
+        atd=torch.exp(log_atd),
+        msp=torch.exp(log_p.max(dim=-1).values),
         max_logit=l_yes.max(dim=-1).values,
         energy=torch.logsumexp(l_yes, dim=-1),
-        ood_ctw=ctw < 0.5,
-        ood_atd=(1.0 - atd) > weighted.max(dim=-1).values,
+        ctw_log_odds=ctw_log_odds,
+        atd_log_odds=log_atd - log_ood,
+        msp_log_odds=msp_log_odds,
+        # The decisions of reference/CLIPN.md, taken in log space: p_no_c > p_yes_c, and p_ood > max_i p_yes_i p_i.
+        ood_ctw=ctw_log_odds < 0,
+        ood_atd=log_ood > log_weighted.max(dim=-1).values,
     )

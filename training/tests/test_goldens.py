@@ -66,6 +66,7 @@ def test_goldens_agree_with_the_bundle_and_with_their_own_tensors(bundle, tiny_m
     assert [im["index"] for im in golden["images"]] == again.index.tolist()
     assert [im["label"] for im in golden["images"]] == [LABELS[i] for i in again.index.tolist()]
     np.testing.assert_allclose([im["scores"]["atd"] for im in golden["images"]], again.atd.numpy(), rtol=1e-6)
+    np.testing.assert_allclose([im["scores"]["atdLogOdds"] for im in golden["images"]], again.atd_log_odds.numpy(), rtol=1e-6, atol=1e-6)
     assert [im["ood"]["ctw"] for im in golden["images"]] == again.ood_ctw.tolist()
 
     tokens = {row["text"]: row["ids"] for row in golden["tokens"]}

@@ -25,6 +25,45 @@ def test_scores_on_a_hand_computed_case():
     assert bool(s.ood_atd[0]) == (1 - atd > max(p_yes[0] * p[0], p_yes[1] * p[1]))
 
 
+def test_log_odds_are_the_published_scores_in_log_space():
+    w_yes = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    w_no = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    s = score(torch.tensor([[3.0, 4.0]]), w_yes, w_no, logit_scale=10.0)
+    for prob, log_odds in ((s.ctw, s.ctw_log_odds), (s.atd, s.atd_log_odds), (s.msp, s.msp_log_odds)):
+        p = float(prob[0])
+        assert math.isclose(float(log_odds[0]), math.log(p / (1 - p)), rel_tol=1e-9)
+    assert float(s.ctw_log_odds[0]) == 2.0  # l_yes - l_no of the predicted class: 8 - 6
+
+
+def test_log_odds_rank_images_whose_probabilities_saturate():
+    # At logit scale 100 both images' ATD and CTW are exactly 1.0 in float64: the probabilities
+    # tie, the log-odds keep their order (the second image is the more confident one).
+    w_yes = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    w_no = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    s = score(torch.tensor([[1.0, 0.2], [1.0, 0.1]]), w_yes, w_no, logit_scale=100.0)
+    assert s.atd.tolist() == [1.0, 1.0] and s.ctw.tolist() == [1.0, 1.0]
+    assert float(s.atd_log_odds[0]) < float(s.atd_log_odds[1])
+    assert float(s.ctw_log_odds[0]) < float(s.ctw_log_odds[1])
+    assert float(s.msp_log_odds[0]) < float(s.msp_log_odds[1])
+    assert torch.isfinite(s.atd_log_odds).all()
+
+
+def test_flags_are_the_published_decisions_on_random_heads():
+    g = torch.Generator().manual_seed(3)
+    normalize = torch.nn.functional.normalize
+    w_yes, w_no = normalize(torch.randn(7, 16, generator=g), dim=-1), normalize(torch.randn(7, 16, generator=g), dim=-1)
+    embeds = torch.randn(500, 16, generator=g)
+    s = score(embeds, w_yes, w_no, logit_scale=5.0)  # a small scale keeps the probabilities away from 0 and 1
+    f = normalize(embeds.double(), dim=-1)
+    l_yes, l_no = 5.0 * f @ w_yes.double().t(), 5.0 * f @ w_no.double().t()
+    p = torch.softmax(l_yes, dim=-1)
+    p_yes = torch.exp(l_yes) / (torch.exp(l_yes) + torch.exp(l_no))
+    weighted = p_yes * p
+    assert torch.equal(s.ood_ctw, p_yes.gather(1, s.index[:, None])[:, 0] < 0.5)
+    assert torch.equal(s.ood_atd, 1 - weighted.sum(-1) > weighted.max(-1).values)
+    assert 0 < int(s.ood_atd.sum()) < 500 and 0 < int(s.ood_ctw.sum()) < 500  # both decisions occur
+
+
 def test_heads_are_normalised_template_ensembles(tiny_model):
     w_yes, w_no = build_heads(tiny_model, ["dog", "cat"], ["a photo of a {}.", "'a bad photo of a {}.'"])
     assert w_yes.shape == (2, 32)

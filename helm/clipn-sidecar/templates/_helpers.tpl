@@ -146,7 +146,7 @@ app.kubernetes.io/part-of: clipn-sidecar
 {{- end -}}
 {{- range $v.labelSets -}}
 {{- if and (eq .routing.rule "calibrated") (not .thresholds) -}}
-{{- fail (printf "labelSets[%s].thresholds: expected ctw or atd thresholds for routing rule calibrated, got none (run clipn calibrate)" .id) -}}
+{{- fail (printf "labelSets[%s].thresholds: expected ctwLogOdds or atdLogOdds thresholds for routing rule calibrated, got none (run clipn calibrate)" .id) -}}
 {{- end -}}
 {{- end -}}
 {{- $_ := include "clipn-sidecar.terminationGracePeriodSeconds" . -}}

@@ -2,13 +2,11 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { basename } from 'node:path';
-import { auroc, fprAtTpr, rocCurve, type ImageScore } from '../../clipn/index.js';
+import { auroc, fprAtTpr, rankingValue, rocCurve, SCORE_NAMES as SCORES, type ImageScore, type ScoreName } from '../../clipn/index.js';
 import { loadClassifier, loadLabelSet, parsePositiveInt, withModelOptions } from '../shared/model.js';
 import { folderLabel, scoreFolder } from '../shared/collect-scores.js';
 import { writeRocPng } from '../shared/roc-plot.js';
 
-const SCORES = ['ctw', 'atd', 'msp', 'maxLogit', 'energy'] as const;
-type ScoreName = (typeof SCORES)[number];
 
 interface Flags {
   id: string;
@@ -23,7 +21,8 @@ interface Flags {
   threads?: string;
 }
 
-const pick = (scores: ImageScore[], name: ScoreName): number[] => scores.map((s) => s.scores[name]);
+// Ranked by the log-odds where the probability saturates: ties would make AUROC depend on the CPU's last bits.
+const pick = (scores: ImageScore[], name: ScoreName): number[] => scores.map((s) => rankingValue(s.scores, name));
 
 export function register(program: Command): void {
   withModelOptions(program.command('eval'), 32)

@@ -14,7 +14,7 @@ function toRecord(ls: ReturnType<typeof parseLabelSet>): Record<string, unknown>
     labels: [...ls.labels],
     templates: ls.templates ? [...ls.templates] : null,
     routing: { rule: ls.routing.rule },
-    thresholds: ls.thresholds ? { ctw: ls.thresholds.ctw ?? null, atd: ls.thresholds.atd ?? null } : null,
+    thresholds: ls.thresholds ? { ctwLogOdds: ls.thresholds.ctwLogOdds ?? null, atdLogOdds: ls.thresholds.atdLogOdds ?? null } : null,
     description: ls.description ?? null,
     updatedAt: Date.now(),
   };

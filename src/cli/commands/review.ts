@@ -7,7 +7,7 @@ import { runtime } from '../shared/runtime.js';
 interface Item {
   id: string;
   label: string;
-  scores: { ctw: number; atd: number; msp: number };
+  scores: { ctwLogOdds: number; atdLogOdds: number; msp: number };
   reasons: string[];
   rule: string;
   image: Buffer | { uri: string } | null;
@@ -54,7 +54,7 @@ export function register(program: Command): void {
             process.stdout.write(JSON.stringify({ ...rest, image: where(image) }) + '\n');
           } else {
             process.stdout.write(
-              `${item.id}  class ${item.label}  ctw ${item.scores.ctw.toFixed(3)}  atd ${item.scores.atd.toFixed(3)}  msp ${item.scores.msp.toFixed(3)}  ` +
+              `${item.id}  class ${item.label}  log-odds ctw ${item.scores.ctwLogOdds.toFixed(2)} atd ${item.scores.atdLogOdds.toFixed(2)}  msp ${item.scores.msp.toFixed(3)}  ` +
                 `[${item.rule}: ${item.reasons.join('; ')}]  label set ${item.labelSet.id} v${item.labelSet.version}  prompt ${item.model.promptVersion}  image ${where(item.image)}\n`,
             );
           }
