@@ -34,7 +34,7 @@ const images = z
     maxBytes: bytes(1).default(20 * MiB).describe('Largest encoded image accepted (inline or fetched), in bytes.'),
     maxPixels: int(1).default(40_000_000).describe('Largest decoded image, in pixels: the decompression-bomb guard.'),
     decodeConcurrency: int(1).default(4).describe('Images decoded at the same time (libuv threads through sharp).'),
-    background: hexColour().default('#ffffff').describe('Colour transparent images are flattened onto before encoding.'),
+    background: hexColour().prefault('#ffffff').describe('Colour (#rrggbb) transparent images are flattened onto before encoding.'),
     fetch: z
       .strictObject({
         timeoutMs: duration(1).default(5000).describe('Limit on fetching one image URL, in milliseconds.'),
@@ -45,6 +45,10 @@ const images = z
       })
       .prefault({}),
     fileRoot: nullable(text()).default(null).describe('file:// image URIs are served only from under this folder; null refuses them.'),
+    maxAspectRatio: fraction(1, 10_000).default(10).describe('Long side / short side above which an image is elongated: a thin strip resized to a short side of the model size would be huge.'),
+    elongated: oneOf(['crop', 'refuse'])
+      .default('crop')
+      .describe('What happens to an elongated image: crop cuts the centre square (with a margin for the filter) before resizing, the same pixels the centre crop keeps; refuse dead-letters it (IMAGE_ASPECT_UNSUPPORTED).'),
   })
   .prefault({});
 
@@ -79,6 +83,12 @@ const kafka = z
     requestTimeoutMs: duration(1).default(30_000).describe('Limit on one Kafka request, in milliseconds.'),
     partitionsConsumedConcurrently: int(1).default(8).describe('Input partitions processed at the same time.'),
     topics,
+    newTopics: z
+      .strictObject({
+        partitions: int(1).default(6).describe('Partitions of the stream topics the services create when missing (inputs, results, review, dead letters, decisions); side channels always get 1.'),
+        replicationFactor: nullable(int(1)).default(null).describe('Replication factor of the topics the services create; null: the broker\'s default.replication.factor.'),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -103,7 +113,31 @@ const processing = z
       .prefault({}),
     deadLetter: z
       .strictObject({
-        maxValueBytes: bytes(0).default(MiB).describe('Most bytes of the failed input value kept in a dead letter (the full size is recorded).'),
+        maxValueBytes: bytes(0)
+          .default(MiB)
+          .describe('Most bytes of the failed input value kept in a dead letter (the full size is recorded); lowered further so the letter fits the topic\'s max.message.bytes.'),
+      })
+      .prefault({}),
+    retry: z
+      .strictObject({
+        attempts: int(1, 100).default(4).describe('Tries of a message whose failure is retriable (fetch timeout, HTTP 5xx, a failed inference, an unknown label set) before it is dead-lettered.'),
+        initialBackoffMs: duration(1).default(200).describe('Wait before the second try, in milliseconds; doubled for each further try.'),
+        maxBackoffMs: duration(1).default(5000).describe('Longest wait between two tries, in milliseconds.'),
+      })
+      .prefault({}),
+    memory: z
+      .strictObject({
+        maxInFlightBytes: bytes(MiB)
+          .default(256 * MiB)
+          .describe('Bytes of image data in flight (input values, fetched bodies, decoded pixels, tensors); past it, partitions pause until work drains.'),
+      })
+      .prefault({}),
+    labelSets: z
+      .strictObject({
+        maxLabels: int(1).default(5000).describe('Most labels in one label set.'),
+        maxTemplates: int(1).default(100).describe('Most prompt templates in one label set.'),
+        maxTexts: int(1).default(100_000).describe('Most texts (labels x templates) one label set encodes: each costs two text-tower runs and cache memory.'),
+        maxTextChars: int(1).default(300).describe('Longest label or template, in characters (CLIP reads 77 tokens at most).'),
       })
       .prefault({}),
   })

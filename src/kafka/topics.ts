@@ -17,6 +17,26 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
+/** How the services create the topics they need (kafka.newTopics). */
+export interface NewTopicPolicy {
+  partitions: number;
+  /** null: the broker's default.replication.factor. */
+  replicationFactor: number | null;
+}
+
+/** A stream topic (inputs, results, review items, dead letters, decisions): partitions for parallelism. */
+export function streamTopic(topic: string, policy: NewTopicPolicy): TopicSpec {
+  return { topic, partitions: policy.partitions, ...(policy.replicationFactor === null ? {} : { replicationFactor: policy.replicationFactor }) };
+}
+
+/**
+ * A side channel (label sets, model releases): one partition, so its records have one order, and
+ * compacted, so the latest record per key is the state every reader rebuilds from the beginning.
+ */
+export function sideChannelTopic(topic: string, policy: NewTopicPolicy): TopicSpec {
+  return { topic, partitions: 1, configs: { 'cleanup.policy': 'compact' }, ...(policy.replicationFactor === null ? {} : { replicationFactor: policy.replicationFactor }) };
+}
+
 // Kafka's own limits on topic names.
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
@@ -90,4 +110,30 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
     throw kafkaError(error, `waiting for topics ${missing.map((s) => s.topic).join(', ')}`);
   }
   return missing.map((s) => s.topic).filter((t) => !existedMeanwhile.has(t));
+}
+
+/** Kafka's default max.message.bytes (broker message.max.bytes), used when a topic's cannot be read. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/**
+ * The max.message.bytes of each topic: the largest record batch the broker accepts for it.
+ * A topic whose config cannot be read (an ACL, an old broker) gets the Kafka default.
+ */
+export async function maxMessageBytes(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>(topics.map((t) => [t, DEFAULT_MAX_MESSAGE_BYTES]));
+  if (topics.length === 0) return out;
+  try {
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      // 2 is ConfigResourceTypes.TOPIC; the enum is not exported as a value in kafkajs' types.
+      resources: [...new Set(topics)].map((name) => ({ type: 2, name, configNames: ['max.message.bytes'] })),
+    });
+    for (const r of described.resources) {
+      const v = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+      if (r.errorCode === 0 && Number.isSafeInteger(v) && v > 0) out.set(r.resourceName, v);
+    }
+  } catch {
+    // Keep the defaults: the broker still enforces the real limit, which the producer handles.
+  }
+  return out;
 }

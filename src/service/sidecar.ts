@@ -8,7 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
-import { createKafka, ensureTopics } from '../kafka/index.js';
+import { createKafka, ensureTopics, sideChannelTopic, streamTopic } from '../kafka/index.js';
 import { labelSetHandler, type WatcherEvents } from '../stream/label-set-watcher.js';
 import { metrics as otelMetrics, trace, type Tracer } from '@opentelemetry/api';
 import { StreamProcessor } from '../stream/processor.js';
@@ -69,42 +69,46 @@ export class Sidecar {
     const admin = this.kafka.admin();
     await admin.connect();
     const t = config.kafka.topics;
-    const compact = { 'cleanup.policy': 'compact' };
+    const policy = config.kafka.newTopics;
     await ensureTopics(admin, [
-      ...t.input.map((topic) => ({ topic })),
-      { topic: t.results },
-      { topic: t.review },
-      { topic: t.deadLetter },
-      { topic: t.labelSets, partitions: 1, configs: compact },
-      { topic: t.modelReleases, partitions: 1, configs: compact },
+      ...[...t.input, t.results, t.review, t.deadLetter].map((topic) => streamTopic(topic, policy)),
+      sideChannelTopic(t.labelSets, policy),
+      sideChannelTopic(t.modelReleases, policy),
     ]).finally(() => admin.disconnect());
 
     const m = telemetry.metrics;
+    let cacheSeen = { hits: 0, misses: 0 };
     const serving = (): void => {
       const s = this.state!.current;
-      m.serving('model', { model: s.classifier.modelVersion, prompt: s.classifier.promptVersion });
-      for (const [id, p] of s.labelSets) m.serving(`label-set:${id}`, { label_set: id, version: String(p.labelSet.version) });
-      m.cacheLookups(s.classifier.cache.stats.hits - cacheSeen.hits, s.classifier.cache.stats.misses - cacheSeen.misses);
+      // The prompt version names the release (<model version>/p<n>): a hot swap changes it.
+      m.modelInService(s.classifier.modelName, s.classifier.promptVersion);
+      for (const [id, p] of s.labelSets) m.labelSetInService(id, p.labelSet.version);
+      m.textCacheLookups(s.classifier.cache.stats.hits - cacheSeen.hits, s.classifier.cache.stats.misses - cacheSeen.misses);
       cacheSeen = { ...s.classifier.cache.stats };
     };
-    let cacheSeen = { hits: 0, misses: 0 };
+    const metricKind = (kind: 'label-set' | 'release') => (kind === 'label-set' ? 'label_set' : 'model');
     const events: WatcherEvents = {
       applied: (kind, id, version, detail) => {
         logger.info({ kind, id, version, ...detail }, `${kind} applied`);
-        m.sideChannel(kind, 'applied');
+        m.releaseAccepted(metricKind(kind));
         serving();
         if (kind === 'label-set' && id === config.processing.defaultLabelSet && this.state?.current.labelSets.has(id)) labels.ready();
       },
-      refused: (kind, id, reason) => {
-        logger.warn({ kind, id, reason }, `${kind} refused`);
-        m.sideChannel(kind, 'refused');
+      removed: (kind, id) => {
+        logger.warn({ kind, id }, `${kind} removed (a tombstone on the label-set topic)`);
+        m.labelSetRemoved(id);
+        serving();
+      },
+      refused: (kind, id, error) => {
+        logger.warn({ kind, id, code: error.code, reason: error.message }, `${kind} refused`);
+        m.releaseRefused(metricKind(kind), error.code);
       },
     };
     const serial = new Serial();
     const codec = this.codec;
     const state = this.state;
     this.channels = [
-      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events)),
+      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events, config.processing.labelSets)),
       new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events, config.model.releaseArtifactRoot)),
     ];
     for (const c of this.channels) await c.start();

@@ -6,6 +6,7 @@
  * micro-batches in the batcher downstream.
  */
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { isClipnError } from '../errors.js';
 import type { Delivery, OutputRecord } from './delivery.js';
 import type { Slots } from './slots.js';
 
@@ -15,7 +16,11 @@ export interface MessageSource {
   partition: number;
 }
 
-/** Turns one consumed message into the records to produce for it. Must not reject. */
+/**
+ * Turns one consumed message into the records to produce for it. Rejects only with
+ * INTERRUPTED (shutdown stopped work that could still succeed): its chunk is then neither
+ * delivered nor committed, and is processed again after a restart.
+ */
 export type MessageHandler = (message: KafkaMessage, source: MessageSource) => Promise<OutputRecord[]>;
 
 /** Hooks the processor reports through (metrics, logs). */
@@ -25,7 +30,7 @@ export interface BatchHooks {
   /** A chunk's messages are done with, delivered or not (in-flight accounting). */
   onSettled?(messages: number): void;
   onTaken?(messages: number): void;
-  onDelivery?(source: MessageSource, ms: number): void;
+  onDelivery?(source: MessageSource, ms: number, records: readonly OutputRecord[]): void;
 }
 
 /** Options of {@link createBatchHandler}. */
@@ -66,12 +71,18 @@ export function createBatchHandler(
         const chunk = messages.slice(next, next + taken);
         hooks.onTaken?.(chunk.length);
         try {
-          const records = (await Promise.all(chunk.map((m) => handle(m, source)))).flat();
+          const settled = await Promise.allSettled(chunk.map((m) => handle(m, source)));
+          const failed = settled.find((s) => s.status === 'rejected');
+          if (failed !== undefined) {
+            if (isClipnError(failed.reason, 'INTERRUPTED')) return; // nothing of this chunk is delivered or committed
+            throw failed.reason;
+          }
+          const records = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : []));
           const last = chunk[chunk.length - 1] as KafkaMessage;
           const nextOffset = (BigInt(last.offset) + 1n).toString();
           const started = performance.now();
           await delivery.deliver(records, { ...source, offset: nextOffset });
-          hooks.onDelivery?.(source, performance.now() - started);
+          hooks.onDelivery?.(source, performance.now() - started, records);
           payload.resolveOffset(last.offset);
           hooks.onLag?.(source, lagAfter(batch.highWatermark, nextOffset));
         } finally {

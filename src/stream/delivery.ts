@@ -1,18 +1,20 @@
 /**
  * Delivery: produce the records made for a run of consumed messages, then commit the offset
  * after them. At-least-once acknowledges the records (acks=all) before committing; exactly-once
- * puts the records and the offset in one Kafka transaction.
+ * puts the records and the offset in one Kafka transaction. Either way records are sent within
+ * the topics' size limits (produce-plan.ts).
  */
 import type { Consumer, Producer, Message } from 'kafkajs';
 import { ClipnError } from '../errors.js';
+import { sendWithinLimits, type OutputRecord, type Replace, type SizeLimit } from './produce-plan.js';
 import { Serial } from './serial.js';
 
-/** One record to produce. */
-export interface OutputRecord {
-  topic: string;
-  key: Buffer | string | null;
-  value: Buffer;
-  headers?: Record<string, string | Buffer>;
+export type { OutputRecord } from './produce-plan.js';
+
+/** The size limits of the output topics and what replaces a record that cannot fit. */
+export interface SizePolicy {
+  limit: SizeLimit;
+  replace: Replace;
 }
 
 /** Where consumption resumes after the delivered messages. */
@@ -40,18 +42,18 @@ function groupByTopic(records: OutputRecord[]): Array<{ topic: string; messages:
 }
 
 /** Produces with acks from all in-sync replicas, then commits the consumer offset. */
-export function atLeastOnce(producer: Producer, consumer: Consumer): Delivery {
+export function atLeastOnce(producer: Producer, consumer: Consumer, sizes: SizePolicy): Delivery {
   return {
     mode: 'at-least-once',
     async deliver(records, commit) {
-      if (records.length > 0) await producer.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+      await sendWithinLimits(records, (group) => producer.sendBatch({ topicMessages: groupByTopic(group), acks: -1 }).then(() => undefined), sizes.limit, sizes.replace);
       await consumer.commitOffsets([commit]);
     },
   };
 }
 
 /** One transaction per delivery: the records and the consumer offset commit or abort together. */
-export function exactlyOnce(producer: Producer, consumerGroupId: string): Delivery {
+export function exactlyOnce(producer: Producer, consumerGroupId: string, sizes: SizePolicy): Delivery {
   // A transactional producer holds one open transaction at a time; partitions take turns.
   const serial = new Serial();
   return {
@@ -60,7 +62,8 @@ export function exactlyOnce(producer: Producer, consumerGroupId: string): Delive
       return serial.run(async () => {
         const tx = await producer.transaction();
         try {
-          if (records.length > 0) await tx.sendBatch({ topicMessages: groupByTopic(records) });
+          // A send refused as too large leaves the transaction usable: the split parts join it.
+          await sendWithinLimits(records, (group) => tx.sendBatch({ topicMessages: groupByTopic(group) }).then(() => undefined), sizes.limit, sizes.replace);
           await tx.sendOffsets({
             consumerGroupId,
             topics: [{ topic: commit.topic, partitions: [{ partition: commit.partition, offset: commit.offset }] }],

@@ -63,7 +63,7 @@ export function reviewItem(
     top: topOf(score),
     imageEmbedding: Array.from(embedding, (v) => v * inv),
     image,
-    contentType: job.image.kind === 'inline' ? job.image.contentType : null,
+    contentType: job.image.kind === 'inline' ? (job.image.contentType ?? null) : null,
     caption: job.caption,
     labelSet: { id: prepared.labelSet.id, version: prepared.labelSet.version, labels: [...prepared.labelSet.labels] },
     model: { version: prepared.modelVersion, promptVersion: prepared.promptVersion },

@@ -77,7 +77,7 @@ export function releaseHandler(codec: RecordCodec, state: ServingState, serial: 
         if (classifier.hasReleasedTower) await classifier.releaseTower();
         events.applied('release', release.model, release.version, { labelSets: rebuilt.size, ms: Math.round(performance.now() - started) });
       } catch (error) {
-        events.refused('release', version, toClipnError(error).message);
+        events.refused('release', version, toClipnError(error));
       }
     });
 }

@@ -31,7 +31,7 @@ test('defaults load with no file and no environment', () => {
   assert.deepEqual(c.model.executionProviders, ['cpu']);
   assert.equal(c.model.graphOptimization, 'all');
   assert.equal(c.images.maxBytes, 20 * MiB);
-  assert.equal(c.images.background, '#ffffff');
+  assert.deepEqual(c.images.background, { r: 255, g: 255, b: 255 });
   assert.equal(c.images.fetch.allowPrivateNetworks, false);
   assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
   assert.equal(c.kafka.sasl, null);
@@ -95,7 +95,7 @@ test('environment strings are coerced: numbers, booleans, lists, units, nulls, n
   assert.equal(c.processing.deadLetter.maxValueBytes, 512 * 1024);
   assert.equal(c.trainer.schedule, 6 * 3600 * 1000);
   assert.equal(c.trainer.heldOutShare, 0.25);
-  assert.equal(c.images.background, '#00ff00');
+  assert.deepEqual(c.images.background, { r: 0, g: 255, b: 0 });
   assert.equal(c.model.cacheDir, null);
   assert.deepEqual({ ...c.kafka.sasl }, { mechanism: 'scram-sha-512', username: 'svc', password: 'pw' });
   assert.equal(c.processing.review.topK, 3);
