@@ -149,7 +149,7 @@ test('values from a file are checked by type, and the message says which file', 
 test('unknown keys are errors listing the known ones, in the file and in CLIPN_<SECTION>__ variables', () => {
   const file = configFile({ processing: { maxBatc: 8 }, kafak: {} });
   const lines = problems(() => loadConfig({ file, env: { CLIPN_KAFKA__BROKERZ: 'a:1' } }));
-  const known = 'maxBatch, maxWaitMs, maxInFlight, delivery, shutdownTimeoutMs, defaultLabelSet, modelName, review, deadLetter';
+  const known = 'maxBatch, maxWaitMs, maxInFlight, delivery, shutdownTimeoutMs, defaultLabelSet, modelName, review, deadLetter, retry, memory, labelSets';
   assert.ok(lines.includes(`processing.maxBatc: unknown setting, expected one of ${known}`), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('kafka.brokerz (CLIPN_KAFKA__BROKERZ): unknown setting, expected one of brokers,')));
   assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer'));

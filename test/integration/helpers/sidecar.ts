@@ -6,7 +6,9 @@ import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../../src/config/index.js';
 import { Sidecar } from '../../../src/service/sidecar.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
-import { BROKERS, uniqueName } from './kafka.js';
+import type { Kafka } from 'kafkajs';
+import { createCodec } from '../../../src/codec/index.js';
+import { BROKERS, produce, uniqueName } from './kafka.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 
@@ -87,4 +89,22 @@ export function demoImages(): Array<{ file: string; bytes: Buffer; ood: boolean 
     }
   }
   return out;
+}
+
+/** A label set as the label-set topic carries it, keyed by its id. */
+export interface TestLabelSet {
+  id: string;
+  labels: string[];
+  version?: number;
+  rule?: 'ctw' | 'atd' | 'both' | 'either' | 'calibrated';
+  thresholds?: { ctwLogOdds: number | null; atdLogOdds: number | null } | null;
+  templates?: string[] | null;
+}
+
+/** Produces a label set record to `topic` (key = its id). */
+export async function putLabelSet(kafka: Kafka, topic: string, ls: TestLabelSet): Promise<void> {
+  const value = await createCodec({ registryUrl: null }).encode('LabelSet', {
+    id: ls.id, version: ls.version ?? 1, labels: ls.labels, templates: ls.templates ?? null, routing: { rule: ls.rule ?? 'atd' }, thresholds: ls.thresholds ?? null, description: null, updatedAt: Date.now(),
+  });
+  await produce(kafka, topic, [{ key: ls.id, value }]);
 }
