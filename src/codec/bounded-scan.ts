@@ -41,6 +41,8 @@ interface ScanNode {
   name: string;
   /** Fewest bytes any value of the type encodes in; Infinity when none is finite (a record that always contains itself). */
   min: number;
+  /** Bytes every value of the type takes when that is constant (float, double, fixed, records of those), else -1. */
+  width: number;
   /** Fixed: its size. Enum: its symbol count. Union: its branch count. */
   size: number;
   /** Record: its field names, parallel to `children`. */
@@ -65,7 +67,7 @@ export function compileScanPlan(type: avro.Type): ScanPlan {
     if (t.typeName.startsWith('logical:')) return build((t as avro.types.LogicalType).underlyingType);
     const kind = KINDS[t.typeName];
     if (kind === undefined) throw new ClipnError('CODEC_DECODE_FAILED', `schema: expected an Avro type, got type name ${t.typeName}`);
-    const node: ScanNode = { kind, name: shortName(t), min: PRIMITIVE_MIN[kind] ?? Infinity, size: 0, fields: [], children: [] };
+    const node: ScanNode = { kind, name: shortName(t), min: PRIMITIVE_MIN[kind] ?? Infinity, width: -1, size: 0, fields: [], children: [] };
     // Registered before its children so that a recursive reference finds it.
     nodes.set(t, node);
     if (kind === FIXED) node.min = node.size = (t as avro.types.FixedType).size;
@@ -84,8 +86,24 @@ export function compileScanPlan(type: avro.Type): ScanPlan {
     return node;
   };
   const root = build(type);
-  settleMinima([...new Set(nodes.values())]);
+  const all = [...new Set(nodes.values())];
+  settleMinima(all);
+  const visiting = new Set<ScanNode>();
+  for (const node of all) widthOf(node, visiting);
   return { name: root.name, root };
+}
+
+/** Sets `width`: an array of such items is checked and skipped as a whole, not item by item. */
+function widthOf(node: ScanNode, visiting: Set<ScanNode>): number {
+  if (node.width >= 0 || visiting.has(node)) return node.width;
+  if (node.kind === FLOAT || node.kind === DOUBLE || node.kind === FIXED || node.kind === NULL) node.width = node.min;
+  else if (node.kind === RECORD && node.min !== Infinity) {
+    visiting.add(node);
+    const widths = node.children.map((child) => widthOf(child, visiting));
+    visiting.delete(node);
+    if (widths.every((w) => w >= 0)) node.width = node.min;
+  }
+  return node.width;
 }
 
 function shortName(t: avro.Type): string {
@@ -275,7 +293,7 @@ class Walker {
           throw new ScanFault(`block count ${items} needs at least ${times(items, itemMin)} bytes (${itemMin} per ${noun}), ${left} left`, countAt);
         }
         if (itemMin === 0) {
-          // Zero-byte items: their count is all there is to them, and only the limits bound it.
+          // Zero-byte items: counted, never walked (reading one moves nothing); only the limits bound them.
           if (count + n > this.limits.maxZeroByteItems) {
             const got = count === 0 ? this.magnitude(countAt) : `${count} and a block of ${this.magnitude(countAt)} more`;
             throw new ScanFault(`expected at most ${this.limits.maxZeroByteItems} zero-byte items in one array (maxZeroByteItems), got ${got}`, countAt);
@@ -285,7 +303,10 @@ class Walker {
             throw new ScanFault(`expected at most ${this.limits.maxZeroByteItemsPerRecord} zero-byte items in the record (maxZeroByteItemsPerRecord), got ${this.zeroByteItems}`, countAt);
           }
           count += n;
-          // The walk below would not move: the item type reads nothing.
+        } else if (item.width > 0 && !isMap) {
+          // Items of one constant size (floats, doubles, fixed): the check above covered them all.
+          this.pos += n * item.width;
+          count += n;
         } else {
           for (const last = count + n; count < last; count++) {
             inItem = count;
@@ -323,10 +344,8 @@ class Walker {
     let scale = 1;
     let byte: number;
     do {
-      if (pos === stop) {
-        if (stop === this.end) throw new ScanFault(`expected ${what} (varint), got the end of the input`, start);
-        throw new ScanFault(`expected ${what} as a varint of at most ${maxBytes} bytes, got more`, start);
-      }
+      if (pos - start === maxBytes) throw new ScanFault(`expected ${what} as a varint of at most ${maxBytes} bytes, got more`, start);
+      if (pos === stop) throw new ScanFault(`expected ${what} (varint), got the end of the input`, start);
       byte = buf[pos++]!;
       value += (byte & 0x7f) * scale;
       scale *= 128;
@@ -374,4 +393,4 @@ function times(count: bigint, per: number): string {
 }
 
 /** Map keys are strings. */
-const STRING_NODE: ScanNode = { kind: STRING, name: 'string', min: 1, size: 0, fields: [], children: [] };
+const STRING_NODE: ScanNode = { kind: STRING, name: 'string', min: 1, width: -1, size: 0, fields: [], children: [] };

@@ -103,6 +103,23 @@ test('maps with huge counts, positive and negative, in every map of the schemas'
   await refused('DeadLetter', dead, 'DeadLetter.headers', 'block count 1152921504606846976 needs at least 2305843009213693952 bytes (2 per entry), 40 left', 12);
 });
 
+test('arrays of constant-size items (floats) are checked as a whole, and read in every block form', async () => {
+  const type = catalog.get('ReviewItem').type;
+  const fields = (type as unknown as { fields: { name: string; type: typeof type }[] }).fields;
+  const value = { ...exampleRecords().ReviewItem, imageEmbedding: [] };
+  const at = fields.findIndex((f) => f.name === 'imageEmbedding');
+  const head = bytesOf(...fields.slice(0, at).map((f) => encodeBySpec(f.type, (value as Record<string, unknown>)[f.name])));
+  const rest = bytesOf(...fields.slice(at + 1).map((f) => encodeBySpec(f.type, (value as Record<string, unknown>)[f.name])));
+  const body = (embedding: number[]) => bytesOf(head, embedding, rest);
+  await refused('ReviewItem', body(zz(2 ** 40)), 'ReviewItem.imageEmbedding', `block count 1099511627776 needs at least 4398046511104 bytes (4 per item), ${rest.length} left`, head.length);
+  const floats = [0, 0, 0x80, 0x3e, 0, 0, 0, 0xbf]; // 0.25 and -0.5, little-endian
+  for (const embedding of [[...zz(2), ...floats, 0], [...zz(-2), ...zz(8), ...floats, 0], [...zz(-1), ...zz(4), ...floats.slice(0, 4), ...zz(1), ...floats.slice(4), 0]]) {
+    const values = (await decoded('ReviewItem', body(embedding))) as { imageEmbedding: number[] }[];
+    assert.deepEqual(values.map((v) => v.imageEmbedding), [[0.25, -0.5], [0.25, -0.5]]);
+  }
+  await refused('ReviewItem', body([...zz(-2), ...zz(7), ...floats, 0]), 'ReviewItem.imageEmbedding', `block of 2 items: expected a byte size in 8..${9 + rest.length}, got 7`, head.length + 1);
+});
+
 test('negative block counts with their byte size decode as the positive blocks do', async () => {
   const positive = await decoded('LabelSet', labelSet([...zz(2), ...str('a'), ...str('b'), 0]));
   assert.deepEqual((positive[0] as { labels: string[] }).labels, ['a', 'b']);
