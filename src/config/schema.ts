@@ -82,6 +82,18 @@ const kafka = z
     connectionTimeoutMs: duration(1).default(10_000).describe('Limit on connecting to a broker, in milliseconds.'),
     requestTimeoutMs: duration(1).default(30_000).describe('Limit on one Kafka request, in milliseconds.'),
     partitionsConsumedConcurrently: int(1).default(8).describe('Input partitions processed at the same time.'),
+    consumer: z
+      .strictObject({
+        sessionTimeoutMs: duration(6000)
+          .default(10_000)
+          .describe('Group session timeout: a member that stops heartbeating (kill -9, a lost network) keeps its partitions this long before they move. Shorter: faster recovery; longer: fewer rebalances on pauses.'),
+        heartbeatIntervalMs: duration(100).default(1000).describe('How often the consumer heartbeats, also while a batch is in progress (a third of the session timeout or less).'),
+        fetchMaxWaitMs: duration(100).default(1000).describe('Longest a fetch waits on the broker for new records: an idle consumer still hears from the broker this often.'),
+        staleAfterMs: duration(1000).default(5000).describe('/readyz fails when the consumer has heard nothing from the broker (no fetch, heartbeat or commit) for this long.'),
+        maxRestarts: int(0).default(5).describe('Restarts of a crashed consumer allowed within restartWindowMs; one more makes the service unhealthy and exit non-zero so the orchestrator restarts it.'),
+        restartWindowMs: duration(1000).default(300_000).describe('Window of maxRestarts.'),
+      })
+      .prefault({}),
     topics,
     newTopics: z
       .strictObject({
@@ -162,6 +174,12 @@ const telemetry = z
       })
       .prefault({}),
     otlpEndpoint: nullable(httpUrl()).default(null).describe('OTLP/HTTP endpoint for traces and metrics; null exports none.'),
+    health: z
+      .strictObject({
+        eventLoopBlockedMs: duration(100).default(2000).describe('/healthz fails when the event loop was blocked this long at once, for eventLoopWindowMs after.'),
+        eventLoopWindowMs: duration(1000).default(30_000).describe('How long /healthz keeps failing after such a stall.'),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -225,6 +243,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['kafka', 'topics', 'input', i], input: topic, message: `expected a topic other than kafka.topics.${other} (a loop)` });
       }
     });
+    if (c.kafka.consumer.heartbeatIntervalMs * 3 > c.kafka.consumer.sessionTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['kafka', 'consumer', 'heartbeatIntervalMs'], input: c.kafka.consumer.heartbeatIntervalMs, message: `expected a third of kafka.consumer.sessionTimeoutMs (${c.kafka.consumer.sessionTimeoutMs}) or less` });
+    }
     if (c.processing.maxInFlight < c.processing.maxBatch) {
       ctx.addIssue({ code: 'custom', path: ['processing', 'maxInFlight'], input: c.processing.maxInFlight, message: `expected at least processing.maxBatch (${c.processing.maxBatch})` });
     }

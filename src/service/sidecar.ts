@@ -8,6 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
+import type { ClipnError } from '../errors.js';
 import { createKafka, ensureTopics, sideChannelTopic, streamTopic } from '../kafka/index.js';
 import { labelSetHandler, type WatcherEvents } from '../stream/label-set-watcher.js';
 import { metrics as otelMetrics, trace, type Tracer } from '@opentelemetry/api';
@@ -17,7 +18,8 @@ import { releaseHandler } from '../stream/release-watcher.js';
 import { Serial } from '../stream/serial.js';
 import { ServingState } from '../stream/serving-state.js';
 import { SideChannel } from '../stream/side-channel.js';
-import { Readiness, startHttpServer, type HttpServer } from '../telemetry/health.js';
+import { watchEventLoop } from '../telemetry/event-loop.js';
+import { HealthChecks, startHttpServer, type HttpServer } from '../telemetry/health.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -31,8 +33,13 @@ export interface SidecarOptions {
 }
 
 export class Sidecar {
-  readonly readiness = new Readiness();
+  readonly readiness = new HealthChecks();
+  readonly liveness = new HealthChecks();
   private http: HttpServer | null = null;
+  private stopWatch: (() => void) | null = null;
+  private resolveFatal!: (error: ClipnError) => void;
+  /** Settles when processing has failed for good (the consumer crashed past its restarts): the caller should exit non-zero. */
+  readonly fatal: Promise<ClipnError> = new Promise((resolve) => (this.resolveFatal = resolve));
   private channels: SideChannel[] = [];
   private processor: StreamProcessor | null = null;
   private kafka: Kafka | null = null;
@@ -48,10 +55,15 @@ export class Sidecar {
   async start(): Promise<void> {
     const { config, logger } = this.options;
     const model = this.readiness.register('model', 'loading');
-    const labels = this.readiness.register(`label-set:${config.processing.defaultLabelSet}`, 'not loaded');
-    const group = this.readiness.register('consumer-group', 'not joined');
+    const labels = this.readiness.register(`label-set:${config.processing.defaultLabelSet}`, `not on ${config.kafka.topics.labelSets} yet (clipn labels put)`);
+    const consumer = this.readiness.register('consumer', 'not started');
+    const consumerAlive = this.liveness.register('consumer');
+    consumerAlive.ready();
+    this.stopWatch = watchEventLoop(this.liveness.register('event-loop'), { blockedMs: config.telemetry.health.eventLoopBlockedMs, windowMs: config.telemetry.health.eventLoopWindowMs }, (ms) =>
+      logger.warn({ blockedMs: Math.round(ms) }, 'the event loop was blocked'),
+    );
     const telemetry = this.options.telemetry ?? { tracer: trace.getTracer('clipn-sidecar'), metrics: new Metrics(otelMetrics.getMeter('clipn-sidecar')), metricsHandler: undefined };
-    this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, metrics: telemetry.metricsHandler });
+    this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, liveness: this.liveness, metricsHandler: telemetry.metricsHandler });
     logger.info({ port: this.http.port }, 'health endpoint listening');
 
     const classifier = await ClipnClassifier.load(resolve(this.options.root, config.model.dir), {
@@ -118,19 +130,22 @@ export class Sidecar {
       logger.warn({ labelSet: config.processing.defaultLabelSet }, 'default label set not on the label-set topic yet: waiting for it (clipn labels put)');
       await new Promise<void>((resolveWait) => state.onChange((s) => s.labelSets.has(config.processing.defaultLabelSet) && resolveWait()));
     }
-    this.processor = new StreamProcessor({ config, kafka: this.kafka, codec, state, logger, tracer: telemetry.tracer, metrics: m });
+    this.processor = new StreamProcessor({
+      config,
+      kafka: this.kafka,
+      codec,
+      state,
+      logger,
+      tracer: telemetry.tracer,
+      metrics: m,
+      health: { readiness: consumer, liveness: consumerAlive, onFatal: (e) => this.resolveFatal(e) },
+    });
     await this.processor.start();
-    const poll = setInterval(() => {
-      if (this.processor?.ready) {
-        group.ready();
-        clearInterval(poll);
-      }
-    }, 100);
-    poll.unref();
     logger.info({ topics: t.input, group: config.kafka.groupId, delivery: config.processing.delivery }, 'consuming');
   }
 
   async stop(): Promise<void> {
+    this.stopWatch?.();
     await this.processor?.stop();
     await Promise.all(this.channels.map((c) => c.stop()));
     await this.state?.current.classifier.close();

@@ -1,23 +1,26 @@
 /**
  * `clipn serve`'s engine: consumes the input topics in a group, turns each message into a
  * tagged result (and a review item when the label set's rule says OOD) or a dead letter, and
- * commits offsets only once those records are acknowledged (or inside one transaction).
+ * commits offsets only once those records are acknowledged (or inside one transaction per input
+ * partition, exactly-once).
  */
 import { ROOT_CONTEXT, type Tracer } from '@opentelemetry/api';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { ClipnError } from '../errors.js';
-import { maxMessageBytes } from '../kafka/index.js';
+import { kafkaError, maxMessageBytes } from '../kafka/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { extractContext, startStageSpan } from '../telemetry/tracing.js';
-import type { PartitionLag } from '../telemetry/types.js';
+import type { HealthCheck, PartitionLag } from '../telemetry/types.js';
 import { createBatchHandler } from './batch-handler.js';
+import { ConsumerState, type Assignment } from './consumer-state.js';
 import { atLeastOnce, exactlyOnce, type Delivery, type OutputRecord } from './delivery.js';
 import { Inference } from './inference.js';
 import { memoryBudgets } from './memory.js';
 import { MessageWorker } from './message-worker.js';
+import { PartitionProducers } from './partition-producers.js';
 import { recordsLimit } from './produce-plan.js';
 import type { ServingState } from './serving-state.js';
 import { Slots } from './slots.js';
@@ -30,120 +33,178 @@ export interface ProcessorDeps {
   logger: Logger;
   tracer: Tracer;
   metrics: Metrics;
+  /** The consumer's readiness and liveness checks, and what to do when it is gone for good. */
+  health: { readiness: HealthCheck; liveness: HealthCheck; onFatal(error: ClipnError): void };
 }
 
 export class StreamProcessor {
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
+  private producers: PartitionProducers | null = null;
+  private admin: Admin | null = null;
   private readonly inference: Inference;
   private readonly slots: Slots;
   private readonly shutdown = new AbortController();
   private readonly lag = new Map<string, PartitionLag>();
-  private joined = false;
+  private readonly consumerState: ConsumerState;
+  private accepting = true;
+  private chunksInFlight = 0;
+  private readonly drainWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: ProcessorDeps) {
     const p = deps.config.processing;
     this.slots = new Slots(p.maxInFlight);
     this.inference = new Inference({ maxBatch: p.maxBatch, maxWaitMs: p.maxWaitMs }, (n) => deps.metrics.batchSize(n));
     deps.metrics.setLagProvider(() => this.lag.values());
+    this.consumerState = new ConsumerState(deps.health.readiness, deps.health.liveness, deps.config.kafka.consumer, deps.logger, {
+      onFatal: deps.health.onFatal,
+      onAssignment: (a) => this.assigned(a),
+    });
   }
 
-  /** True once the consumer has joined its group. */
+  /** True while the consumer runs as a group member that hears from the broker. */
   get ready(): boolean {
-    return this.joined;
+    return this.consumerState.ready;
   }
 
   async start(): Promise<void> {
     const { config, kafka, metrics, tracer } = this.deps;
+    const c = config.kafka.consumer;
     const exactly = config.processing.delivery === 'exactly-once';
-    const limits = await this.outputLimits();
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    const limits = await this.outputLimits(this.admin);
     const limit = (topic: string): number => limits.get(topic) ?? recordsLimit(0);
     const worker = new MessageWorker({ ...this.deps, inference: this.inference, memory: memoryBudgets(config.processing.memory.maxInFlightBytes), limit, signal: this.shutdown.signal });
-    this.producer = kafka.producer(
-      exactly
-        ? { idempotent: true, maxInFlightRequests: 1, transactionalId: `${config.kafka.groupId}-${config.kafka.clientId}-tx`, transactionTimeout: 60_000 }
-        : { idempotent: true, maxInFlightRequests: 5 },
-    );
-    await this.producer.connect();
     this.consumer = kafka.consumer({
       groupId: config.kafka.groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
+      sessionTimeout: c.sessionTimeoutMs,
+      heartbeatInterval: c.heartbeatIntervalMs,
+      maxWaitTimeInMs: c.fetchMaxWaitMs,
       // In exactly-once mode only committed input counts (a producer upstream may be transactional too).
       readUncommitted: false,
+      retry: { restartOnFailure: this.consumerState.restartOnFailure },
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
-    this.consumer.on(this.consumer.events.CRASH, (e) => this.deps.logger.error({ err: e.payload.error }, 'consumer crashed'));
+    this.consumerState.attach(this.consumer);
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...config.kafka.topics.input], fromBeginning: true });
     const sizes = { limit, replace: (r: OutputRecord, bytes: number, max: number) => worker.replaceOversize(r, bytes, max) };
-    const delivery: Delivery = exactly ? exactlyOnce(this.producer, config.kafka.groupId, sizes) : atLeastOnce(this.producer, this.consumer, sizes);
+    let delivery: Delivery;
+    if (exactly) {
+      this.producers = new PartitionProducers(kafka, config.kafka.groupId, 60_000);
+      delivery = exactlyOnce(this.producers, config.kafka.groupId, (topic, partition) => this.committed(topic, partition), sizes);
+    } else {
+      this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+      await this.producer.connect();
+      delivery = atLeastOnce(this.producer, this.consumer, sizes);
+    }
+    const chunkDone = (): void => {
+      if (--this.chunksInFlight === 0) for (const wake of this.drainWaiters.splice(0)) wake();
+    };
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently,
-      eachBatch: createBatchHandler((msg, s) => worker.handle(msg, s), delivery, this.slots, { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: 3000 }, {
-        onLag: (s, lag) => this.lag.set(`${s.topic}\u0000${s.partition}`, { ...s, lag }),
-        onPaused: (_s, paused) => metrics.pausedPartitionsChanged(paused ? 1 : -1),
-        onTaken: (n) => metrics.inFlightChanged(n),
-        onSettled: (messages) => metrics.inFlightChanged(-messages),
-        onDelivery: (_s, ms, records) => {
-          metrics.stageDuration('produce', ms);
-          const end = performance.timeOrigin + performance.now();
-          // One produce span per message, child of its message span (whose context the records carry).
-          const seen = new Set<string>();
-          for (const r of records) {
-            const tp = r.headers?.traceparent;
-            if (tp === undefined || seen.has(String(tp))) continue;
-            seen.add(String(tp));
-            startStageSpan(tracer, 'produce', extractContext(r.headers, ROOT_CONTEXT), { startTime: end - ms, destination: r.topic }).end(end);
-          }
+      eachBatch: createBatchHandler(
+        (msg, s) => worker.handle(msg, s),
+        delivery,
+        this.slots,
+        { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: c.heartbeatIntervalMs, accepting: () => this.accepting },
+        {
+          onLag: (s, lag) => this.lag.set(`${s.topic}\u0000${s.partition}`, { ...s, lag }),
+          onPaused: (_s, paused) => metrics.pausedPartitionsChanged(paused ? 1 : -1),
+          onTaken: (n) => {
+            this.chunksInFlight++;
+            metrics.inFlightChanged(n);
+          },
+          onSettled: (messages) => {
+            metrics.inFlightChanged(-messages);
+            chunkDone();
+          },
+          onDelivery: (_s, ms, records) => {
+            metrics.stageDuration('produce', ms);
+            const end = performance.timeOrigin + performance.now();
+            // One produce span per message, child of its message span (whose context the records carry).
+            const seen = new Set<string>();
+            for (const r of records) {
+              const tp = r.headers?.traceparent;
+              if (tp === undefined || seen.has(String(tp))) continue;
+              seen.add(String(tp));
+              startStageSpan(tracer, 'produce', extractContext(r.headers, ROOT_CONTEXT), { startTime: end - ms, destination: r.topic }).end(end);
+            }
+          },
         },
-      }),
+      ),
     });
   }
 
-  /** The record size limit of each output topic, from its max.message.bytes. */
-  private async outputLimits(): Promise<Map<string, number>> {
-    const t = this.deps.config.kafka.topics;
-    const admin = this.deps.kafka.admin();
-    await admin.connect();
+  /** The group's committed offset of a partition (null: none yet), read fresh from the broker. */
+  private async committed(topic: string, partition: number): Promise<bigint | null> {
     try {
-      const bytes = await maxMessageBytes(admin, [t.results, t.review, t.deadLetter]);
-      return new Map([...bytes].map(([topic, max]) => [topic, recordsLimit(max)]));
-    } finally {
-      await admin.disconnect();
+      const [t] = await this.admin!.fetchOffsets({ groupId: this.deps.config.kafka.groupId, topics: [topic] });
+      const offset = t?.partitions.find((p) => p.partition === partition)?.offset;
+      return offset === undefined || Number(offset) < 0 ? null : BigInt(offset);
+    } catch (error) {
+      throw kafkaError(error, `reading the committed offset of ${topic}[${partition}]`);
     }
   }
 
+  /** A new assignment: forget the lag of partitions gone elsewhere, close their producers. */
+  private assigned(assignment: Assignment): void {
+    for (const [key, l] of this.lag) if (!assignment.get(l.topic)?.has(l.partition)) this.lag.delete(key);
+    void this.producers?.retain(assignment);
+  }
+
+  /** The record size limit of each output topic, from its max.message.bytes. */
+  private async outputLimits(admin: Admin): Promise<Map<string, number>> {
+    const t = this.deps.config.kafka.topics;
+    const bytes = await maxMessageBytes(admin, [t.results, t.review, t.deadLetter]);
+    return new Map([...bytes].map(([topic, max]) => [topic, recordsLimit(max)]));
+  }
+
+  private drained(): Promise<void> {
+    if (this.chunksInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
   /**
-   * Stops fetching, finishes and delivers in-flight work, commits, disconnects; bounded by the
-   * deadline. Past half of it, work still waiting (a retry's backoff, a memory budget, a slow
-   * fetch) is interrupted: those messages are not committed and are processed again after a restart.
+   * Stops fetching, finishes, delivers and commits the chunks in flight, then stops the
+   * consumer and disconnects; bounded by processing.shutdownTimeoutMs. The consumer is stopped
+   * only after the last commit (kafkajs ignores commits once it is stopping). Past half of the
+   * deadline, work still waiting (a retry's backoff, a memory budget, a slow fetch) is
+   * interrupted: those messages are not committed and are processed again after a restart.
    */
   async stop(): Promise<void> {
     const deadline = this.deps.config.processing.shutdownTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    const interrupt = setTimeout(() => this.shutdown.abort(new ClipnError('INTERRUPTED', 'shutdown')), deadline / 2);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ClipnError('SHUTDOWN_TIMEOUT', `shutdown took longer than ${deadline} ms`)), deadline);
     });
+    this.accepting = false;
+    this.consumerState.stopping();
     try {
       await Promise.race([
         (async () => {
-          // consumer.stop() waits for the running eachBatch calls, which deliver and commit.
+          this.consumer?.pause(this.deps.config.kafka.topics.input.map((topic) => ({ topic })));
+          let interrupt: NodeJS.Timeout | undefined;
+          await Promise.race([this.drained(), new Promise<void>((resolve) => (interrupt = setTimeout(resolve, deadline / 2)))]);
+          clearTimeout(interrupt);
+          if (this.chunksInFlight > 0) {
+            this.shutdown.abort(new ClipnError('INTERRUPTED', 'shutdown'));
+            await this.drained();
+          }
           await this.consumer?.stop();
           this.inference.close();
           await this.consumer?.disconnect();
           await this.producer?.disconnect();
+          await this.producers?.closeAll();
+          await this.admin?.disconnect();
         })(),
         timeout,
       ]);
     } finally {
       clearTimeout(timer);
-      clearTimeout(interrupt);
       this.shutdown.abort(new ClipnError('INTERRUPTED', 'stopped'));
-      this.joined = false;
     }
   }
 }

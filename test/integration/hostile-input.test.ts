@@ -87,9 +87,9 @@ test('a hostile corpus of 1000 inputs: every id in the results or the DLQ with a
       `normal image after ${afterMs} ms; /healthz slowest ${slowestMs.toFixed(0)} ms over ${probes} probes; RSS peak ${(memory.peak / MiB).toFixed(0)} MiB, now ${(memory.rss / MiB).toFixed(0)} MiB`);
     assert.deepEqual(failures, []);
     assert.ok(slowestMs < 1000, `/healthz slowest answer ${slowestMs} ms`);
-    // Stated bound: the demo model, Node, ONNX Runtime and libvips take ~300 MiB here; the image
-    // budget (processing.memory.maxInFlightBytes) is 256 MiB; 1 GiB leaves room for GC slack.
-    assert.ok(memory.peak < 1024 * MiB, `peak RSS ${memory.peak} bytes`);
+    // Stated bound: the loaded sidecar (demo model, Node, ONNX Runtime, libvips) takes ~280 MiB
+    // here and peaked at 332 MiB through the corpus; 640 MiB leaves room for GC and allocator slack.
+    assert.ok(memory.peak < 640 * MiB, `peak RSS ${memory.peak} bytes`);
   } finally {
     await health.stop();
     await stopServe(serve);

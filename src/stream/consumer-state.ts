@@ -1,0 +1,125 @@
+/**
+ * What the input consumer is doing, from kafkajs' events, as /readyz and /healthz report it:
+ * ready only while it runs, is a member of its group and has heard from the broker recently;
+ * unhealthy once it crashed and will not restart. Crashes kafkajs would restart are bounded
+ * (kafka.consumer.maxRestarts within restartWindowMs): past the bound the crash is fatal, so the
+ * process exits and the orchestrator restarts it rather than leaving a pod that does nothing.
+ */
+import type { Consumer } from 'kafkajs';
+import { ClipnError } from '../errors.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { HealthCheck } from '../telemetry/types.js';
+
+/** Options of {@link ConsumerState} (kafka.consumer). */
+export interface ConsumerStateOptions {
+  staleAfterMs: number;
+  maxRestarts: number;
+  restartWindowMs: number;
+}
+
+/** The partitions this member owns, by topic. */
+export type Assignment = ReadonlyMap<string, ReadonlySet<number>>;
+
+export class ConsumerState {
+  private running = false;
+  private member = false;
+  private lastContact = 0;
+  private crash: string | null = null;
+  private restarts: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private fatalError: ClipnError | null = null;
+
+  constructor(
+    private readonly readiness: HealthCheck,
+    private readonly liveness: HealthCheck,
+    private readonly options: ConsumerStateOptions,
+    private readonly logger: Logger,
+    private readonly hooks: { onFatal(error: ClipnError): void; onAssignment?(assignment: Assignment): void },
+  ) {
+    liveness.ready();
+  }
+
+  /** The crash that ended consumption for good, if any. */
+  get fatal(): ClipnError | null {
+    return this.fatalError;
+  }
+
+  /** Whether the consumer runs, is a group member and has heard from the broker within staleAfterMs. */
+  get ready(): boolean {
+    return this.reason() === null;
+  }
+
+  /** kafkajs' restartOnFailure: restart while the bound allows. */
+  readonly restartOnFailure = async (error: Error): Promise<boolean> => {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < this.options.restartWindowMs);
+    this.restarts.push(now);
+    const allowed = this.restarts.length <= this.options.maxRestarts;
+    this.logger.warn({ err: error, restarts: this.restarts.length, maxRestarts: this.options.maxRestarts, windowMs: this.options.restartWindowMs }, allowed ? 'consumer crashed; restarting it' : 'consumer crashed too often; not restarting');
+    return allowed;
+  };
+
+  /** Follows `consumer`'s events; call before consumer.run(). */
+  attach(consumer: Consumer): void {
+    const contact = (): void => {
+      this.lastContact = Date.now();
+    };
+    const e = consumer.events;
+    consumer.on(e.GROUP_JOIN, ({ payload }) => {
+      this.member = true;
+      this.crash = null;
+      contact();
+      const assignment = new Map<string, Set<number>>(Object.entries(payload.memberAssignment).map(([topic, partitions]) => [topic, new Set(partitions)]));
+      this.hooks.onAssignment?.(assignment);
+    });
+    consumer.on(e.REBALANCING, () => {
+      this.member = false;
+    });
+    consumer.on(e.FETCH, contact);
+    consumer.on(e.HEARTBEAT, contact);
+    consumer.on(e.COMMIT_OFFSETS, contact);
+    consumer.on(e.STOP, () => {
+      this.running = false;
+      this.member = false;
+    });
+    consumer.on(e.CRASH, ({ payload }) => {
+      this.member = false;
+      const message = payload.error?.message ?? String(payload.error);
+      if (payload.restart) {
+        this.crash = `crashed (${message}); restarting`;
+        return;
+      }
+      this.running = false;
+      this.crash = `crashed for good: ${message}`;
+      this.fatalError = new ClipnError('KAFKA_ERROR', `the input consumer crashed and will not restart: ${message}`, { cause: payload.error, retriable: false });
+      this.liveness.notReady(this.crash);
+      this.logger.error({ err: payload.error }, 'input consumer crashed for good');
+      this.hooks.onFatal(this.fatalError);
+    });
+    this.running = true;
+    this.timer = setInterval(() => this.update(), 250);
+    this.timer.unref();
+  }
+
+  /** Consumption is ending on purpose (shutdown): not ready, not a failure. */
+  stopping(): void {
+    this.running = false;
+    this.update();
+    clearInterval(this.timer);
+  }
+
+  private reason(): string | null {
+    if (this.crash !== null) return this.crash;
+    if (!this.running) return 'not consuming';
+    if (!this.member) return 'not a member of its group (joining or rebalancing)';
+    const silent = Date.now() - this.lastContact;
+    if (silent > this.options.staleAfterMs) return `no answer from the broker for ${Math.round(silent / 1000)} s (fetch, heartbeat or commit)`;
+    return null;
+  }
+
+  private update(): void {
+    const reason = this.reason();
+    if (reason === null) this.readiness.ready();
+    else this.readiness.notReady(reason);
+  }
+}
