@@ -82,6 +82,14 @@ const kafka = z
     connectionTimeoutMs: duration(1).default(10_000).describe('Limit on connecting to a broker, in milliseconds.'),
     requestTimeoutMs: duration(1).default(30_000).describe('Limit on one Kafka request, in milliseconds.'),
     partitionsConsumedConcurrently: int(1).default(8).describe('Input partitions processed at the same time.'),
+    logLevel: oneOf(['nothing', 'error', 'warn', 'info', 'debug']).default('warn').describe('The loudest kafkajs log level forwarded to the log.'),
+    retry: z
+      .strictObject({
+        retries: int(0).default(8).describe('Retries of a failed Kafka request before it fails.'),
+        initialRetryTimeMs: duration(1).default(200).describe('Wait before the first retry of a Kafka request, in milliseconds (then exponential).'),
+        maxRetryTimeMs: duration(1).default(30_000).describe('Longest wait between retries of a Kafka request, in milliseconds.'),
+      })
+      .prefault({}),
     consumer: z
       .strictObject({
         sessionTimeoutMs: duration(6000)

@@ -23,7 +23,9 @@ export type Assignment = ReadonlyMap<string, ReadonlySet<number>>;
 export class ConsumerState {
   private running = false;
   private member = false;
-  private lastContact = 0;
+  private lastFetch = 0;
+  private lastHeartbeat = 0;
+  private batches = 0;
   private crash: string | null = null;
   private restarts: number[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -61,23 +63,28 @@ export class ConsumerState {
 
   /** Follows `consumer`'s events; call before consumer.run(). */
   attach(consumer: Consumer): void {
-    const contact = (): void => {
-      this.lastContact = Date.now();
+    const fetched = (): void => {
+      this.lastFetch = Date.now();
+    };
+    const beat = (): void => {
+      this.lastHeartbeat = Date.now();
     };
     const e = consumer.events;
     consumer.on(e.GROUP_JOIN, ({ payload }) => {
       this.member = true;
       this.crash = null;
-      contact();
+      fetched();
       const assignment = new Map<string, Set<number>>(Object.entries(payload.memberAssignment).map(([topic, partitions]) => [topic, new Set(partitions)]));
       this.hooks.onAssignment?.(assignment);
     });
     consumer.on(e.REBALANCING, () => {
       this.member = false;
     });
-    consumer.on(e.FETCH, contact);
-    consumer.on(e.HEARTBEAT, contact);
-    consumer.on(e.COMMIT_OFFSETS, contact);
+    consumer.on(e.FETCH, fetched);
+    consumer.on(e.HEARTBEAT, beat);
+    consumer.on(e.COMMIT_OFFSETS, beat);
+    consumer.on(e.START_BATCH_PROCESS, () => void this.batches++);
+    consumer.on(e.END_BATCH_PROCESS, () => void (this.batches = Math.max(0, this.batches - 1)));
     consumer.on(e.STOP, () => {
       this.running = false;
       this.member = false;
@@ -112,8 +119,12 @@ export class ConsumerState {
     if (this.crash !== null) return this.crash;
     if (!this.running) return 'not consuming';
     if (!this.member) return 'not a member of its group (joining or rebalancing)';
-    const silent = Date.now() - this.lastContact;
-    if (silent > this.options.staleAfterMs) return `no answer from the broker for ${Math.round(silent / 1000)} s (fetch, heartbeat or commit)`;
+    // Consuming means fetches answered; while batches are worked on (no fetch needed), heartbeats.
+    const now = Date.now();
+    const lastSign = this.batches > 0 ? Math.max(this.lastFetch, this.lastHeartbeat) : this.lastFetch;
+    if (now - lastSign > this.options.staleAfterMs) {
+      return this.batches > 0 ? `no heartbeat answered for ${Math.round((now - lastSign) / 1000)} s while processing` : `no fetch answered for ${Math.round((now - lastSign) / 1000)} s`;
+    }
     return null;
   }
 

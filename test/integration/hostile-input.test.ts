@@ -15,8 +15,8 @@ import sharp from 'sharp';
 import { createCodec } from '../../src/codec/index.js';
 import { avroString, header, hostileCorpus, varint } from './helpers/hostile-corpus.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
-import { httpStatus, loggedPort, memoryOf, probeHealth } from './helpers/process-probe.js';
-import { demoImages, putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { httpStatus, memoryOf, probeHealth } from './helpers/process-probe.js';
+import { demoImages, putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -33,28 +33,11 @@ async function setUp(inputMaxBytes = 8 * MiB): Promise<TestTopics> {
   return topics;
 }
 
-/** A `clipn serve` child, once its /readyz answers 200; with its health port. */
-async function serveReady(env: Record<string, string>): Promise<ReturnType<typeof spawnServe> & { port: number }> {
-  // Info level: the line that names the health port.
-  const serve = spawnServe({ ...env, CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
-  let port: number | null = null;
-  await until('the sidecar ready', async () => {
-    port ??= loggedPort(serve.output());
-    return port !== null && (await httpStatus(port, '/readyz', 1000)) === 200;
-  }, 90_000, 200);
-  return { ...serve, port: port! };
-}
-
-async function stopServe(serve: ReturnType<typeof spawnServe>): Promise<void> {
-  if (serve.child.exitCode === null) serve.child.kill('SIGTERM');
-  assert.equal(await serve.exited, 0, `serve exits 0 on SIGTERM; output:\n${serve.output().slice(-3000)}`);
-}
-
 test('a hostile corpus of 1000 inputs: every id in the results or the DLQ with a code, /healthz within 1 s throughout, peak RSS bounded, a normal image tagged within 5 s after', { timeout: 600_000 }, async () => {
   const topics = await setUp();
   const corpus = await hostileCorpus(1000, uniqueName('h'), valid);
   const [results, dlq] = await Promise.all([collect(kafka, topics.results), collect(kafka, topics.deadLetter)]);
-  const serve = await serveReady(sidecarEnv(topics, uniqueName('g')));
+  const serve = await startServe(sidecarEnv(topics, uniqueName('g')));
   const health = probeHealth(serve.port);
   try {
     const started = Date.now();
@@ -101,7 +84,7 @@ test('block-count bombs on the label-set and release topics: refused and counted
   const topics = await setUp();
   const env = sidecarEnv(topics, uniqueName('g'));
   const results = await collect(kafka, topics.results);
-  let serve = await serveReady(env);
+  let serve = await startServe(env);
   try {
     const labelSetHeader = await header('LabelSet', { id: 'a', version: 1, labels: ['a'], templates: null, routing: { rule: 'atd' }, thresholds: null, description: null, updatedAt: 1 });
     const releaseHeader = await header('ModelRelease', {
@@ -127,7 +110,7 @@ test('block-count bombs on the label-set and release topics: refused and counted
     assert.equal(await httpStatus(serve.port, '/healthz', 1000), 200);
     await stopServe(serve);
     // A restart reads the bombs from the start of the compacted topics and still becomes ready.
-    serve = await serveReady(env);
+    serve = await startServe(env);
     assert.equal(await httpStatus(serve.port, '/readyz', 1000), 200);
   } finally {
     await stopServe(serve);
@@ -139,7 +122,7 @@ test('32 consecutive ~900 KB non-image values: all dead-lettered, offsets advanc
   const topics = await setUp(2 * MiB);
   const group = uniqueName('g');
   const dlq = await collect(kafka, topics.deadLetter);
-  const serve = await serveReady(sidecarEnv(topics, group));
+  const serve = await startServe(sidecarEnv(topics, group));
   try {
     const ids = Array.from({ length: 32 }, (_, i) => uniqueName(`big${i}`));
     // Same partition, so they arrive in one fetch and their dead letters in one chunk.
@@ -174,7 +157,7 @@ test('a batch with one image that makes inference throw: its batch mates get res
   const topics = await setUp();
   const [results, dlq] = await Promise.all([collect(kafka, topics.results), collect(kafka, topics.deadLetter)]);
   // A long wait and one partition's worth of messages at once: they meet in one batch.
-  const serve = await serveReady(sidecarEnv(topics, uniqueName('g'), { CLIPN_MODEL__DIR: bundle, CLIPN_PROCESSING__MAX_WAIT_MS: '500', CLIPN_PROCESSING__RETRY__INITIAL_BACKOFF_MS: '20' }));
+  const serve = await startServe(sidecarEnv(topics, uniqueName('g'), { CLIPN_MODEL__DIR: bundle, CLIPN_PROCESSING__MAX_WAIT_MS: '500', CLIPN_PROCESSING__RETRY__INITIAL_BACKOFF_MS: '20' }));
   try {
     const red = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
     const inputs = Array.from({ length: 8 }, (_, i) => ({ id: uniqueName(`b${i}`), value: i === 3 ? red : valid[i]! }));

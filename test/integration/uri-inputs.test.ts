@@ -14,9 +14,9 @@ import type { KafkaMessage } from 'kafkajs';
 import sharp from 'sharp';
 import { createCodec } from '../../src/codec/index.js';
 import { noise } from './helpers/hostile-corpus.js';
-import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
-import { httpStatus, loggedPort, memoryOf } from './helpers/process-probe.js';
-import { putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { collect, createTopics, produce, testKafka, uniqueName } from './helpers/kafka.js';
+import { memoryOf } from './helpers/process-probe.js';
+import { putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -58,21 +58,6 @@ async function uriRequests(ids: readonly string[], url: (id: string) => string) 
   );
 }
 
-async function serveReady(env: Record<string, string>) {
-  const serve = spawnServe({ ...env, CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
-  let port: number | null = null;
-  await until('the sidecar ready', async () => {
-    port ??= loggedPort(serve.output());
-    return port !== null && (await httpStatus(port, '/readyz', 1000)) === 200;
-  }, 90_000, 200);
-  return { ...serve, port: port! };
-}
-
-async function stopServe(serve: ReturnType<typeof spawnServe>): Promise<void> {
-  if (serve.child.exitCode === null) serve.child.kill('SIGTERM');
-  assert.equal(await serve.exited, 0, `serve exits 0 on SIGTERM; output:\n${serve.output().slice(-3000)}`);
-}
-
 test('256 URI inputs of ~20 MiB bodies under a 256 MiB budget: all processed, RSS within budget + model + margin', { timeout: 600_000 }, async () => {
   // Noise does not compress: 2640 x 2640 RGB stored is 20.9 MB (19.9 MiB), under images.maxBytes.
   const side = 2640;
@@ -82,7 +67,7 @@ test('256 URI inputs of ~20 MiB bodies under a 256 MiB budget: all processed, RS
   const topics = await setUp();
   const results = await collect(kafka, topics.results);
   const budget = 256 * MiB;
-  const serve = await serveReady(sidecarEnv(topics, uniqueName('g'), { CLIPN_IMAGES__FETCH__ALLOW_PRIVATE_NETWORKS: 'true', CLIPN_PROCESSING__MEMORY__MAX_IN_FLIGHT_BYTES: String(budget) }));
+  const serve = await startServe(sidecarEnv(topics, uniqueName('g'), { CLIPN_IMAGES__FETCH__ALLOW_PRIVATE_NETWORKS: 'true', CLIPN_PROCESSING__MEMORY__MAX_IN_FLIGHT_BYTES: String(budget) }));
   try {
     const baseline = memoryOf(serve.child.pid!).rss;
     const ids = Array.from({ length: 256 }, (_, i) => uniqueName(`u${i}`));
@@ -115,7 +100,7 @@ test('clipn dlq replay: inputs dead-lettered while their URI server was down get
   const topics = await setUp();
   const [results, dlq] = await Promise.all([collect(kafka, topics.results), collect(kafka, topics.deadLetter)]);
   const env = sidecarEnv(topics, uniqueName('g'), { CLIPN_IMAGES__FETCH__ALLOW_PRIVATE_NETWORKS: 'true', CLIPN_PROCESSING__RETRY__ATTEMPTS: '2', CLIPN_PROCESSING__RETRY__INITIAL_BACKOFF_MS: '50' });
-  const serve = await serveReady(env);
+  const serve = await startServe(env);
   let back: Server | null = null;
   try {
     const ids = Array.from({ length: 5 }, (_, i) => uniqueName(`down${i}`));

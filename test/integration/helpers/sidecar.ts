@@ -8,7 +8,9 @@ import { Sidecar } from '../../../src/service/sidecar.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 import type { Kafka } from 'kafkajs';
 import { createCodec } from '../../../src/codec/index.js';
-import { BROKERS, produce, uniqueName } from './kafka.js';
+import assert from 'node:assert/strict';
+import { BROKERS, produce, uniqueName, until } from './kafka.js';
+import { httpStatus, loggedPort } from './process-probe.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 
@@ -107,4 +109,30 @@ export async function putLabelSet(kafka: Kafka, topic: string, ls: TestLabelSet)
     id: ls.id, version: ls.version ?? 1, labels: ls.labels, templates: ls.templates ?? null, routing: { rule: ls.rule ?? 'atd' }, thresholds: ls.thresholds ?? null, description: null, updatedAt: Date.now(),
   });
   await produce(kafka, topic, [{ key: ls.id, value }]);
+}
+
+/** A running `clipn serve` child and its health port. */
+export type ServeProcess = ReturnType<typeof spawnServe> & { port: number };
+
+/** Spawns `clipn serve` and resolves once its /readyz answers 200 (info logs: the line naming the port). */
+export async function startServe(env: Record<string, string>, timeoutMs = 90_000): Promise<ServeProcess> {
+  const serve = spawnServe({ ...env, CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
+  let port: number | null = null;
+  try {
+    await until('the sidecar ready', async () => {
+      if (serve.child.exitCode !== null) throw new Error(`serve exited with ${serve.child.exitCode}:\n${serve.output().slice(-3000)}`);
+      port ??= loggedPort(serve.output());
+      return port !== null && (await httpStatus(port, '/readyz', 1000)) === 200;
+    }, timeoutMs, 200);
+  } catch (error) {
+    serve.child.kill('SIGKILL');
+    throw error;
+  }
+  return { ...serve, port: port! };
+}
+
+/** SIGTERM, and asserts a clean exit (0) within the process's own shutdown deadline. */
+export async function stopServe(serve: ReturnType<typeof spawnServe>): Promise<void> {
+  if (serve.child.exitCode === null) serve.child.kill('SIGTERM');
+  assert.equal(await serve.exited, 0, `serve exits 0 on SIGTERM; output:\n${serve.output().slice(-3000)}`);
 }
