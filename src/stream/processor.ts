@@ -9,7 +9,8 @@ import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { ClipnError } from '../errors.js';
-import { kafkaError, maxMessageBytes } from '../kafka/index.js';
+import { kafkaError } from '../kafka/index.js';
+import type { PluginHost } from '../plugin/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { extractContext, startStageSpan } from '../telemetry/tracing.js';
@@ -21,7 +22,7 @@ import { Inference } from './inference.js';
 import { memoryBudgets } from './memory.js';
 import { MessageWorker } from './message-worker.js';
 import { PartitionProducers } from './partition-producers.js';
-import { recordsLimit } from './produce-plan.js';
+import type { SizeLimit } from './produce-plan.js';
 import type { ServingState } from './serving-state.js';
 import { Slots } from './slots.js';
 
@@ -35,6 +36,9 @@ export interface ProcessorDeps {
   metrics: Metrics;
   /** The consumer's readiness and liveness checks, and what to do when it is gone for good. */
   health: { readiness: HealthCheck; liveness: HealthCheck; onFatal(error: ClipnError): void };
+  plugins: PluginHost;
+  /** The record size limit of each output topic. */
+  limit: SizeLimit;
 }
 
 export class StreamProcessor {
@@ -73,9 +77,8 @@ export class StreamProcessor {
     const exactly = config.processing.delivery === 'exactly-once';
     this.admin = kafka.admin();
     await this.admin.connect();
-    const limits = await this.outputLimits(this.admin);
-    const limit = (topic: string): number => limits.get(topic) ?? recordsLimit(0);
-    const worker = new MessageWorker({ ...this.deps, inference: this.inference, memory: memoryBudgets(config.processing.memory.maxInFlightBytes), limit, signal: this.shutdown.signal });
+    const limit = this.deps.limit;
+    const worker = new MessageWorker({ ...this.deps, inference: this.inference, memory: memoryBudgets(config.processing.memory.maxInFlightBytes), signal: this.shutdown.signal });
     this.consumer = kafka.consumer({
       groupId: config.kafka.groupId,
       sessionTimeout: c.sessionTimeoutMs,
@@ -153,13 +156,6 @@ export class StreamProcessor {
   private assigned(assignment: Assignment): void {
     for (const [key, l] of this.lag) if (!assignment.get(l.topic)?.has(l.partition)) this.lag.delete(key);
     void this.producers?.retain(assignment);
-  }
-
-  /** The record size limit of each output topic, from its max.message.bytes. */
-  private async outputLimits(admin: Admin): Promise<Map<string, number>> {
-    const t = this.deps.config.kafka.topics;
-    const bytes = await maxMessageBytes(admin, [t.results, t.review, t.deadLetter]);
-    return new Map([...bytes].map(([topic, max]) => [topic, recordsLimit(max)]));
   }
 
   private drained(): Promise<void> {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as pace } from 'node:timers/promises';
+import { labelSetRecord, parseLabelSet } from '../../clipn/index.js';
 import { createCodec } from '../../codec/index.js';
 import { createKafka } from '../../kafka/index.js';
 import { Sidecar } from '../../service/sidecar.js';
@@ -49,7 +50,7 @@ export function register(program: Command): void {
       const labels = JSON.parse(readFileSync(join(root, 'models', 'demo', 'labels.json'), 'utf8')) as { labels: string[] };
       await producer.send({
         topic: config.kafka.topics.labelSets,
-        messages: [{ key: 'default', value: await codec.encode('LabelSet', { id: 'default', version: Date.now(), labels: labels.labels, templates: null, routing: { rule: 'atd' }, thresholds: null, description: 'demo', updatedAt: Date.now() }) }],
+        messages: [{ key: 'default', value: await codec.encode('LabelSet', labelSetRecord(parseLabelSet({ id: 'default', version: Date.now(), labels: labels.labels, routing: { rule: 'atd' }, description: 'demo' }))) }],
       });
       const sidecar = new Sidecar({ config, logger, root });
       await sidecar.start();
