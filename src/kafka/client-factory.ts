@@ -26,6 +26,17 @@ const FROM_KAFKAJS: Record<number, KafkaSinkLevel> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+// kafkajs lines that say nothing is wrong: expected retries while a broker starts (its group
+// coordinator and offsets topic come up a few seconds after it answers), and notices printed at
+// every start. They go to debug so warn and error mean something.
+const EXPECTED: readonly RegExp[] = [
+  /coordinator is not available/i,
+  /coordinator is loading/i,
+  /not coordinator/i,
+  /Limiting retries for the idempotent producer/,
+  /switched default partitioner/,
+];
+
 const REDACTED = '[redacted]';
 const SECRET_KEY = /pass(word)?|secret|sasl|credential|token/i;
 
@@ -46,8 +57,9 @@ function scrub(value: unknown, secrets: readonly string[], depth: number): unkno
 export function toLogLine(entry: LogEntry, secrets: readonly string[]): { level: KafkaSinkLevel; message: string; extra: Record<string, unknown> } {
   const present = secrets.filter((s) => s.length > 0);
   const { message, ...extra } = entry.log;
+  const text = `${message} ${typeof extra.error === 'string' ? extra.error : ''}`;
   return {
-    level: FROM_KAFKAJS[entry.level] ?? 'info',
+    level: EXPECTED.some((p) => p.test(text)) ? 'debug' : (FROM_KAFKAJS[entry.level] ?? 'info'),
     message: scrub(`kafka${entry.namespace ? ` ${entry.namespace}` : ''}: ${message}`, present, 0) as string,
     extra: scrub(extra, present, 0) as Record<string, unknown>,
   };
