@@ -5,7 +5,7 @@
  * (kafka.consumer.maxRestarts within restartWindowMs): past the bound the crash is fatal, so the
  * process exits and the orchestrator restarts it rather than leaving a pod that does nothing.
  */
-import type { Consumer } from 'kafkajs';
+import type { Consumer } from '../kafka/index.js';
 import { ClipnError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { HealthCheck } from '../telemetry/types.js';

@@ -4,7 +4,7 @@
  * puts the records and the offset in one Kafka transaction. Either way records are sent within
  * the topics' size limits (produce-plan.ts).
  */
-import type { Consumer, Producer, Message } from 'kafkajs';
+import type { Consumer, Producer, Message } from '../kafka/index.js';
 import { ClipnError } from '../errors.js';
 import { sendWithinLimits, type OutputRecord, type Replace, type SizeLimit } from './produce-plan.js';
 import type { PartitionProducers } from './partition-producers.js';

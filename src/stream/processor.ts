@@ -5,7 +5,7 @@
  * partition, exactly-once).
  */
 import { ROOT_CONTEXT, type Tracer } from '@opentelemetry/api';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from '../kafka/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { ClipnError } from '../errors.js';
