@@ -13,5 +13,5 @@ export {
 } from './options.js';
 export { createKafka, toLogLine, type KafkaLogSink, type KafkaSinkLevel } from './client-factory.js';
 export { kafkaError, isRetriable } from './errors.js';
-export { ensureTopics, maxMessageBytes, streamTopic, sideChannelTopic, DEFAULT_MAX_MESSAGE_BYTES, type NewTopicPolicy, type TopicSpec } from './topics.js';
+export { ensureTopics, maxMessageBytes, streamTopic, sideChannelTopic, DEFAULT_MAX_MESSAGE_BYTES, type EnsureTopicsOptions, type NewTopicPolicy, type TopicSpec } from './topics.js';
 export { endOffsets, readToEnd, latestByKey, type PartitionMessage, type ReadToEndOptions } from './read-to-end.js';
