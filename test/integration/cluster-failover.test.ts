@@ -3,8 +3,8 @@
  * does not use the single local broker): `clipn serve` tags ~1000 images from topics with
  * replication 3 and min.insync.replicas 2 while the broker leading input and results partitions
  * is killed with SIGKILL mid-stream and restarted later. Nothing may be lost: every input id is
- * in the results topic (read with a fresh consumer at the end); duplicates (at-least-once) are
- * counted and printed.
+ * in the results topic and every result routed to review has its review item (read with fresh
+ * consumers at the end); duplicates (at-least-once) are counted and printed.
  */
 import { test } from 'node:test';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,9 +14,11 @@ import type { Admin, KafkaMessage } from 'kafkajs';
 import { awaitPartitions, CLUSTER_BROKERS, CLUSTER_NODES, clusterKafka, clusterScript, killBroker, partitionStates, restartBroker, startCluster, stopCluster, within, type PartitionState } from './helpers/cluster.js';
 import { collect, createTopics, uniqueName, until } from './helpers/kafka.js';
 import { httpStatus, loggedPort } from './helpers/process-probe.js';
+import { createCodec } from '../../src/codec/index.js';
 import { demoImages, putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, testTopics } from './helpers/sidecar.js';
 
 const N = 1000;
+const codec = createCodec({ registryUrl: null });
 const CHUNK = 20;
 // The producer keeps at most this many inputs ahead of the sidecar's commits, so input is still
 // being written when a broker dies.
@@ -112,28 +114,34 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
     await awaitPartitions(admin, specs.map((s) => s.topic), 'every partition led and fully in sync', (p) => p.leader > 0 && p.isr.length === 3, 60_000);
     await putLabelSet(kafka, topics.labelSets, { id: 'default', labels: ['circle', 'square', 'triangle', 'star', 'cross', 'ring'] });
 
-    // The victim: a broker that leads an input partition and a results partition (with 3
-    // partitions on 3 brokers each broker leads one of each); else the leader of input partition
-    // 0, then, in a second round, the leader of results partition 0.
+    // The victim leads an input partition and a results partition (with 3 partitions on 3
+    // brokers each broker leads one of each), preferably also __consumer_offsets partitions (so
+    // that it can be the sidecar's group coordinator) and the controller quorum; else the leader
+    // of input partition 0, then, in a second round, the leader of results partition 0.
+    await within('__consumer_offsets created', admin.fetchOffsets({ groupId: uniqueName('warm-up'), topics: [topics.input] }), 60_000);
+    await awaitPartitions(admin, ['__consumer_offsets'], '__consumer_offsets led and in sync', (p) => p.leader > 0 && p.isr.length === 3, 60_000);
+    const offsetsLeaders = await partitionStates(admin, '__consumer_offsets');
+    const coordinatorOf = (groupId: string): number => offsetsLeaders.find((p) => p.partition === offsetsPartition(groupId, offsetsLeaders.length))?.leader ?? -1;
     const leadersNow = async (): Promise<Map<string, PartitionState[]>> => new Map(await Promise.all(streams.map(async (t) => [t, await partitionStates(admin, t)] as const)));
     const leads = (leaders: Map<string, PartitionState[]>, node: number, topic: string): number[] => leaders.get(topic)!.filter((p) => p.leader === node).map((p) => p.partition);
     const initial = await leadersNow();
     const status = await clusterScript(['status'], 30_000);
     const controller = Number(/active controller: node (-?\d+)/.exec(status.output)?.[1] ?? -1);
-    // The active controller when it qualifies: its death also moves the quorum's leadership.
-    const candidates = CLUSTER_NODES.filter((n) => leads(initial, n, topics.input).length > 0 && leads(initial, n, topics.results).length > 0);
-    const both = candidates.includes(controller) ? controller : candidates[0];
+    const score = (n: number): number => (offsetsLeaders.some((p) => p.leader === n) ? 2 : 0) + (n === controller ? 1 : 0);
+    const candidates = CLUSTER_NODES.filter((n) => leads(initial, n, topics.input).length > 0 && leads(initial, n, topics.results).length > 0).sort((x, y) => score(y) - score(x));
+    const both = candidates[0];
     const plan: Array<(l: Map<string, PartitionState[]>) => number> = both !== undefined
       ? [() => both]
       : [(l) => l.get(topics.input)![0]!.leader, (l) => l.get(topics.results)![0]!.leader];
     const describe = (l: Map<string, PartitionState[]>): string => streams.map((t) => `${t === topics.input ? 'input' : 'results'} ${l.get(t)!.map((p) => `${p.partition}→${p.leader}`).join(' ')}`).join(', ');
-    log(`leaders: ${describe(initial)}; active controller node ${controller}; ${both !== undefined ? `victim node ${both}` : 'no node leads both: two rounds'}`);
+    log(`leaders: ${describe(initial)}, __consumer_offsets ${offsetsLeaders.map((p) => p.leader).join('')}; active controller node ${controller}; ${both !== undefined ? `victim node ${both}` : 'no node leads both: two rounds'}`);
 
-    const group = uniqueName('g');
+    // The group id picks the coordinator (its __consumer_offsets partition): the victim when it can.
+    let group = uniqueName('g');
+    for (let i = 0; i < 200 && both !== undefined && coordinatorOf(group) !== both && offsetsLeaders.some((p) => p.leader === both); i++) group = uniqueName('g');
     const readyStarted = Date.now();
     serve = await serveReady(sidecarEnv(topics, group, { CLIPN_KAFKA__BROKERS: CLUSTER_BROKERS.join(',') }));
-    const coordinator = (await partitionStates(admin, '__consumer_offsets')).find((p) => p.partition === offsetsPartition(group, 10))?.leader;
-    log(`clipn serve ready in ${seconds(Date.now() - readyStarted)}; group coordinator node ${coordinator}`);
+    log(`clipn serve ready in ${seconds(Date.now() - readyStarted)}; group ${group}, coordinator node ${coordinatorOf(group)}`);
     poller = offsetPoller(admin, topics.input, group);
     const progress = poller;
 
@@ -205,30 +213,39 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
     assert.equal(await httpStatus(serve.port, '/readyz', 2000), 200, 'clipn serve is ready after the fail-over');
 
     // A fresh consumer reads everything the results and dead-letter topics hold.
-    // Fresh consumers read everything the input, results and dead-letter topics hold.
-    const readAll = async (topic: string): Promise<Map<string, number>> => {
+    // Fresh consumers read everything the input, results, review and dead-letter topics hold.
+    const readAll = async (topic: string): Promise<{ byId: Map<string, number>; messages: KafkaMessage[] }> => {
       const count = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high) - Number(p.low), 0);
       const reader = await collect(kafka, topic);
       try {
         await reader.waitFor(`all ${count} records`, (ms) => ms.length >= count, 60_000);
         const byId = new Map<string, number>();
         for (const m of reader.messages) byId.set(idOf(m), (byId.get(idOf(m)) ?? 0) + 1);
-        return byId;
+        return { byId, messages: [...reader.messages] };
       } finally {
         await reader.stop();
       }
     };
-    const [inputs, results, dlq] = [await readAll(topics.input), await readAll(topics.results), await readAll(topics.deadLetter)];
+    const inputs = (await readAll(topics.input)).byId;
+    const { byId: results, messages: resultMessages } = await readAll(topics.results);
+    const review = (await readAll(topics.review)).byId;
+    const dlq = (await readAll(topics.deadLetter)).byId;
     const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
     const extra = (m: Map<string, number>): number => [...m.values()].reduce((a, n) => a + n - 1, 0);
     const neverWritten = ids.filter((id) => !inputs.has(id));
     const missing = ids.filter((id) => inputs.has(id) && !results.has(id));
+    // A result the label set's rule routes to review must have its review item.
+    const routed = new Set<string>();
+    for (const m of resultMessages) if (((await codec.decode(m.value!, 'TaggedImage')).value as { routed: boolean }).routed) routed.add(idOf(m));
+    const unreviewed = [...routed].filter((id) => !review.has(id));
     const trouble = kafkaTrouble(serve.output());
     log(`${N} inputs: ${sum(inputs)} input records (${extra(inputs)} duplicate(s) from ${sendRetries} resent chunk(s), ${neverWritten.length} never written); ` +
-      `${sum(results)} results, ${results.size} distinct ids, ${extra(results)} duplicate(s), ${missing.length} missing; ${sum(dlq)} dead letter(s); stream ${seconds(streamMs)}, test ${seconds(Date.now() - t0)}`);
+      `${sum(results)} results, ${results.size} distinct ids, ${extra(results)} duplicate(s), ${missing.length} missing; ${routed.size} routed to review: ${sum(review)} review items, ${extra(review)} duplicate(s), ${unreviewed.length} missing; ${sum(dlq)} dead letter(s); stream ${seconds(streamMs)}, test ${seconds(Date.now() - t0)}`);
     log(`sidecar log: ${trouble.crashes} 'consumer crashed', ${trouble.errors} error line(s), ${trouble.warnings} kafka warning(s)${trouble.samples.length ? `; by message:\n  ${trouble.samples.join('\n  ')}` : ''}`);
     assert.deepEqual(neverWritten.slice(0, 20), [], `${neverWritten.length} input(s) whose send resolved are not in the input topic (the test producer lost them)`);
     assert.deepEqual(missing.slice(0, 20), [], `${missing.length} input id(s) have no result; dead letters for: ${[...dlq.keys()].slice(0, 10).join(', ')}`);
+    assert.deepEqual(unreviewed.slice(0, 20), [], `${unreviewed.length} routed result(s) have no review item`);
+    assert.ok(routed.size > 0, 'some images are routed to review (the demo held-out set has OOD images)');
     assert.equal(sum(dlq), 0, 'no input was dead-lettered by the fail-over');
   } catch (error) {
     if (serve) log(`clipn serve output (end):\n${serve.output().slice(-4000)}`);
