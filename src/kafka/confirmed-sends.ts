@@ -35,7 +35,7 @@ export function checkAcknowledged(topicMessages: TopicMessages, assigned: Assign
   }
   if (missing.size === 0) return;
   const list = [...missing].map(([at, n]) => `${at} (${n} record${n === 1 ? '' : 's'})`);
-  throw new ClipnError('KAFKA_ERROR', `expected an acknowledgement for every partition written to, got none for ${list.join(', ')}: kafkajs lost them when a partition leader changed mid-send`, {
+  throw new ClipnError('KAFKA_ERROR', `expected an acknowledgement for every partition written to, got none for ${list.join(', ')}: kafkajs did not resend them after a partition leader changed mid-send, so they may never have been written`, {
     retriable: true,
     details: { unacknowledged: Object.fromEntries(missing) },
   });

@@ -35,15 +35,22 @@ function offsetsPartition(groupId: string, partitions: number): number {
 }
 
 /** The group's committed offsets and the topic's end offsets, polled in the background. */
-function offsetPoller(admin: Admin, topic: string, groupId: string): { committed: Map<number, number>; end: Map<number, number>; total(): number; stop(): Promise<void> } {
+/**
+ * The group's committed offsets and the topic's end offsets, polled in the background;
+ * `committedAsked` is when the request behind the latest committed offsets was sent.
+ */
+function offsetPoller(admin: Admin, topic: string, groupId: string): { committed: Map<number, number>; end: Map<number, number>; committedAsked(): number; total(): number; stop(): Promise<void> } {
   const committed = new Map<number, number>();
   const end = new Map<number, number>();
+  let asked = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
       try {
+        const sent = Date.now();
         const [c] = await within('fetchOffsets', admin.fetchOffsets({ groupId, topics: [topic] }), 5000);
         for (const p of c?.partitions ?? []) committed.set(p.partition, Math.max(Number(p.offset), committed.get(p.partition) ?? 0));
+        asked = sent;
         for (const p of await within('fetchTopicOffsets', admin.fetchTopicOffsets(topic), 5000)) end.set(p.partition, Number(p.high));
       } catch {
         // a broker failing over: keep the last values and ask again
@@ -54,12 +61,31 @@ function offsetPoller(admin: Admin, topic: string, groupId: string): { committed
   return {
     committed,
     end,
+    committedAsked: () => asked,
     total: () => [...committed.values()].reduce((s, v) => s + v, 0),
     async stop() {
       running = false;
       await loop;
     },
   };
+}
+
+/** The number of records `topic` holds; asked again while brokers fail over (kafkajs can throw a TypeError then). */
+async function recordCount(admin: Admin, topic: string, timeoutMs: number): Promise<number> {
+  let count = 0;
+  let last = '';
+  await until(`the end offsets of ${topic}`, async () => {
+    try {
+      count = (await within(`end offsets of ${topic}`, admin.fetchTopicOffsets(topic), 5000)).reduce((s, p) => s + Number(p.high) - Number(p.low), 0);
+      return true;
+    } catch (error) {
+      last = (error as Error).message;
+      return false;
+    }
+  }, timeoutMs, 200).catch((error: Error) => {
+    throw new Error(`${error.message} (last error: ${last})`, { cause: error });
+  });
+  return count;
 }
 
 async function serveReady(env: Record<string, string>): Promise<ReturnType<typeof spawnServe> & { port: number }> {
@@ -104,12 +130,14 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
   let serve: Awaited<ReturnType<typeof serveReady>> | null = null;
   let poller: ReturnType<typeof offsetPoller> | null = null;
   const down = new Set<number>();
+  const created: string[] = [];
   try {
     await admin.connect();
     await producer.connect();
     const topics = testTopics();
     const specs = sidecarTopicSpecs(topics, 3).map((s) => ({ ...s, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }));
     await createTopics(kafka, specs);
+    created.push(...specs.map((t) => t.topic));
     const streams = [topics.input, topics.results];
     await awaitPartitions(admin, specs.map((s) => s.topic), 'every partition led and fully in sync', (p) => p.leader > 0 && p.isr.length === 3, 60_000);
     await putLabelSet(kafka, topics.labelSets, { id: 'default', labels: ['circle', 'square', 'triangle', 'star', 'cross', 'ring'] });
@@ -185,24 +213,28 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
       const victim = pick(leaders);
       const led = leads(leaders, victim, topics.input);
       log(`killing node ${victim}, leader of input partition(s) ${led.join(', ') || 'none'} and results partition(s) ${leads(leaders, victim, topics.results).join(', ') || 'none'}`);
-      const atKill = new Map(led.map((p) => [p, progress.committed.get(p) ?? 0]));
       const killedAt = Date.now();
       const [committedAtKill, producedAtKill] = [progress.total(), produced];
       await killBroker(victim, 20_000);
       down.add(victim);
       const since = (): number => Date.now() - killedAt;
-      const [failoverMs, resumeMs] = await Promise.all([
-        // New leaders for every input and results partition.
-        awaitPartitions(admin, streams, `partitions of ${streams.join(', ')} led by a node other than ${victim}`, (p) => p.leader > 0 && p.leader !== victim, 60_000).then(since),
-        // The sidecar resumed: each input partition the victim led committed past where it stood (or is drained).
-        until(`the sidecar committing on input partitions ${led.join(', ')} again`, () => healthy() && led.every((p) => (progress.committed.get(p) ?? 0) > atKill.get(p)! || (produced >= N && (progress.committed.get(p) ?? 0) >= (progress.end.get(p) ?? Infinity))), 120_000, 50).then(since),
-      ]);
+      // New leaders for every input and results partition.
+      const failover = awaitPartitions(admin, streams, `partitions of ${streams.join(', ')} led by a node other than ${victim}`, (p) => p.leader > 0 && p.leader !== victim, 60_000).then(since);
+      failover.catch(() => undefined); // awaited below
+      // Where the victim's input partitions stood: the first committed offsets asked for after the
+      // kill (with the coordinator on the victim, that waits for the new coordinator).
+      await until('committed offsets read after the kill', () => healthy() && progress.committedAsked() >= killedAt, 60_000, 20);
+      const atKill = new Map(led.map((p) => [p, progress.committed.get(p) ?? 0]));
+      const firstReadMs = since();
+      // The sidecar resumed: each input partition the victim led committed past where it stood (or is drained).
+      const resume = until(`the sidecar committing on input partitions ${led.join(', ')} again`, () => healthy() && led.every((p) => (progress.committed.get(p) ?? 0) > atKill.get(p)! || (produced >= N && (progress.committed.get(p) ?? 0) >= (progress.end.get(p) ?? Infinity))), 120_000, 50).then(since);
+      const [failoverMs, resumeMs] = await Promise.all([failover, resume]);
       const restart = await restartBroker(victim, 120_000);
       down.delete(victim);
       const restartedAt = Date.now();
       await awaitPartitions(admin, streams, `node ${victim} back in sync`, (p) => p.isr.includes(victim), 120_000);
       const line = `node ${victim} killed at ${committedAtKill} committed / ${producedAtKill} produced; new leaders after ${seconds(failoverMs)}; ` +
-        `sidecar committing on its partitions again after ${seconds(resumeMs)}; restarted ${seconds(restartedAt - killedAt)} after the kill (script ${seconds(restart.ms)}), back in sync ${seconds(Date.now() - restartedAt)} later; ${produced} produced by then`;
+        `sidecar committing on its partitions again after ${seconds(resumeMs)} (offsets first read ${seconds(firstReadMs)} after the kill); restarted ${seconds(restartedAt - killedAt)} after the kill (script ${seconds(restart.ms)}), back in sync ${seconds(Date.now() - restartedAt)} later; ${produced} produced by then`;
       log(line);
     }
 
@@ -215,7 +247,7 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
     // A fresh consumer reads everything the results and dead-letter topics hold.
     // Fresh consumers read everything the input, results, review and dead-letter topics hold.
     const readAll = async (topic: string): Promise<{ byId: Map<string, number>; messages: KafkaMessage[] }> => {
-      const count = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high) - Number(p.low), 0);
+      const count = await recordCount(admin, topic, 30_000);
       const reader = await collect(kafka, topic);
       try {
         await reader.waitFor(`all ${count} records`, (ms) => ms.length >= count, 60_000);
@@ -264,6 +296,8 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
       await within('clipn serve stopping', serve.exited, 45_000).catch(() => serve!.child.kill('SIGKILL'));
     }
     await producer.disconnect().catch(() => undefined);
+    // The cluster keeps its data between runs: leave no topics behind.
+    if (created.length > 0) await within('deleting the test topics', admin.deleteTopics({ topics: created, timeout: 20_000 }), 30_000).catch((e: Error) => log(`could not delete the test topics: ${e.message}`));
     await admin.disconnect().catch(() => undefined);
     if (cluster.started) {
       const stop = await stopCluster(120_000);
