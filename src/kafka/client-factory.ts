@@ -1,8 +1,10 @@
 /**
  * The one place kafkajs clients are created: brokers, TLS, SASL, timeouts and retries from the
- * options, and kafkajs' own log lines forwarded to the product logger (never with credentials).
+ * options, kafkajs' own log lines forwarded to the product logger (never with credentials), and
+ * producers whose sends are checked for a lost partition (confirmed-sends.ts).
  */
-import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { type Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { ConfirmingKafka } from './confirmed-sends.js';
 import { resolveKafkaOptions, type KafkaLogLevelName, type KafkaOptionsInput } from './options.js';
 
 /** Levels of forwarded log lines. */
@@ -67,7 +69,8 @@ export function toLogLine(entry: LogEntry, secrets: readonly string[]): { level:
 
 /**
  * Creates the kafkajs client. Options are validated and defaulted by {@link resolveKafkaOptions}
- * (throws ClipnError CONFIG_INVALID). Without a sink kafkajs logs nothing.
+ * (throws ClipnError CONFIG_INVALID). Without a sink kafkajs logs nothing. A send of its producers
+ * fails (retriable KAFKA_ERROR) rather than resolve when a partition written to went unacknowledged.
  */
 export function createKafka(input: KafkaOptionsInput, sink?: KafkaLogSink): Kafka {
   const options = resolveKafkaOptions(input);
@@ -87,5 +90,5 @@ export function createKafka(input: KafkaOptionsInput, sink?: KafkaLogSink): Kafk
     },
   };
   if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;
-  return new Kafka(config);
+  return new ConfirmingKafka(config);
 }
