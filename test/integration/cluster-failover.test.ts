@@ -146,7 +146,9 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
     // brokers each broker leads one of each), preferably also __consumer_offsets partitions (so
     // that it can be the sidecar's group coordinator) and the controller quorum; else the leader
     // of input partition 0, then, in a second round, the leader of results partition 0.
-    await within('__consumer_offsets created', admin.fetchOffsets({ groupId: uniqueName('warm-up'), topics: [topics.input] }), 60_000);
+    // The first group request creates __consumer_offsets; on a fresh cluster its coordinators
+    // move while that settles (NOT_COORDINATOR): ask again until one answers.
+    await until('__consumer_offsets created', () => within('a warm-up offset fetch', admin.fetchOffsets({ groupId: uniqueName('warm-up'), topics: [topics.input] }), 10_000).then(() => true, () => false), 60_000, 500);
     await awaitPartitions(admin, ['__consumer_offsets'], '__consumer_offsets led and in sync', (p) => p.leader > 0 && p.isr.length === 3, 60_000);
     const offsetsLeaders = await partitionStates(admin, '__consumer_offsets');
     const coordinatorOf = (groupId: string): number => offsetsLeaders.find((p) => p.partition === offsetsPartition(groupId, offsetsLeaders.length))?.leader ?? -1;
