@@ -6,7 +6,7 @@
  * logged and counted; the version already serving stays and the channel moves on.
  *
  * With trusted keys (trust.publicKeys) every record must be signed by one of them, versions must
- * increase (the same version again is ignored when it is the same record), and a label set is
+ * increase (the same version again is ignored when only its updatedAt differs), and a label set is
  * deleted only by a signed record with `deleted` true: a tombstone carries nothing to sign and is
  * refused. The default label set is never deleted by a tombstone, with keys or without.
  */
@@ -65,7 +65,8 @@ export function labelSetHandler(
         let digest = '';
         if (policy.keys !== null) {
           verifyRecord(codec, 'LabelSet', value, policy.keys, what);
-          digest = createHash('sha256').update(signedBytes(codec, 'LabelSet', value)).digest('hex');
+          // The content without its time: the same label set put again (a chart upgrade) is no change.
+          digest = createHash('sha256').update(signedBytes(codec, 'LabelSet', { ...value, updatedAt: 0 })).digest('hex');
         }
         // Compaction keeps the latest record per key: a record under another key could never be replaced by its id's owner.
         if (value.id !== key) throw new ClipnError('LABEL_SET_INVALID', `label set ${value.id}: the record key must equal its id, got key ${JSON.stringify(key)}`);

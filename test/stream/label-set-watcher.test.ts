@@ -78,6 +78,7 @@ test('with keys: only the trusted key\'s records apply, versions only move forwa
   const v1 = await message('default', record('default', 1), op);
   await handle(v1);
   await handle(v1); // read again (a restarted channel): nothing happens
+  await handle(await message('default', record('default', 1, { updatedAt: 2 }), op)); // put again unchanged (a chart upgrade)
   await handle(await message('default', record('default', 2), op));
   assert.deepEqual(seen.applied, ['default@1', 'default@2']);
   await handle(v1); // an old signed record produced again
