@@ -8,7 +8,7 @@ import type { ConfigKey } from './types.js';
 
 export type { Config, ConfigKey, ConfigTree, DeepReadonly } from './types.js';
 export { CONFIG_FILE_VARIABLE, ENV_LEVEL_SEPARATOR, ENV_PREFIX, type LoadConfigOptions } from './options.js';
-export { configSchema, EXECUTION_PROVIDERS } from './schema.js';
+export { configSchema } from './schema.js';
 export { envNameOf, envToTree } from './env.js';
 export { loadConfig } from './loader.js';
 export { redactConfig, secretsOf, REDACTED } from './redact.js';

@@ -74,7 +74,7 @@ export class Sidecar {
     logger.info({ port: this.http.port }, 'health endpoint listening');
 
     const classifier = await ClipnClassifier.load(resolve(this.options.root, config.model.dir), {
-      encoders: { ...config.model, executionProviders: config.model.executionProviders as never },
+      encoders: { ...config.model, maxBatch: config.processing.maxBatch },
       images: config.images,
       cache: { dir: config.model.cacheDir ? resolve(this.options.root, config.model.cacheDir) : null, maxEntries: config.model.cacheEntries },
       topK: config.processing.review.topK,

@@ -122,7 +122,7 @@ test('every bad value is reported at once, naming its path, its variable, expect
   );
   assert.deepEqual(lines, [
     'images.background (CLIPN_IMAGES__BACKGROUND): expected a colour #rrggbb, got "white"',
-    'kafka.brokers.1 (CLIPN_KAFKA__BROKERS): expected host:port, got "nohostport"',
+    'kafka.brokers.1 (CLIPN_KAFKA__BROKERS): expected host:port (an IPv6 host in brackets) with a port from 1 to 65535, got "nohostport"',
     'processing.maxBatch (CLIPN_PROCESSING__MAX_BATCH): expected integer >= 1, got -3',
     'processing.delivery (CLIPN_PROCESSING__DELIVERY): expected one of at-least-once, exactly-once, got "maybe"',
     'codec.registryUrl (CLIPN_CODEC__REGISTRY_URL): expected an http(s) URL, got "ftp://registry"',

@@ -106,7 +106,6 @@ app.kubernetes.io/part-of: clipn-sidecar
     "dir" (include "clipn-sidecar.modelDir" .)
     "executionProviders" (include "clipn-sidecar.executionProviders" . | fromJsonArray)
     "intraOpThreads" $v.model.intraOpThreads
-    "maxBatch" $v.model.maxBatch
     "cacheDir" "/var/cache/clipn")
   "processing" (dict
     "maxBatch" $v.processing.maxBatch
