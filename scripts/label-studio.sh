@@ -94,7 +94,7 @@ start() {
   fi
   port_taken "$port" && fail "port $port on 127.0.0.1 is already in use by another process; set CLIPN_LABEL_STUDIO_PORT"
   local t0; t0="$(date +%s%N)"
-  : > "$log"
+  echo "== start $(date -u +%FT%TZ)" >> "$log"
   # setsid: it outlives this shell and a Ctrl-C in it; 9>&-: it must not keep the start lock.
   # The legacy token flag: 1.23 refuses `Authorization: Token` on a new data folder without it.
   # SSRF protection off: this local instance must call webhooks on 127.0.0.1 (the plugin's

@@ -39,6 +39,11 @@ export const options = z
     timeoutMs: z.int().min(1).default(30_000),
     /** Tasks per page when listing a project. */
     pageSize: z.int().min(1).max(1000).default(500),
+    /** Most review items in one import request, and most bytes of task JSON in one. */
+    maxBatch: z.int().min(1).max(1000).default(100),
+    maxBatchBytes: z.int().min(1024).default(8 * 1024 * 1024),
+    /** How long an import with no answer may still complete in Label Studio; the item is looked up, not imported again, meanwhile. */
+    ambiguityMs: z.int().min(0).default(MINUTE),
     /** The decisions topic (default: the service's kafka.topics.reviewDecisions). */
     decisionsTopic: z.string().min(1).optional(),
     /** Annotations -> decisions by webhook (Label Studio calls this plugin's endpoint). */
@@ -94,7 +99,7 @@ const plugin: ClipnPlugin<LabelStudioOptions> = {
     const signal = AbortSignal.any([ctx.signal, stopping.signal]);
     const client = new LabelStudioClient({ url: o.url, token, tokenKind: o.tokenKind, timeoutMs: o.timeoutMs, signal });
     const retry = { retryForMs: o.retryForMs, initialBackoffMs: o.initialBackoffMs, maxBackoffMs: o.maxBackoffMs };
-    const queue = new ReviewQueue(client, { projectTitle: o.projectTitle, projectDescription: o.projectDescription, maxInlineBytes: o.maxInlineBytes, pageSize: o.pageSize, retry }, ctx.logger, signal);
+    const queue = new ReviewQueue(client, { projectTitle: o.projectTitle, projectDescription: o.projectDescription, maxInlineBytes: o.maxInlineBytes, pageSize: o.pageSize, maxBatch: o.maxBatch, maxBatchBytes: o.maxBatchBytes, ambiguityMs: o.ambiguityMs, retry }, ctx.logger, signal);
     const feed = new DecisionFeed(
       {
         client,

@@ -1,15 +1,24 @@
 /**
  * The review queue in Label Studio: one project per label set (found by its title, created when
  * missing, its labelling configuration replaced when a newer label set version arrives), and one
- * task per review item. The index item id -> task id comes from Label Studio itself (the
- * project's tasks with their data.item_id, listed when the project is first used, then one
- * lookup per item not in it), so a re-delivered item, an item another replica delivered, or a
- * creation whose answer was lost never makes a second task.
+ * task per review item.
+ *
+ * Exactly one task per item, from Label Studio itself: the index item id -> task id is the
+ * project's tasks with their data.item_id (listed when the project is first used), and every item
+ * not in it is looked up (data.item_id in a list) right before it is imported, so a re-delivered
+ * item, one another replica delivered, or one whose import answer was lost makes no second task.
+ * Writes to a project are serialised and batched (one lookup and one import per batch): Label
+ * Studio on SQLite slows to minutes per request when imports run in parallel, and then drops
+ * predictions (a retried import loses them), which a batch checks and puts back. An import whose
+ * outcome is unknown (no answer in time, connection lost) may still complete: the item is not
+ * imported again until it has been looked up for `ambiguityMs`, and a later duplicate (without
+ * annotations) is removed when seen, the oldest task kept.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReviewItem } from '../../src/codec/index.js';
 import type { Logger } from '../../src/telemetry/logger.js';
 import { LabelStudioError, retrying, type LabelStudioClient, type RetryPolicy } from './client.js';
-import { configVersion, labelingConfig, labelsOfConfig, taskOf, TAGS, type LabelSetRef } from './labeling.js';
+import { configVersion, labelingConfig, labelsOfConfig, taskOf, TAGS, type LabelSetRef, type Prediction } from './labeling.js';
 
 /** A project as the API returns it (the fields read here). */
 interface ProjectJson {
@@ -24,6 +33,8 @@ export interface TaskJson {
   data: Record<string, unknown>;
   annotations?: unknown[];
   updated_at?: string;
+  total_predictions?: number;
+  total_annotations?: number;
 }
 
 export interface QueueOptions {
@@ -34,6 +45,11 @@ export interface QueueOptions {
   maxInlineBytes: number;
   /** Tasks per page when listing a project's tasks. */
   pageSize: number;
+  /** Most items in one import request, and most bytes of task JSON in one. */
+  maxBatch: number;
+  maxBatchBytes: number;
+  /** How long an import with no known outcome may still complete in Label Studio (ms). */
+  ambiguityMs: number;
   retry: RetryPolicy;
 }
 
@@ -46,21 +62,35 @@ export interface ProjectState {
   labels: string[];
   /** item id -> task id, for the tasks known to exist. */
   readonly tasks: Map<string, number>;
+  /** The serialised, batched writer of this project. */
+  writer: ProjectWriter;
+  /** A labelling configuration update in progress. */
+  updating: Promise<void> | null;
 }
 
 const FILTER_ITEM = 'filter:tasks:data.item_id';
+
+/** Whether a failed request may still complete in Label Studio (it was sent, no answer came back). */
+function ambiguous(error: unknown): boolean {
+  if (!(error instanceof LabelStudioError) || error.status !== null) return false;
+  const cause = (error.cause as { cause?: { code?: string } } | undefined)?.cause?.code;
+  // Refused or unresolvable: the request never reached Label Studio.
+  return !(cause === 'ECONNREFUSED' || cause === 'ENOTFOUND' || cause === 'EAI_AGAIN' || /\bstopped\b/.test(error.message));
+}
 
 export class ReviewQueue {
   // label set id -> its project (a promise, so concurrent deliveries share one lookup).
   private readonly projects = new Map<string, Promise<ProjectState>>();
   // item id -> the delivery in progress (a re-delivery joins it).
   private readonly inFlight = new Map<string, Promise<number>>();
+  // item id -> when an import of it with no known outcome was sent.
+  readonly unsure = new Map<string, number>();
 
   constructor(
-    private readonly client: LabelStudioClient,
-    private readonly options: QueueOptions,
-    private readonly logger: Logger,
-    private readonly signal: AbortSignal,
+    readonly client: LabelStudioClient,
+    readonly options: QueueOptions,
+    readonly logger: Logger,
+    readonly signal: AbortSignal,
   ) {}
 
   /** The title of a label set's project. */
@@ -80,15 +110,16 @@ export class ReviewQueue {
 
   /**
    * Makes sure the item has exactly one task; resolves with its id once Label Studio has it.
-   * Retries retriable failures for up to retry.retryForMs, re-checking for the task before each
+   * Retries retriable failures for up to retry.retryForMs, looking the item up again before each
    * new try; then throws (retriable), and the caller's own retry starts over the same way.
    */
   deliver(item: ReviewItem): Promise<number> {
     const running = this.inFlight.get(item.id);
     if (running) return running;
-    const p = retrying(() => this.once(item), this.options.retry, this.signal, (error, attempt, waitMs) =>
-      this.logger.warn({ item: item.id, attempt, waitMs, err: error.message }, 'label-studio: delivering a review item failed; retrying'),
-    ).finally(() => this.inFlight.delete(item.id));
+    const p = retrying(() => this.once(item), this.options.retry, this.signal, (error, attempt, waitMs) => {
+      // One line per item at the first failure and then every 5th: an outage does not flood the log.
+      if (attempt === 1 || attempt % 5 === 0) this.logger.warn({ item: item.id, attempt, waitMs, err: error.message }, 'label-studio: delivering a review item failed; retrying');
+    }).finally(() => this.inFlight.delete(item.id));
     this.inFlight.set(item.id, p);
     return p;
   }
@@ -97,35 +128,34 @@ export class ReviewQueue {
     const project = await this.project(item.labelSet);
     const known = project.tasks.get(item.id);
     if (known !== undefined) return known;
-    // Not in the index: Label Studio may still have it (another replica, an answer lost on the way back).
-    const found = await this.findTask(project.id, item.id);
-    if (found !== null) {
-      project.tasks.set(item.id, found);
-      return found;
-    }
-    const task = taskOf(item, this.options.maxInlineBytes);
-    // A prediction naming a class the configuration does not offer (an item of an older label set version) keeps its notes only.
-    for (const p of task.predictions) p.result = p.result.filter((r) => r.from_name !== TAGS.decision || project.labels.includes(item.label));
-    const answer = await this.client.request<{ task_ids?: number[]; task_count?: number }>({
-      method: 'POST',
-      path: `/api/projects/${project.id}/import`,
-      query: { return_task_ids: true },
-      body: [task],
-    });
-    const id = answer?.task_ids?.[0] ?? (await this.findTask(project.id, item.id));
-    if (id === null || id === undefined) throw new LabelStudioError(`import into project ${project.id} answered ${JSON.stringify(answer)} but the task of item ${item.id} is not there`, { status: null, retriable: true });
-    project.tasks.set(item.id, id);
-    this.logger.debug({ item: item.id, task: id, project: project.id }, 'label-studio: task created');
-    return id;
+    return project.writer.add(item);
   }
 
-  /** The task of an item in a project, by its data.item_id, or null. */
-  async findTask(projectId: number, itemId: string): Promise<number | null> {
-    const query = { filters: { conjunction: 'and', items: [{ filter: FILTER_ITEM, operator: 'equal', type: 'String', value: itemId }] } };
-    const page = await this.client.request<{ tasks?: TaskJson[] }>({ method: 'GET', path: '/api/tasks', query: { project: projectId, page: 1, page_size: 10, query: JSON.stringify(query) } });
-    const ids = (page?.tasks ?? []).filter((t) => t.data?.item_id === itemId).map((t) => t.id);
-    if (ids.length > 1) this.logger.warn({ item: itemId, tasks: ids, project: projectId }, 'label-studio: several tasks for one item (made outside this plugin?); using the first');
-    return ids.length > 0 ? Math.min(...ids) : null;
+  /**
+   * The tasks of these items in a project, by data.item_id: item id -> its tasks (oldest first),
+   * with their prediction and annotation counts.
+   */
+  async findTasks(projectId: number, itemIds: readonly string[]): Promise<Map<string, TaskJson[]>> {
+    const out = new Map<string, TaskJson[]>();
+    if (itemIds.length === 0) return out;
+    const query = { filters: { conjunction: 'and', items: [{ filter: FILTER_ITEM, operator: 'in_list', type: 'String', value: [...itemIds] }] }, ordering: ['tasks:id'] };
+    for (let page = 1; ; page++) {
+      const answer = await this.client.request<{ tasks?: TaskJson[]; total?: number }>({ method: 'GET', path: '/api/tasks', query: { project: projectId, page, page_size: 100, query: JSON.stringify(query) } }).catch((error: unknown) => {
+        if (error instanceof LabelStudioError && error.status === 404 && page > 1) return null;
+        throw error;
+      });
+      const tasks = answer?.tasks ?? [];
+      for (const t of tasks) {
+        const id = t.data?.item_id;
+        if (typeof id !== 'string' || !itemIds.includes(id)) continue;
+        const list = out.get(id) ?? [];
+        list.push(t);
+        out.set(id, list);
+      }
+      if (tasks.length < 100) break;
+    }
+    for (const list of out.values()) list.sort((a, b) => a.id - b.id);
+    return out;
   }
 
   /** Every task of a project, page by page (data and, with all, annotations). */
@@ -160,7 +190,14 @@ export class ReviewQueue {
       p.catch(() => this.projects.get(labelSet.id) === p && this.projects.delete(labelSet.id));
     }
     const state = await p;
-    if (labelSet.version > state.version) await this.updateConfig(state, labelSet);
+    // One update at a time; a newer version than the one being written waits for it, then goes.
+    while (labelSet.version > state.version) {
+      if (state.updating) await state.updating.catch(() => undefined);
+      else {
+        state.updating = this.updateConfig(state, labelSet).finally(() => (state.updating = null));
+        await state.updating;
+      }
+    }
     return state;
   }
 
@@ -176,7 +213,10 @@ export class ReviewQueue {
       version: made?.id === labelSet.id ? made.version : 0,
       labels: labelsOfConfig(project.label_config) ?? [],
       tasks: new Map(),
+      updating: null,
+      writer: null as unknown as ProjectWriter,
     };
+    state.writer = new ProjectWriter(this, state);
     if (state.version === 0) this.logger.warn({ project: project.id, title }, 'label-studio: the project has a labelling configuration this plugin did not make; replacing it');
     let n = 0;
     for await (const t of this.tasks(project.id)) {
@@ -231,5 +271,168 @@ export class ReviewQueue {
     this.logger.info({ project: state.id, labelSet: labelSet.id, from: state.version, to: labelSet.version, labels: labelSet.labels.length }, 'label-studio: labelling configuration updated for a new label set version');
     state.version = labelSet.version;
     state.labels = [...labelSet.labels];
+  }
+}
+
+interface Entry {
+  item: ReviewItem;
+  task: ReturnType<typeof taskOf>;
+  bytes: number;
+  resolve(id: number): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Writes one project's tasks one batch at a time: a batch looks its items up (one request), keeps
+ * the oldest task of an item that has several (removing the others, unless annotated), puts back a
+ * missing prediction, and imports the items Label Studio does not have (one request).
+ */
+export class ProjectWriter {
+  private waiting: Entry[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly queue: ReviewQueue,
+    private readonly state: ProjectState,
+  ) {}
+
+  /** Resolves with the item's task id once it exists. */
+  add(item: ReviewItem): Promise<number> {
+    const task = taskOf(item, this.queue.options.maxInlineBytes);
+    // A prediction naming a class the configuration does not offer (an item of an older label set version) keeps its notes only.
+    for (const p of task.predictions) p.result = p.result.filter((r) => r.from_name !== TAGS.decision || this.state.labels.includes(item.label));
+    return new Promise<number>((resolve, reject) => {
+      this.waiting.push({ item, task, bytes: JSON.stringify(task).length, resolve, reject });
+      this.running ??= this.drain().finally(() => (this.running = null));
+    });
+  }
+
+  private async drain(): Promise<void> {
+    const { maxBatch, maxBatchBytes } = this.queue.options;
+    while (this.waiting.length > 0) {
+      let n = 0;
+      let bytes = 0;
+      while (n < this.waiting.length && n < maxBatch && (n === 0 || bytes + this.waiting[n]!.bytes <= maxBatchBytes)) bytes += this.waiting[n++]!.bytes;
+      const batch = this.waiting.splice(0, n);
+      try {
+        await this.write(batch);
+      } catch (error) {
+        for (const e of batch) e.reject(error);
+      }
+    }
+  }
+
+  private async write(batch: Entry[]): Promise<void> {
+    const { logger, options } = this.queue;
+    const projectId = this.state.id;
+    // Several deliveries of one item in a batch share its outcome.
+    const byItem = new Map<string, Entry[]>();
+    for (const e of batch) byItem.set(e.item.id, [...(byItem.get(e.item.id) ?? []), e]);
+    const settle = (itemId: string, id: number): void => {
+      this.state.tasks.set(itemId, id);
+      for (const e of byItem.get(itemId) ?? []) e.resolve(id);
+      byItem.delete(itemId);
+    };
+
+    const found = await this.queue.findTasks(projectId, [...byItem.keys()]);
+    for (const [itemId, tasks] of found) {
+      const keep = tasks[0]!;
+      await this.removeDuplicates(itemId, tasks);
+      if ((keep.total_predictions ?? 1) === 0) await this.addPrediction(keep.id, byItem.get(itemId)![0]!.task.predictions);
+      this.queue.unsure.delete(itemId);
+      settle(itemId, keep.id);
+    }
+
+    // An import that may still complete elsewhere: not again until it had its time.
+    const now = Date.now();
+    for (const itemId of [...byItem.keys()]) {
+      const since = this.queue.unsure.get(itemId);
+      if (since !== undefined && now - since < options.ambiguityMs) {
+        const error = new LabelStudioError(`item ${itemId}: an earlier import has no known outcome yet; looking again before importing (${Math.round((options.ambiguityMs - (now - since)) / 1000)} s left)`, { status: null, retriable: true });
+        for (const e of byItem.get(itemId)!) e.reject(error);
+        byItem.delete(itemId);
+      }
+    }
+    const todo = [...byItem.values()].map((entries) => entries[0]!);
+    if (todo.length === 0) return;
+    try {
+      await this.importAll(todo, settle);
+    } catch (error) {
+      if (todo.length > 1 && error instanceof LabelStudioError && !error.retriable) {
+        // One bad task fails the whole request: find it by importing one at a time.
+        logger.warn({ project: projectId, items: todo.length, err: error.message }, 'label-studio: a batch import was refused; importing its items one at a time');
+        for (const e of todo) {
+          try {
+            await this.importAll([e], settle);
+          } catch (one) {
+            for (const x of byItem.get(e.item.id) ?? []) x.reject(one);
+          }
+        }
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private async importAll(entries: Entry[], settle: (itemId: string, id: number) => void): Promise<void> {
+    const { client, logger, options } = this.queue;
+    const projectId = this.state.id;
+    const sent = Date.now();
+    let answer: { task_ids?: number[]; prediction_count?: number | null } | null;
+    try {
+      answer = await client.request({ method: 'POST', path: `/api/projects/${projectId}/import`, query: { return_task_ids: true }, body: entries.map((e) => e.task) });
+    } catch (error) {
+      if (ambiguous(error)) for (const e of entries) this.queue.unsure.set(e.item.id, sent);
+      throw error;
+    }
+    const ids = answer?.task_ids ?? [];
+    if (ids.length !== entries.length) throw new LabelStudioError(`import into project ${projectId}: expected ${entries.length} task ids, got ${JSON.stringify(answer).slice(0, 200)}`, { status: null, retriable: true });
+    const wanted = entries.reduce((n, e) => n + e.task.predictions.length, 0);
+    if ((answer?.prediction_count ?? wanted) < wanted) {
+      // Label Studio on SQLite drops the predictions of an import it retried after a lock: put them back.
+      logger.warn({ project: projectId, tasks: ids.length, predictions: answer?.prediction_count, wanted }, 'label-studio: the import lost predictions; adding them');
+      for (const [i, e] of entries.entries()) {
+        const have = await client.request<unknown[]>({ method: 'GET', path: '/api/predictions/', query: { task: ids[i] } });
+        if ((have ?? []).length === 0) await this.addPrediction(ids[i]!, e.task.predictions);
+      }
+    }
+    for (const [i, e] of entries.entries()) {
+      const hadDoubt = this.queue.unsure.has(e.item.id);
+      this.queue.unsure.delete(e.item.id);
+      settle(e.item.id, ids[i]!);
+      // This import followed one with no known outcome: if that one completes after all, remove its task.
+      if (hadDoubt) void this.recheckLater(e.item.id, options.ambiguityMs);
+    }
+    logger.debug({ project: projectId, tasks: ids.length }, 'label-studio: tasks imported');
+  }
+
+  private async addPrediction(taskId: number, predictions: Prediction[]): Promise<void> {
+    for (const p of predictions) await this.queue.client.request({ method: 'POST', path: '/api/predictions/', body: { task: taskId, ...p } });
+  }
+
+  /** Removes the tasks of an item beyond its oldest, unless a reviewer annotated them. */
+  private async removeDuplicates(itemId: string, tasks: TaskJson[]): Promise<void> {
+    for (const extra of tasks.slice(1)) {
+      if ((extra.total_annotations ?? 0) > 0) {
+        this.queue.logger.warn({ item: itemId, kept: tasks[0]!.id, task: extra.id }, 'label-studio: an item has a second, annotated task; leaving it');
+        continue;
+      }
+      await this.queue.client.request({ method: 'DELETE', path: `/api/tasks/${extra.id}/` }).catch((error: unknown) => {
+        if (!(error instanceof LabelStudioError && error.status === 404)) throw error;
+      });
+      this.queue.logger.warn({ item: itemId, kept: tasks[0]!.id, removed: extra.id }, 'label-studio: removed a second task of an item');
+    }
+  }
+
+  private async recheckLater(itemId: string, ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.queue.signal, ref: false }).catch(() => undefined);
+    if (this.queue.signal.aborted) return;
+    try {
+      const tasks = (await this.queue.findTasks(this.state.id, [itemId])).get(itemId) ?? [];
+      await this.removeDuplicates(itemId, tasks);
+      if (tasks[0]) this.state.tasks.set(itemId, tasks[0].id);
+    } catch (error) {
+      this.queue.logger.warn({ item: itemId, err: (error as Error).message }, 'label-studio: checking an item for a second task failed (the next delivery or restart looks again)');
+    }
   }
 }
