@@ -4,7 +4,7 @@
  * and the service reports ready only when all three are.
  */
 import { resolve } from 'node:path';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka, Producer } from '../kafka/index.js';
 import { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';

@@ -5,7 +5,7 @@
  * missing from the cache are encoded), then swapped in atomically. A bad record is refused,
  * logged and counted; the version already serving stays and the channel moves on.
  */
-import type { KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from '../kafka/index.js';
 import { parseLabelSet, type LabelSet, type LabelSetCaps } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import { ClipnError, toClipnError } from '../errors.js';

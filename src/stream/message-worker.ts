@@ -6,7 +6,7 @@
  * instead of exhausting memory.
  */
 import type { Context, Tracer } from '@opentelemetry/api';
-import type { KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from '../kafka/index.js';
 import type { PreparedLabelSet } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
