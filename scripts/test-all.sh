@@ -28,6 +28,11 @@ fi
 
 integ=$(find test/integration -name '*.test.ts' 2>/dev/null | sort)
 if [ -n "$integ" ]; then
+  # The label-studio test starts a real Label Studio (scripts/label-studio.sh); install it first,
+  # bounded, so that the test's own start-up limit covers only the start. A failed install makes
+  # that test fail with the script's message (it is never skipped).
+  echo "== Label Studio (its own venv)"
+  timeout 600 bash scripts/label-studio.sh fetch || echo "!! scripts/label-studio.sh fetch failed; the label-studio integration test will fail"
   echo "== TypeScript integration tests (real Kafka broker)"
   bash scripts/with-kafka.sh node --import tsx --test --test-force-exit --test-reporter=spec --test-concurrency=1 $integ 2>&1 | tee "$logdir/integ.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
