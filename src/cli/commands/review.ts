@@ -3,8 +3,7 @@
  * `clipn review label-studio`: the review queue delivered to Label Studio by the label-studio
  * plugin, outside the sidecar (its own consumer group, committing after each task exists).
  */
-import { extname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { metrics, trace } from '@opentelemetry/api';
 import type { Command } from 'commander';
@@ -13,6 +12,7 @@ import { ClipnError, toClipnError } from '../../errors.js';
 import { createKafka } from '../../kafka/index.js';
 import { asPlugin, BUILTIN_PLUGIN, PluginHost } from '../../plugin/index.js';
 import { HealthChecks } from '../../telemetry/index.js';
+import { bundledLabelStudioModule } from '../shared/label-studio.js';
 import { runtime } from '../shared/runtime.js';
 
 interface Item {
@@ -77,11 +77,6 @@ export function register(program: Command): void {
 }
 
 /** The plugin module this checkout ships (plugins/label-studio), as source (tsx) or compiled (dist). */
-function bundledLabelStudioModule(): string {
-  const here = fileURLToPath(import.meta.url);
-  return join(here, '..', '..', '..', '..', 'plugins', 'label-studio', `index${extname(here)}`);
-}
-
 interface LabelStudioFlags {
   config?: string;
   options?: string;
