@@ -251,6 +251,7 @@ export class DecisionFeed {
       for (const [key, t] of this.seen) if (t < newest - 2 * this.options.pollOverlapMs) this.seen.delete(key);
     }
     this.stats.polls++;
+    this.deps.logger.debug({ polls: this.stats.polls, projects: projects.length, produced: this.stats.produced }, 'label-studio: poll done');
   }
 
   /** Projects this plugin made (their labelling configuration carries its marker and their title matches). */

@@ -87,7 +87,8 @@ test('30 review items become 30 tasks with predictions; 30 annotations become 30
   const topics = await setUp();
   const title = `${uniqueName('clipn-test')} {labelSet}`;
   const [results, review, decisions, dlq] = await Promise.all([collect(kafka, topics.results), collect(kafka, topics.review), collect(kafka, topics.decisions), collect(kafka, topics.deadLetter)]);
-  const serve = await startServe(serveEnv(topics, { projectTitle: title, webhook: { host: '127.0.0.1', port: 0 }, pollIntervalMs: 3000 }));
+  // Debug: the plugin logs each poll, which the test waits for before counting decisions.
+  const serve = await startServe({ ...serveEnv(topics, { projectTitle: title, webhook: { host: '127.0.0.1', port: 0 }, pollIntervalMs: 3000 }), CLIPN_TELEMETRY__LOG_LEVEL: 'debug' });
   try {
     const sent = inputs(30, uniqueName('ls'));
     const t0 = Date.now();
@@ -168,8 +169,10 @@ test('30 review items become 30 tasks with predictions; 30 annotations become 30
     }
     await decisions.waitFor('30 decisions', (ms) => new Set(ms.map((m) => m.key!.toString())).size >= 30, 120_000);
     process.stdout.write(`# 30 annotations -> 30 ReviewDecisions in ${((Date.now() - t1) / 1000).toFixed(1)} s\n`);
-    // Settle: a duplicate would come within a poll period.
-    await new Promise((r) => setTimeout(r, 4000));
+    // A duplicate would come from polling: wait for two more polls, so that one started after the 30th decision.
+    const polls = (): number => logLines(serve.output(), 'label-studio: poll done').length;
+    const before = polls();
+    await until('two more polls', () => polls() >= before + 2, 30_000, 200);
     assert.equal(decisions.messages.length, 30, 'one record per annotation');
     for (const m of decisions.messages) {
       const d = (await codec.decode(m.value!, 'ReviewDecision')).value;
@@ -232,8 +235,8 @@ test('Label Studio stopped while items arrive, then started: every item becomes 
     const during = inputs(20, `${tag}-b`);
     await produce(kafka, topics.input, during);
     await until('deliveries failing and retried', () => logLines(serve.output(), 'label-studio: delivering a review item failed; retrying').length >= 3, 60_000, 200);
-    // Let the retries run a while, as during a real restart.
-    await new Promise((r) => setTimeout(r, 10_000));
+    // Let the retries run a while, as during a real restart: until an item has backed off 4 times.
+    await until('an item retried 5 times', () => logLines(serve.output(), 'label-studio: delivering a review item failed; retrying').some((l) => l.attempt >= 5), 60_000, 200);
     assert.equal(results.messages.length, 10, 'no result (so no commit) while Label Studio is down');
     assert.equal(dlq.messages.length, 0, 'nothing dead-lettered while Label Studio is down');
     const started = await startLabelStudio();
