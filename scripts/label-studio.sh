@@ -2,7 +2,9 @@
 # A local Label Studio (open-source labelling tool) on 127.0.0.1 for the label-studio plugin's
 # tests, demos and local development: installed from PyPI into its own venv, data in its own
 # folder (SQLite), a user and an API token created at start-up. No Docker.
-#   scripts/label-studio.sh fetch | start | stop | status | reset | env
+#   scripts/label-studio.sh fetch | start | stop | status | reset | env | lock
+# fetch installs scripts/label-studio/requirements.lock (every package pinned with its sha256;
+# `lock` rewrites it from the installed venv's versions).
 # status exits 0 when running and answering /health, 1 when not running, 3 when running but not
 # answering. `env` prints the URL, user and token as shell assignments (for scripts and tests).
 # Environment (defaults in brackets):
@@ -26,7 +28,9 @@ start_timeout="${CLIPN_LABEL_STUDIO_START_TIMEOUT:-240}"
 stop_timeout="${CLIPN_LABEL_STUDIO_STOP_TIMEOUT:-30}"
 pidfile="$data/label-studio.pid"
 log="$data/label-studio.log"
-stamp="$venv/.clipn-label-studio-$LABEL_STUDIO_VERSION"
+lockfile="$root/scripts/label-studio/requirements.lock"
+# A new lock means a new install.
+stamp="$venv/.clipn-label-studio-$LABEL_STUDIO_VERSION-$(sha256sum "$lockfile" | cut -c1-12)"
 
 fail() { echo "label-studio.sh: $*" >&2; exit 1; }
 for v in port start_timeout stop_timeout; do
@@ -48,7 +52,7 @@ fetch() {
   mkdir -p "$(dirname "$venv")"
   if ! { "$python" -m venv "$venv" \
     && "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip==26.3 \
-    && "$venv/bin/pip" install --quiet --disable-pip-version-check "label-studio==$LABEL_STUDIO_VERSION"; }; then
+    && "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$lockfile"; }; then
     rm -rf "$venv"
     [ -d "$venv.old" ] && mv "$venv.old" "$venv"
     fail "pip could not install label-studio==$LABEL_STUDIO_VERSION (see the output above)"
@@ -156,6 +160,29 @@ print_env() {
     "http://127.0.0.1:$port" "$username" "$(cat "$data/password")" "$(cat "$data/token")"
 }
 
+# Rewrites the hashed lock: label-studio==VERSION resolved by uv within the installed venv's
+# versions (the ones the tests ran against), for CPython 3.11 on linux x86_64.
+lock() {
+  local uv_version=0.13.8 tools="$root/.cache/lock-tools" freeze input
+  [ -x "$venv/bin/pip" ] || fail "expected an installed venv in $venv to take the versions from: run fetch first"
+  if [ ! -x "$tools/bin/uv" ] || [ "$("$tools/bin/uv" --version | cut -d' ' -f2)" != "$uv_version" ]; then
+    python3 -m venv "$tools" && "$tools/bin/pip" install --quiet "uv==$uv_version"
+  fi
+  freeze="$(mktemp)"; input="$(mktemp)"
+  "$venv/bin/pip" freeze --all --disable-pip-version-check > "$freeze"
+  echo "label-studio==$LABEL_STUDIO_VERSION" > "$input"
+  {
+    printf '# scripts/label-studio/requirements.lock: hashed lock of Label Studio %s and its dependencies for CPython 3.11, linux x86_64.\n' "$LABEL_STUDIO_VERSION"
+    printf "# Written by \`scripts/label-studio.sh lock\` (uv %s, the tested venv's versions as constraints); installed by\n" "$uv_version"
+    printf '# `scripts/label-studio.sh fetch` with pip install --require-hashes.\n'
+    env -u PIP_FIND_LINKS "$tools/bin/uv" pip compile "$input" -c "$freeze" --generate-hashes --no-annotate --no-header \
+      --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple --quiet -o "$lockfile.body"
+    cat "$lockfile.body"
+  } > "$lockfile.tmp"
+  mv "$lockfile.tmp" "$lockfile"; rm -f "$freeze" "$input" "$lockfile.body"
+  echo "wrote $lockfile ($(grep -c '^[a-z]' "$lockfile") packages)"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start) start ;;
@@ -163,5 +190,6 @@ case "${1:-}" in
   status) status ;;
   env) print_env ;;
   reset) stop; rm -rf "$data"; echo "Label Studio data removed ($data)" ;;
-  *) echo "usage: $0 fetch|start|stop|status|reset|env" >&2; exit 2 ;;
+  lock) lock ;;
+  *) echo "usage: $0 fetch|start|stop|status|reset|env|lock" >&2; exit 2 ;;
 esac
