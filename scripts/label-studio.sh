@@ -43,7 +43,7 @@ fetch() {
   fi
   local python="${PYTHON:-python3}"
   command -v "$python" >/dev/null 2>&1 || fail "expected '$python' on PATH (set PYTHON), found none"
-  echo "installing label-studio==$LABEL_STUDIO_VERSION from PyPI into $venv (about 1 GB, a few minutes)"
+  echo "installing label-studio==$LABEL_STUDIO_VERSION from PyPI (scripts/label-studio/requirements.lock, hashed) into $venv (about 1 GB, a few minutes)"
   local t0; t0="$(date +%s)"
   # Build into a fresh folder and swap it in, so an interrupted install never looks complete.
   # A venv records its own path, so it is built where it will live, after moving the old one aside.
