@@ -21,8 +21,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-# Only src/ goes into the image: the repository's tsconfig also covers tests and benches.
-RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts"],"compilerOptions":{"sourceMap":false}}' > tsconfig.image.json \
+COPY plugins ./plugins
+# Only src/ and the bundled plugins go into the image: the repository's tsconfig also covers tests and benches.
+RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts","plugins/**/*.ts"],"compilerOptions":{"sourceMap":false}}' > tsconfig.image.json \
  && npx tsc -p tsconfig.image.json
 
 # ---- deps: production node_modules; onnxruntime-node's install script fetches nothing on CPU
@@ -47,6 +48,7 @@ COPY package.json /app/package.json
 COPY bin /app/bin
 COPY schemas /app/schemas
 COPY --from=build /src/dist/src /app/dist/src
+COPY --from=build /src/dist/plugins /app/dist/plugins
 
 # ---- runtime: small CPU image, non-root
 FROM ${NODE_IMAGE} AS runtime

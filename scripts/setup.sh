@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for a fresh machine: Node packages, the Python venv for training/, the Kafka broker
-# artifacts and the chart tools; then runs the main job on the demo model (skip with --no-run).
+# artifacts, Label Studio and the chart tools; then runs the main job on the demo model (skip with --no-run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run_demo=1
@@ -23,6 +23,10 @@ venv=${CLIPN_VENV:-training/.venv}
 
 echo "== Kafka broker artifacts"
 bash scripts/kafka.sh fetch
+
+# The label-studio plugin's integration test runs against a real Label Studio (its own venv).
+echo "== Label Studio (its own venv, for the label-studio plugin's tests and demo)"
+bash scripts/label-studio.sh fetch
 
 if [ -f scripts/helm-tools.sh ]; then
   echo "== Chart tools (helm, kubeconform)"

@@ -91,10 +91,22 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
   args: ["serve", "--config", "/etc/clipn/config.json"]
   env:
     {{- include "clipn-sidecar.env" . | trim | nindent 4 }}
+    {{- if $v.labelStudio.enabled }}
+    - name: CLIPN_LABEL_STUDIO_TOKEN
+      valueFrom:
+        secretKeyRef:
+          name: {{ $v.labelStudio.tokenSecret.name }}
+          key: {{ $v.labelStudio.tokenSecret.key }}
+    {{- end }}
   ports:
     - name: clipn-http
       containerPort: {{ $port }}
       protocol: TCP
+    {{- if and $v.labelStudio.enabled $v.labelStudio.webhook.enabled }}
+    - name: label-studio
+      containerPort: {{ int $v.labelStudio.webhook.port }}
+      protocol: TCP
+    {{- end }}
   startupProbe:
     httpGet: {path: /healthz, port: clipn-http}
     {{- toYaml $v.probes.startup | nindent 4 }}
