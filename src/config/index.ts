@@ -2,7 +2,7 @@
  * Configuration: one schema with a default for every setting, loaded once from a JSON file,
  * CLIPN_* environment variables and overrides into a deeply frozen {@link Config}.
  */
-import { loadConfig } from './loader.js';
+import { configSchema } from './schema.js';
 import { renderConfigReference as render, configReference as reference } from './reference.js';
 import type { ConfigKey } from './types.js';
 
@@ -15,10 +15,13 @@ export { redactConfig, secretsOf, REDACTED } from './redact.js';
 
 /** Every setting with its environment variable, default and meaning, in schema order. */
 export function configReference(): ConfigKey[] {
-  return reference(loadConfig({ file: null, env: {} }));
+  return reference(writtenDefaults());
 }
 
 /** The Markdown of docs/config.md. */
 export function renderConfigReference(): string {
-  return render(loadConfig({ file: null, env: {} }));
+  return render(writtenDefaults());
 }
+
+// The defaults as the schema writes them: paths before they are made absolute for this machine.
+const writtenDefaults = (): unknown => configSchema.parse({});

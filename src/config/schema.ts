@@ -13,7 +13,7 @@ const MiB = 1024 * 1024;
 
 const model = z
   .strictObject({
-    dir: text().default('models/demo').describe('Model bundle folder (manifest.json, ONNX graphs, tokenizer), relative to the working folder.'),
+    dir: text().default('models/demo').describe('Model bundle folder (manifest.json, ONNX graphs, tokenizer), relative to the working folder; the default is the demo bundle the package ships.'),
     executionProviders: list(oneOf(EXECUTION_PROVIDERS))
       .default(['cpu'])
       .describe('ONNX Runtime execution providers, in order of preference.'),
@@ -175,7 +175,7 @@ const telemetry = z
 const trainer = z
   .strictObject({
     samplesDir: text().default('.cache/trainer').describe('Folder of the reviewed samples (embeddings, captions, decisions), training runs and, by default, the release history.'),
-    pythonBin: text().default('training/.venv/bin/python').describe('Python interpreter that runs the training kernel.'),
+    pythonBin: text().default('training/.venv/bin/python').describe('Python interpreter that runs the training kernel: a path (relative to the working folder; the default is the package\'s training venv) or a command on PATH.'),
     groupId: text().default('clipn-trainer').describe('Consumer group of the trainer.'),
     minNewSamples: int(1).default(200).describe('New reviewed samples that trigger a training run.'),
     schedule: nullable(duration(60_000))

@@ -3,7 +3,6 @@
  * Start order matters: the model and the label sets must be in place before the consumer joins,
  * and the service reports ready only when all three are.
  */
-import { resolve } from 'node:path';
 import type { Kafka, Producer } from '../kafka/index.js';
 import { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
@@ -73,10 +72,10 @@ export class Sidecar {
     this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, liveness: this.liveness, metricsHandler: telemetry.metricsHandler });
     logger.info({ port: this.http.port }, 'health endpoint listening');
 
-    const classifier = await ClipnClassifier.load(resolve(this.options.root, config.model.dir), {
+    const classifier = await ClipnClassifier.load(config.model.dir, {
       encoders: { ...config.model, maxBatch: config.processing.maxBatch },
       images: config.images,
-      cache: { dir: config.model.cacheDir ? resolve(this.options.root, config.model.cacheDir) : null, maxEntries: config.model.cacheEntries },
+      cache: { dir: config.model.cacheDir, maxEntries: config.model.cacheEntries },
       topK: config.processing.review.topK,
     });
     model.ready();

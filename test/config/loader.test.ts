@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { isClipnError } from '../../src/errors.js';
+import { packageRoot } from '../../src/package-root.js';
 
 const MiB = 1024 * 1024;
 
@@ -27,7 +28,8 @@ function problems(load: () => unknown): string[] {
 
 test('defaults load with no file and no environment', () => {
   const c = loadConfig({ env: {} });
-  assert.equal(c.model.dir, 'models/demo');
+  // The default bundle is the package's own, wherever the process runs (test/config/paths.test.ts).
+  assert.equal(c.model.dir, join(packageRoot(), 'models', 'demo'));
   assert.deepEqual(c.model.executionProviders, ['cpu']);
   assert.equal(c.model.graphOptimization, 'all');
   assert.equal(c.images.maxBytes, 20 * MiB);

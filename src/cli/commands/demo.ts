@@ -13,7 +13,7 @@ import { createCodec } from '../../codec/index.js';
 import { createKafka } from '../../kafka/index.js';
 import { Sidecar } from '../../service/sidecar.js';
 import { bundledLabelStudioModule, startLocalLabelStudio } from '../shared/label-studio.js';
-import { packageRoot } from '../shared/model.js';
+import { packageRoot } from '../../package-root.js';
 import { runtime } from '../shared/runtime.js';
 
 function demoInputs(root: string, n: number): Array<{ id: string; value: Buffer; kind: string }> {
