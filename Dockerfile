@@ -46,7 +46,9 @@ COPY --from=build /src/dist/src /app/dist/src
 
 # ---- runtime: small CPU image, non-root
 FROM ${NODE_IMAGE} AS runtime
+# libuv threads: image decodes (images.decodeConcurrency, 4) must not starve DNS and file reads.
 ENV NODE_ENV=production \
+    UV_THREADPOOL_SIZE=8 \
     CLIPN_MODEL__CACHE_DIR=/var/cache/clipn \
     CLIPN_TELEMETRY__HTTP__PORT=9464
 RUN groupadd --system --gid 10001 clipn \
@@ -65,6 +67,7 @@ CMD ["serve", "--config", "/etc/clipn/config.json"]
 FROM ${NODE_IMAGE} AS node
 FROM ${CUDA_IMAGE} AS cuda
 ENV NODE_ENV=production \
+    UV_THREADPOOL_SIZE=8 \
     CLIPN_MODEL__CACHE_DIR=/var/cache/clipn \
     CLIPN_TELEMETRY__HTTP__PORT=9464 \
     CLIPN_MODEL__EXECUTION_PROVIDERS=cuda,cpu \

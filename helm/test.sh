@@ -80,6 +80,7 @@ render_ok "standalone default" "$CHART" \
   "config()['model']['dir'] == '/models/demo' and config()['model']['executionProviders'] == ['cpu']" \
   "config()['processing']['delivery'] == 'at-least-once' and config()['processing']['shutdownTimeoutMs'] == 30000" \
   "config()['telemetry']['http']['port'] == 9464 and config()['kafka']['brokers'] == ['kafka:9092']" \
+  "config()['processing']['memory']['maxInFlightBytes'] == 268435456 and env($C)['UV_THREADPOOL_SIZE'] == '8'" \
   "'nvidia.com/gpu' not in text"
 
 ARGS=()

@@ -3,12 +3,15 @@
 # for tests, CI, the demo and local development; no Docker. Kafka 3.9.x: kafkajs 2.2.4 speaks
 # its protocol versions (Kafka 4.0 removed older ones). See docs/kafka.md.
 #   scripts/kafka.sh fetch | start | stop | status | reset
+#   scripts/kafka.sh cluster start | stop | status | reset | kill N | restart N | leader TOPIC PARTITION
+#     a 3-node cluster for replication tests, on its own ports and folder (scripts/kafka/cluster.sh)
 # status exits 0 when running and answering, 1 when not running, 3 when running but not answering.
 # Environment (defaults in brackets):
 #   CLIPN_KAFKA_PORT [9092]            PLAINTEXT listener on 127.0.0.1
 #   CLIPN_KAFKA_CONTROLLER_PORT [9093] KRaft controller listener on 127.0.0.1
 #   CLIPN_KAFKA_HEAP [768m]            JVM maximum heap
 #   CLIPN_KAFKA_PARTITIONS [3]         partitions of auto-created topics
+#   CLIPN_KAFKA_AUTO_CREATE [true]      auto.create.topics.enable (false: a missing topic stays missing)
 #   CLIPN_KAFKA_START_TIMEOUT [60]     seconds to wait for the broker to answer
 #   CLIPN_KAFKA_STOP_TIMEOUT [30]      seconds of graceful shutdown before SIGKILL
 #   CLIPN_KAFKA_TOOLS_DIR [.tools/kafka]  where the jars go (gitignored)
@@ -21,6 +24,7 @@ port="${CLIPN_KAFKA_PORT:-9092}"
 cport="${CLIPN_KAFKA_CONTROLLER_PORT:-9093}"
 heap="${CLIPN_KAFKA_HEAP:-768m}"
 partitions="${CLIPN_KAFKA_PARTITIONS:-3}"
+auto_create="${CLIPN_KAFKA_AUTO_CREATE:-true}"
 start_timeout="${CLIPN_KAFKA_START_TIMEOUT:-60}"
 stop_timeout="${CLIPN_KAFKA_STOP_TIMEOUT:-30}"
 pom="$root/scripts/kafka/pom.xml"
@@ -34,6 +38,7 @@ need() { command -v "$1" >/dev/null 2>&1 || fail "expected '$1' on PATH ($2), fo
 for v in port cport partitions start_timeout stop_timeout; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || fail "expected a whole number for $v, got '${!v}'"
 done
+[[ "$auto_create" =~ ^(true|false)$ ]] || fail "expected true or false for CLIPN_KAFKA_AUTO_CREATE, got '$auto_create'"
 
 version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom"; }
 
@@ -88,7 +93,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=10
 group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
+auto.create.topics.enable=$auto_create
 # Compacted side channels in tests: let the cleaner look often.
 log.cleaner.backoff.ms=1000
 PROPS
@@ -178,5 +183,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   reset) stop; rm -rf "$data"; echo "broker data removed ($data)" ;;
-  *) echo "usage: $0 fetch|start|stop|status|reset" >&2; exit 2 ;;
+  cluster) shift; exec bash "$root/scripts/kafka/cluster.sh" "$@" ;;
+  *) echo "usage: $0 fetch|start|stop|status|reset|cluster ..." >&2; exit 2 ;;
 esac

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   IMAGE_EMPTY: false,
   IMAGE_TOO_MANY_BYTES: false,
   IMAGE_TOO_MANY_PIXELS: false,
+  IMAGE_ASPECT_UNSUPPORTED: false,
   IMAGE_TRUNCATED: false,
   IMAGE_UNSUPPORTED_FORMAT: false,
   IMAGE_DECODE_FAILED: false,
@@ -38,7 +39,12 @@ export const ERROR_CODES = {
   RELEASE_INVALID: false,
   // kafka and process lifecycle
   KAFKA_ERROR: true,
+  OUTPUT_TOO_LARGE: false,
   SHUTDOWN_TIMEOUT: false,
+  // work stopped by shutdown before it finished: not delivered, not committed, redone after a restart
+  INTERRUPTED: true,
+  // plugins: a plugin's failure names it; retriable when the plugin said so
+  PLUGIN_FAILED: false,
   // trainer
   TRAINER_KERNEL_FAILED: true,
   TRAINER_SAMPLES_INVALID: false,

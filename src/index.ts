@@ -21,7 +21,7 @@ export {
   type ScoreThresholds,
 } from './clipn/index.js';
 export { loadBundle, ClipnEncoders, ClipTokenizer, availableProviders, type Bundle, type Manifest, type ExecutionProvider } from './model/index.js';
-export { preprocess, resolveUri, DEFAULT_IMAGE_OPTIONS, type ImageOptions, type PreprocessSpec } from './images/index.js';
+export { preprocess, resolveImage, DEFAULT_IMAGE_OPTIONS, type ImageOptions, type PreprocessSpec } from './images/index.js';
 export { createCodec, RECORD_NAMES, type RecordCodec, type RecordName } from './codec/index.js';
 export { createKafka, ensureTopics, readToEnd } from './kafka/index.js';
 export { Sidecar, type SidecarOptions } from './service/sidecar.js';
@@ -44,4 +44,5 @@ export {
   type RunOutcome,
   type StoreCounts,
 } from './trainer/index.js';
-export { route, sampledForTraining, SAMPLED_REASON } from './stream/routing.js';
+export { sampledForTraining, SAMPLED_REASON } from './stream/routing.js';
+export * from './plugin/index.js';

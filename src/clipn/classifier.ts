@@ -5,7 +5,7 @@
  * the version it started with.
  */
 import { ClipnError } from '../errors.js';
-import { preprocess, Limiter, type ImageOptions, type Preprocessed, type PreprocessSpec } from '../images/index.js';
+import { preprocess, Limiter, type ImageOptions, type Preprocessed, type PreprocessHooks, type PreprocessSpec } from '../images/index.js';
 import { ClipnEncoders, ClipTokenizer, loadBundle, readPrompt, readTemplates, checkPrompt, type Bundle, type EncoderOptions } from '../model/index.js';
 import { EmbeddingCache } from './embedding-cache.js';
 import { buildHeads, type HeadBuildStats } from './heads.js';
@@ -15,7 +15,7 @@ import { scoreImages, type Heads, type ImageScore } from './scorer.js';
 /** Options of {@link ClipnClassifier.load}. */
 export interface ClassifierOptions {
   encoders: EncoderOptions;
-  images: Pick<ImageOptions, 'maxBytes' | 'maxPixels' | 'decodeConcurrency'>;
+  images: Pick<ImageOptions, 'maxBytes' | 'maxPixels' | 'decodeConcurrency'> & Partial<Pick<ImageOptions, 'background' | 'maxAspectRatio' | 'elongated'>>;
   cache: { dir: string | null; maxEntries: number };
   topK: number;
 }
@@ -131,8 +131,8 @@ export class ClipnClassifier {
   }
 
   /** Decodes and preprocesses untrusted bytes, at most decodeConcurrency at a time. */
-  decode(bytes: Uint8Array): Promise<Preprocessed> {
-    return this.shared.limiter.run(() => preprocess(bytes, this.preprocessSpec, this.shared.options.images));
+  decode(bytes: Uint8Array, hooks: PreprocessHooks = {}): Promise<Preprocessed> {
+    return this.shared.limiter.run(() => preprocess(bytes, this.preprocessSpec, this.shared.options.images, hooks));
   }
 
   /** Builds a label set's heads (only texts missing from the cache are encoded). */

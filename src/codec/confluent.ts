@@ -6,6 +6,8 @@
  */
 import type avro from 'avsc';
 import { ClipnError } from '../errors.js';
+import { compileScanPlan, scanAvroBody, type ScanPlan } from './bounded-scan.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './options.js';
 import type { SchemaRegistryClient } from './registry-client.js';
 import { parseSchema, type SchemaCatalog, type SchemaEntry } from './schema-catalog.js';
 import type { DecodedRecord, RecordName } from './types.js';
@@ -26,6 +28,10 @@ interface Reader {
   entry: SchemaEntry;
   /** Set when the writer's schema differs from ours. */
   resolver: avro.Resolver | undefined;
+  /** The writer's schema compiled for the pre-scan: the body is laid out as the writer wrote it. */
+  plan: ScanPlan;
+  /** Appended to pre-scan messages. */
+  where: string;
 }
 
 /** Encodes and decodes records in the registry wire format. */
@@ -34,7 +40,8 @@ export class ConfluentCodec {
 
   constructor(
     private readonly catalog: SchemaCatalog,
-    private readonly client: SchemaRegistryClient,
+    private readonly client: Pick<SchemaRegistryClient, 'register' | 'schemaById'>,
+    private readonly limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
   ) {}
 
   /** Validates, registers the schema once, and frames the body with its id. */
@@ -47,7 +54,10 @@ export class ConfluentCodec {
     return Buffer.concat([header, body]);
   }
 
-  /** Decodes a framed record by its schema id, optionally insisting on its type. */
+  /**
+   * Decodes a framed record by its schema id, optionally insisting on its type. The body is
+   * pre-scanned with the writer's schema within the limits before avsc reads it.
+   */
   async decode(bytes: Uint8Array, expected?: RecordName): Promise<DecodedRecord> {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (!isConfluentFramed(buf)) {
@@ -61,6 +71,7 @@ export class ConfluentCodec {
     if (expected !== undefined && reader.entry.name !== expected) {
       throw new ClipnError('CODEC_DECODE_FAILED', `expected a ${expected} record, got a ${reader.entry.name} (schema id ${id})`, { details: { expected, got: reader.entry.name } });
     }
+    scanAvroBody(reader.plan, buf, CONFLUENT_HEADER_BYTES, this.limits, reader.where);
     try {
       return { name: reader.entry.name, value: reader.entry.type.fromBuffer(buf.subarray(CONFLUENT_HEADER_BYTES), reader.resolver) } as DecodedRecord;
     } catch (error) {
@@ -88,7 +99,7 @@ export class ConfluentCodec {
         throw new ClipnError('CODEC_DECODE_FAILED', `schema id ${id}: ${entry.fullName} as written cannot be read as this version's schema: ${(error as Error).message}`, { cause: error });
       }
     }
-    const reader = { entry, resolver };
+    const reader = { entry, resolver, plan: compileScanPlan(writer), where: ` (schema id ${id})` };
     this.readers.set(id, reader);
     return reader;
   }

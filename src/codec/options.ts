@@ -15,10 +15,34 @@ export interface CodecOptions {
   schemasDir?: string;
   /** Limit on each schema-registry request, in milliseconds. */
   registryTimeoutMs?: number;
+  /**
+   * Deepest nesting of records, arrays and maps a decoded record may have (the record itself is
+   * level 1); deeper input is refused before decoding. Default {@link DEFAULT_MAX_NESTING_DEPTH}
+   * (64), at most 1000.
+   */
+  maxNestingDepth?: number;
+  /**
+   * Most items one array may hold when its items encode in zero bytes (null, fixed of size 0,
+   * records of only those), whose count the record's size does not bound. Default
+   * {@link DEFAULT_MAX_ZERO_BYTE_ITEMS} (1,000,000).
+   */
+  maxZeroByteItems?: number;
+  /** Most such zero-byte items in one record, all arrays together. Default {@link DEFAULT_MAX_ZERO_BYTE_ITEMS_PER_RECORD} (1,000,000). */
+  maxZeroByteItemsPerRecord?: number;
+}
+
+/** The limits of the bounded pre-scan every decoded body goes through (see src/codec/bounded-scan.ts). */
+export interface DecodeLimits {
+  /** Deepest nesting of records, arrays and maps (the record itself is level 1). */
+  maxNestingDepth: number;
+  /** Most zero-byte items in one array. */
+  maxZeroByteItems: number;
+  /** Most zero-byte items in one record, all arrays together. */
+  maxZeroByteItemsPerRecord: number;
 }
 
 /** {@link CodecOptions} with every default applied. */
-export interface ResolvedCodecOptions {
+export interface ResolvedCodecOptions extends DecodeLimits {
   registryUrl: URL | null;
   schemasDir: string;
   registryTimeoutMs: number;
@@ -26,6 +50,21 @@ export interface ResolvedCodecOptions {
 
 /** Default limit on one schema-registry request. */
 export const DEFAULT_REGISTRY_TIMEOUT_MS = 5000;
+/** Default deepest nesting of a decoded record: far deeper than any schema of schemas/. */
+export const DEFAULT_MAX_NESTING_DEPTH = 64;
+/** Default most zero-byte items in one array. */
+export const DEFAULT_MAX_ZERO_BYTE_ITEMS = 1_000_000;
+/** Default most zero-byte items in one record. */
+export const DEFAULT_MAX_ZERO_BYTE_ITEMS_PER_RECORD = 1_000_000;
+/** Upper bound of maxNestingDepth: the pre-scan and avsc recurse once per level. */
+const MAX_NESTING_DEPTH_BOUND = 1000;
+
+/** The default {@link DecodeLimits}. */
+export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
+  maxNestingDepth: DEFAULT_MAX_NESTING_DEPTH,
+  maxZeroByteItems: DEFAULT_MAX_ZERO_BYTE_ITEMS,
+  maxZeroByteItemsPerRecord: DEFAULT_MAX_ZERO_BYTE_ITEMS_PER_RECORD,
+});
 
 /** The package's schemas/ folder, found upwards from this file (works from src/ and dist/src/). */
 export function defaultSchemasDir(): string {
@@ -38,12 +77,25 @@ export function defaultSchemasDir(): string {
   }
 }
 
+function integerOption(name: keyof CodecOptions, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+    throw new ClipnError('CONFIG_INVALID', `codec ${name}: expected an integer ${range}, got ${String(value)}`);
+  }
+  return value;
+}
+
 /** Applies defaults and checks the options once. */
 export function resolveCodecOptions(options: CodecOptions): ResolvedCodecOptions {
-  const timeout = options.registryTimeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
-  if (!Number.isInteger(timeout) || timeout < 1) {
-    throw new ClipnError('CONFIG_INVALID', `codec registryTimeoutMs: expected an integer >= 1, got ${String(timeout)}`);
-  }
+  const timeout = integerOption('registryTimeoutMs', options.registryTimeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS, 1, Number.MAX_SAFE_INTEGER);
+  const maxNestingDepth = integerOption('maxNestingDepth', options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH, 1, MAX_NESTING_DEPTH_BOUND);
+  const maxZeroByteItems = integerOption('maxZeroByteItems', options.maxZeroByteItems ?? DEFAULT_MAX_ZERO_BYTE_ITEMS, 1, Number.MAX_SAFE_INTEGER);
+  const maxZeroByteItemsPerRecord = integerOption(
+    'maxZeroByteItemsPerRecord',
+    options.maxZeroByteItemsPerRecord ?? DEFAULT_MAX_ZERO_BYTE_ITEMS_PER_RECORD,
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
   let registryUrl: URL | null = null;
   if (options.registryUrl) {
     try {
@@ -55,5 +107,5 @@ export function resolveCodecOptions(options: CodecOptions): ResolvedCodecOptions
       throw new ClipnError('CONFIG_INVALID', `codec registryUrl: expected an http(s) URL, got scheme ${registryUrl.protocol}`);
     }
   }
-  return { registryUrl, schemasDir: options.schemasDir ?? defaultSchemasDir(), registryTimeoutMs: timeout };
+  return { registryUrl, schemasDir: options.schemasDir ?? defaultSchemasDir(), registryTimeoutMs: timeout, maxNestingDepth, maxZeroByteItems, maxZeroByteItemsPerRecord };
 }

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import avro from 'avsc';
 import { ClipnError } from '../errors.js';
+import { compileScanPlan, type ScanPlan } from './bounded-scan.js';
 import { rabinFingerprint } from './fingerprint.js';
 import { RECORD_NAMES, RECORD_NAMESPACE, type RecordName } from './types.js';
 
@@ -22,6 +23,8 @@ export interface SchemaEntry {
   /** The 8 fingerprint bytes, little-endian, as in the single-object header. */
   fingerprint: Buffer;
   fingerprintHex: string;
+  /** The schema compiled for the bounded pre-scan of every body decoded with it. */
+  scanPlan: ScanPlan;
 }
 
 /** Parses a schema's JSON text; a schema that avsc rejects is a CODEC_DECODE_FAILED naming `what`. */
@@ -62,7 +65,7 @@ export class SchemaCatalog {
       // avsc's schema() without options is the Parsing Canonical Form (full names, no docs or defaults).
       const canonicalForm = JSON.stringify(type.schema());
       const fingerprint = rabinFingerprint(canonicalForm);
-      const entry: SchemaEntry = { name, fullName, type, schemaText, canonicalForm, fingerprint, fingerprintHex: fingerprint.toString('hex') };
+      const entry: SchemaEntry = { name, fullName, type, schemaText, canonicalForm, fingerprint, fingerprintHex: fingerprint.toString('hex'), scanPlan: compileScanPlan(type) };
       this.byName.set(name, entry);
       this.byFingerprint.set(entry.fingerprintHex, entry);
     }

@@ -4,6 +4,8 @@
  * schema; an unknown fingerprint is an error, never a guess.
  */
 import { ClipnError } from '../errors.js';
+import { scanAvroBody } from './bounded-scan.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './options.js';
 import type { SchemaCatalog } from './schema-catalog.js';
 import type { DecodedRecord, RecordName } from './types.js';
 
@@ -23,8 +25,11 @@ export function encodeSingleObject(catalog: SchemaCatalog, name: RecordName, val
   return Buffer.concat([Buffer.from(SINGLE_OBJECT_MAGIC), catalog.get(name).fingerprint, body]);
 }
 
-/** Decodes a single-object record, optionally insisting on its type. */
-export function decodeSingleObject(catalog: SchemaCatalog, bytes: Uint8Array, expected?: RecordName): DecodedRecord {
+/**
+ * Decodes a single-object record, optionally insisting on its type. The body is pre-scanned
+ * within `limits` before avsc reads it (see bounded-scan.ts).
+ */
+export function decodeSingleObject(catalog: SchemaCatalog, bytes: Uint8Array, expected?: RecordName, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodedRecord {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!isSingleObject(buf)) {
     const head = buf.subarray(0, 2).toString('hex') || 'nothing';
@@ -43,6 +48,7 @@ export function decodeSingleObject(catalog: SchemaCatalog, bytes: Uint8Array, ex
   if (expected !== undefined && entry.name !== expected) {
     throw new ClipnError('CODEC_DECODE_FAILED', `expected a ${expected} record, got a ${entry.name} (fingerprint ${hex})`, { details: { expected, got: entry.name } });
   }
+  scanAvroBody(entry.scanPlan, buf, SINGLE_OBJECT_HEADER_BYTES, limits);
   try {
     return { name: entry.name, value: entry.type.fromBuffer(buf.subarray(SINGLE_OBJECT_HEADER_BYTES)) } as DecodedRecord;
   } catch (error) {

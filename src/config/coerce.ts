@@ -114,9 +114,12 @@ export const httpUrl = () =>
     { error: 'expected an http(s) URL' },
   );
 
-/** A #rgb or #rrggbb colour, normalised to lower-case #rrggbb. */
+/** A #rgb or #rrggbb colour, as the 8-bit {r, g, b} the image layer takes. */
 export const hexColour = () =>
   z
     .string({ error: 'expected a colour #rrggbb' })
     .regex(/^#([0-9a-f]{3}|[0-9a-f]{6})$/i, { error: 'expected a colour #rrggbb' })
-    .transform((v) => (v.length === 4 ? `#${[...v.slice(1)].map((c) => c + c).join('')}` : v).toLowerCase());
+    .transform((v) => {
+      const hex = v.length === 4 ? [...v.slice(1)].map((c) => c + c).join('') : v.slice(1);
+      return { r: parseInt(hex.slice(0, 2), 16), g: parseInt(hex.slice(2, 4), 16), b: parseInt(hex.slice(4, 6), 16) };
+    });

@@ -34,7 +34,7 @@ const images = z
     maxBytes: bytes(1).default(20 * MiB).describe('Largest encoded image accepted (inline or fetched), in bytes.'),
     maxPixels: int(1).default(40_000_000).describe('Largest decoded image, in pixels: the decompression-bomb guard.'),
     decodeConcurrency: int(1).default(4).describe('Images decoded at the same time (libuv threads through sharp).'),
-    background: hexColour().default('#ffffff').describe('Colour transparent images are flattened onto before encoding.'),
+    background: hexColour().prefault('#ffffff').describe('Colour (#rrggbb) transparent images are flattened onto before encoding.'),
     fetch: z
       .strictObject({
         timeoutMs: duration(1).default(5000).describe('Limit on fetching one image URL, in milliseconds.'),
@@ -45,6 +45,10 @@ const images = z
       })
       .prefault({}),
     fileRoot: nullable(text()).default(null).describe('file:// image URIs are served only from under this folder; null refuses them.'),
+    maxAspectRatio: fraction(1, 10_000).default(10).describe('Long side / short side above which an image is elongated: a thin strip resized to a short side of the model size would be huge.'),
+    elongated: oneOf(['crop', 'refuse'])
+      .default('crop')
+      .describe('What happens to an elongated image: crop cuts the centre square (with a margin for the filter) before resizing, the same pixels the centre crop keeps; refuse dead-letters it (IMAGE_ASPECT_UNSUPPORTED).'),
   })
   .prefault({});
 
@@ -78,7 +82,33 @@ const kafka = z
     connectionTimeoutMs: duration(1).default(10_000).describe('Limit on connecting to a broker, in milliseconds.'),
     requestTimeoutMs: duration(1).default(30_000).describe('Limit on one Kafka request, in milliseconds.'),
     partitionsConsumedConcurrently: int(1).default(8).describe('Input partitions processed at the same time.'),
+    logLevel: oneOf(['nothing', 'error', 'warn', 'info', 'debug']).default('warn').describe('The loudest kafkajs log level forwarded to the log.'),
+    retry: z
+      .strictObject({
+        retries: int(0).default(8).describe('Retries of a failed Kafka request before it fails.'),
+        initialRetryTimeMs: duration(1).default(200).describe('Wait before the first retry of a Kafka request, in milliseconds (then exponential).'),
+        maxRetryTimeMs: duration(1).default(30_000).describe('Longest wait between retries of a Kafka request, in milliseconds.'),
+      })
+      .prefault({}),
+    consumer: z
+      .strictObject({
+        sessionTimeoutMs: duration(6000)
+          .default(10_000)
+          .describe('Group session timeout: a member that stops heartbeating (kill -9, a lost network) keeps its partitions this long before they move. Shorter: faster recovery; longer: fewer rebalances on pauses.'),
+        heartbeatIntervalMs: duration(100).default(1000).describe('How often the consumer heartbeats, also while a batch is in progress (a third of the session timeout or less).'),
+        fetchMaxWaitMs: duration(100).default(1000).describe('Longest a fetch waits on the broker for new records: an idle consumer still hears from the broker this often.'),
+        staleAfterMs: duration(1000).default(5000).describe('/readyz fails when the consumer has heard nothing from the broker (no fetch, heartbeat or commit) for this long.'),
+        maxRestarts: int(0).default(5).describe('Restarts of a crashed consumer allowed within restartWindowMs; one more makes the service unhealthy and exit non-zero so the orchestrator restarts it.'),
+        restartWindowMs: duration(1000).default(300_000).describe('Window of maxRestarts.'),
+      })
+      .prefault({}),
     topics,
+    newTopics: z
+      .strictObject({
+        partitions: int(1).default(6).describe('Partitions of the stream topics the services create when missing (inputs, results, review, dead letters, decisions); side channels always get 1.'),
+        replicationFactor: nullable(int(1)).default(null).describe('Replication factor of the topics the services create; null: the broker\'s default.replication.factor.'),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -103,7 +133,31 @@ const processing = z
       .prefault({}),
     deadLetter: z
       .strictObject({
-        maxValueBytes: bytes(0).default(MiB).describe('Most bytes of the failed input value kept in a dead letter (the full size is recorded).'),
+        maxValueBytes: bytes(0)
+          .default(MiB)
+          .describe('Most bytes of the failed input value kept in a dead letter (the full size is recorded); lowered further so the letter fits the topic\'s max.message.bytes.'),
+      })
+      .prefault({}),
+    retry: z
+      .strictObject({
+        attempts: int(1, 100).default(4).describe('Tries of a message whose failure is retriable (fetch timeout, HTTP 5xx, a failed inference, an unknown label set) before it is dead-lettered.'),
+        initialBackoffMs: duration(1).default(200).describe('Wait before the second try, in milliseconds; doubled for each further try.'),
+        maxBackoffMs: duration(1).default(5000).describe('Longest wait between two tries, in milliseconds.'),
+      })
+      .prefault({}),
+    memory: z
+      .strictObject({
+        maxInFlightBytes: bytes(MiB)
+          .default(256 * MiB)
+          .describe('Bytes of image data in flight (input values, fetched bodies, decoded pixels, tensors); past it, partitions pause until work drains.'),
+      })
+      .prefault({}),
+    labelSets: z
+      .strictObject({
+        maxLabels: int(1).default(5000).describe('Most labels in one label set.'),
+        maxTemplates: int(1).default(100).describe('Most prompt templates in one label set.'),
+        maxTexts: int(1).default(100_000).describe('Most texts (labels x templates) one label set encodes: each costs two text-tower runs and cache memory.'),
+        maxTextChars: int(1).default(300).describe('Longest label or template, in characters (CLIP reads 77 tokens at most).'),
       })
       .prefault({}),
   })
@@ -128,6 +182,12 @@ const telemetry = z
       })
       .prefault({}),
     otlpEndpoint: nullable(httpUrl()).default(null).describe('OTLP/HTTP endpoint for traces and metrics; null exports none.'),
+    health: z
+      .strictObject({
+        eventLoopBlockedMs: duration(100).default(2000).describe('/healthz fails when the event loop was blocked this long at once, for eventLoopWindowMs after.'),
+        eventLoopWindowMs: duration(1000).default(30_000).describe('How long /healthz keeps failing after such a stall.'),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -187,9 +247,35 @@ const trainer = z
   })
   .prefault({});
 
+const plugins = z
+  .strictObject({
+    modules: z
+      .preprocess(
+        // From the environment the list comes as JSON text.
+        (v) => {
+          if (typeof v !== 'string') return v;
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return v;
+          }
+        },
+        z.array(
+          z.strictObject({
+            module: text(),
+            options: z.record(z.string(), z.unknown()).default({}),
+          }),
+          { error: 'expected a list of {module, options} (JSON in the environment)' },
+        ),
+      )
+      .default([])
+      .describe('Plugins to load (docs/plugins.md), in order: each {module, options}; module is a path (relative to the working folder) or a package name.'),
+  })
+  .prefault({});
+
 /** The whole configuration, with cross-setting checks. */
 export const configSchema = z
-  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer })
+  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer, plugins })
   .superRefine((c, ctx) => {
     const t = c.kafka.topics;
     const outputs = new Map([
@@ -206,6 +292,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['kafka', 'topics', 'input', i], input: topic, message: `expected a topic other than kafka.topics.${other} (a loop)` });
       }
     });
+    if (c.kafka.consumer.heartbeatIntervalMs * 3 > c.kafka.consumer.sessionTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['kafka', 'consumer', 'heartbeatIntervalMs'], input: c.kafka.consumer.heartbeatIntervalMs, message: `expected a third of kafka.consumer.sessionTimeoutMs (${c.kafka.consumer.sessionTimeoutMs}) or less` });
+    }
     if (c.processing.maxInFlight < c.processing.maxBatch) {
       ctx.addIssue({ code: 'custom', path: ['processing', 'maxInFlight'], input: c.processing.maxInFlight, message: `expected at least processing.maxBatch (${c.processing.maxBatch})` });
     }

@@ -36,11 +36,18 @@ export interface ImageOptions {
   fetch: FetchOptions;
   /** file:// URIs are allowed only under this folder; null refuses them. */
   fileRoot: string | null;
+  /** Long side / short side above which an image is elongated. */
+  maxAspectRatio?: number;
+  /**
+   * An elongated image: `crop` cuts the centre square (plus a filter margin) before resizing,
+   * so a thin strip never becomes a huge resized image; `refuse` rejects it.
+   */
+  elongated?: 'crop' | 'refuse';
 }
 
 const MiB = 1024 * 1024;
 
-/** The defaults: 20 MiB, 40 megapixels, white background, 4 decodes, 5 s fetches, no file://. */
+/** The defaults: 20 MiB, 40 megapixels, white background, 4 decodes, 5 s fetches, no file://, elongated past 10:1 cropped first. */
 export const DEFAULT_IMAGE_OPTIONS: Readonly<Required<ImageOptions>> = Object.freeze({
   maxBytes: 20 * MiB,
   maxPixels: 40_000_000,
@@ -49,6 +56,8 @@ export const DEFAULT_IMAGE_OPTIONS: Readonly<Required<ImageOptions>> = Object.fr
   allowSvg: false,
   fetch: Object.freeze({ timeoutMs: 5000, maxBytes: 20 * MiB, allowPrivateNetworks: false, allowedSchemes: Object.freeze(['https', 'http'] as const), maxRedirects: 3 }),
   fileRoot: null,
+  maxAspectRatio: 10,
+  elongated: 'crop',
 });
 
 /** The bundle's preprocessing constants (manifest `preprocess`, docs/bundle-format.md). */
@@ -82,6 +91,8 @@ export function checkImageOptions<T extends ImageOptions>(o: T): T {
     }
   }
   if (o.allowSvg !== undefined && typeof o.allowSvg !== 'boolean') throw invalid('images.allowSvg', 'a boolean', o.allowSvg);
+  if (o.maxAspectRatio !== undefined && !(typeof o.maxAspectRatio === 'number' && o.maxAspectRatio >= 1)) throw invalid('images.maxAspectRatio', 'a number >= 1', o.maxAspectRatio);
+  if (o.elongated !== undefined && o.elongated !== 'crop' && o.elongated !== 'refuse') throw invalid('images.elongated', '"crop" or "refuse"', o.elongated);
   const f = o.fetch;
   int('images.fetch.timeoutMs', f.timeoutMs, 1);
   int('images.fetch.maxBytes', f.maxBytes, 1);

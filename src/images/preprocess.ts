@@ -7,7 +7,7 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { ClipnError, toClipnError } from '../errors.js';
 import { decodeError } from './decode-errors.js';
-import { resizePlan, type ResizePlan } from './geometry.js';
+import { cropSupport, resizePlan, type Region, type ResizePlan } from './geometry.js';
 import { DEFAULT_IMAGE_OPTIONS, type ImageOptions, type PreprocessSpec, type Rgb } from './options.js';
 import { Limiter } from './pool.js';
 import { sniffFormat, type SniffedFormat } from './sniff.js';
@@ -20,7 +20,22 @@ sharp.concurrency(1);
 sharp.cache(false);
 
 /** The options preprocessing reads. */
-export type PreprocessOptions = Pick<ImageOptions, 'maxBytes' | 'maxPixels'> & Partial<Pick<ImageOptions, 'background' | 'allowSvg'>>;
+export type PreprocessOptions = Pick<ImageOptions, 'maxBytes' | 'maxPixels'> & Partial<Pick<ImageOptions, 'background' | 'allowSvg' | 'maxAspectRatio' | 'elongated'>>;
+
+/** What decoding an admitted image will take, known from its header before any pixel is decoded. */
+export interface DecodeEstimate {
+  /** Size after EXIF orientation. */
+  width: number;
+  height: number;
+  /** Bytes of pixels held while decoding: the decoded image (or the part of it read) and its resized copy. */
+  bytes: number;
+}
+
+/** Callbacks of {@link preprocess}. */
+export interface PreprocessHooks {
+  /** Called after the header checks, before decoding; decoding waits for it (a memory budget). */
+  beforeDecode?(estimate: DecodeEstimate): Promise<void>;
+}
 
 /** A preprocessed image. */
 export interface Preprocessed {
@@ -59,7 +74,7 @@ function admit(bytes: Uint8Array, options: PreprocessOptions): SniffedFormat {
 }
 
 /** Decodes and preprocesses one image. Every failure is a coded {@link ClipnError}. */
-export async function preprocess(bytes: Uint8Array, spec: PreprocessSpec, options: PreprocessOptions): Promise<Preprocessed> {
+export async function preprocess(bytes: Uint8Array, spec: PreprocessSpec, options: PreprocessOptions, hooks: PreprocessHooks = {}): Promise<Preprocessed> {
   const format = admit(bytes, options);
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
@@ -76,15 +91,37 @@ export async function preprocess(bytes: Uint8Array, spec: PreprocessSpec, option
     const swap = (meta.orientation ?? 1) >= 5;
     const [width, height] = swap ? [rawH, rawW] : [rawW, rawH];
     const plan = resizePlan(width, height, spec.imageSize);
+    const region = partToRead(width, height, plan, spec.imageSize, options);
+    // What is built in memory: the resized image, or for an elongated strip only the part around the crop.
+    const built = region === null ? plan.width * plan.height : Math.ceil((region.width * plan.width) / width + 8) * Math.ceil((region.height * plan.height) / height + 8);
     // A thin strip resized to a short side of S can be far larger than its input.
-    if (plan.width * plan.height > options.maxPixels) {
+    if (built > options.maxPixels) {
       throw limitError(`a ${width}x${height} image resized to ${plan.width}x${plan.height} has`, plan.width * plan.height, options.maxPixels, { width, height, resized: [plan.width, plan.height] });
     }
-    const pixels = await decodeToCrop(input, width, height, plan, spec.imageSize, options);
+    const read = region ?? { width, height };
+    await hooks.beforeDecode?.({ width, height, bytes: width * height * 4 + (read.width + 2 * UPSCALE_PAD) * (read.height + 2 * UPSCALE_PAD) * 3 + built * 3 });
+    const pixels = await decodeToCrop(input, width, height, plan, spec.imageSize, options, region);
     return { tensor: toChw(pixels, spec), width, height, format };
   } catch (error) {
     throw decodeError(error, format, bytes, options.maxPixels);
   }
+}
+
+/**
+ * For an elongated image (long / short side over images.maxAspectRatio): its refusal, or when
+ * it is upscaled the part of it the centre crop reads; null for every other image.
+ */
+function partToRead(width: number, height: number, plan: ResizePlan, size: number, options: PreprocessOptions): Region | null {
+  const ratio = Math.max(width, height) / Math.min(width, height);
+  const limit = options.maxAspectRatio ?? DEFAULT_IMAGE_OPTIONS.maxAspectRatio;
+  if (ratio <= limit) return null;
+  if ((options.elongated ?? DEFAULT_IMAGE_OPTIONS.elongated) === 'refuse') {
+    throw new ClipnError('IMAGE_ASPECT_UNSUPPORTED', `image is ${width}x${height} (${ratio.toFixed(1)}:1), the limit (images.maxAspectRatio) is ${limit}:1 and images.elongated is refuse`, {
+      details: { width, height, limit },
+    });
+  }
+  // Downscaled, the resized strip is no larger than the decoded one (which maxPixels bounds).
+  return plan.width > width ? cropSupport(width, height, plan, size) : null;
 }
 
 /** Decoded 8-bit RGB pixels and where the S x S crop lies in them. */
@@ -96,8 +133,11 @@ interface Pixels {
   top: number;
 }
 
-/** The decoded crop. Downscaling uses libvips' antialiased cubic reduce; upscaling an affine bicubic with PIL's pixel centres. */
-async function decodeToCrop(input: Buffer, width: number, height: number, plan: ResizePlan, size: number, options: PreprocessOptions): Promise<Pixels> {
+/**
+ * The decoded crop. Downscaling uses libvips' antialiased cubic reduce; upscaling an affine
+ * bicubic with PIL's pixel centres, over `region` only when given (an elongated strip).
+ */
+async function decodeToCrop(input: Buffer, width: number, height: number, plan: ResizePlan, size: number, options: PreprocessOptions, region: Region | null): Promise<Pixels> {
   const background: Rgb = options.background ?? DEFAULT_IMAGE_OPTIONS.background;
   const decode = () =>
     sharp(input, { failOn: 'error', limitInputPixels: options.maxPixels, autoOrient: true, pages: 1 })
@@ -113,24 +153,35 @@ async function decodeToCrop(input: Buffer, width: number, height: number, plan: 
   }
   // libvips' resize places upscaled samples differently from PIL; an affine map with
   // x_in = (x_out + 0.5) / s - 0.5 over edge-replicated borders matches it (docs/preprocessing.md).
-  const padded = await decode()
+  const part = region ?? { left: 0, top: 0, width, height };
+  const source = region === null ? decode() : decode().extract(part); // before extend: cut first
+  const padded = await source
     .extend({ top: UPSCALE_PAD, bottom: UPSCALE_PAD, left: UPSCALE_PAD, right: UPSCALE_PAD, extendWith: 'copy' })
     .removeAlpha()
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
-  checkRgb(padded.info, padded.data.length, width + 2 * UPSCALE_PAD, height + 2 * UPSCALE_PAD);
+  checkRgb(padded.info, padded.data.length, part.width + 2 * UPSCALE_PAD, part.height + 2 * UPSCALE_PAD);
   const sx = plan.width / width;
   const sy = plan.height / height;
+  // The whole image's scale; the output starts at whole output pixel (kx, ky) of the full resize.
+  const kx = Math.floor(sx * part.left);
+  const ky = Math.floor(sy * part.top);
   // sharp crops before an affine in one pipeline, so the crop is read from the full output.
   const out = await sharp(padded.data, { raw: { width: padded.info.width, height: padded.info.height, channels: 3 }, limitInputPixels: false })
-    .affine([sx, 0, 0, sy], { interpolator: sharp.interpolators.bicubic, odx: (sx - 1) / 2 - UPSCALE_PAD * sx, ody: (sy - 1) / 2 - UPSCALE_PAD * sy })
+    .affine([sx, 0, 0, sy], {
+      interpolator: sharp.interpolators.bicubic,
+      odx: sx * (part.left - UPSCALE_PAD) + (sx - 1) / 2 - kx,
+      ody: sy * (part.top - UPSCALE_PAD) + (sy - 1) / 2 - ky,
+    })
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
-  if (out.info.width < plan.left + size || out.info.height < plan.top + size) {
-    throw new ClipnError('IMAGE_DECODE_FAILED', `upscaled to ${out.info.width}x${out.info.height}, expected at least ${plan.left + size}x${plan.top + size}`);
+  const left = plan.left - kx;
+  const top = plan.top - ky;
+  if (left < 0 || top < 0 || out.info.width < left + size || out.info.height < top + size) {
+    throw new ClipnError('IMAGE_DECODE_FAILED', `upscaled to ${out.info.width}x${out.info.height}, expected the crop at ${left},${top} inside it`);
   }
   checkRgb(out.info, out.data.length, out.info.width, out.info.height);
-  return { data: out.data, stride: out.info.width, left: plan.left, top: plan.top };
+  return { data: out.data, stride: out.info.width, left, top };
 }
 
 function checkRgb(info: OutputInfo, bytes: number, width: number, height: number): void {

@@ -45,11 +45,6 @@ export async function resolveImage(source: ImageSource, options: SourceOptions, 
   return resolveUriSource(source.uri, options, signal);
 }
 
-/** The bytes of an image URI (http, https, file). */
-export async function resolveUri(uri: string, options: SourceOptions, resolveOptions: ResolveOptions = {}): Promise<Buffer> {
-  return (await resolveUriSource(uri, options, resolveOptions.signal)).bytes;
-}
-
 async function resolveUriSource(uri: string, options: SourceOptions, signal: AbortSignal | undefined): Promise<ResolvedImage> {
   let url: URL;
   try {
@@ -104,6 +99,11 @@ async function readCapped(res: Response, maxBytes: number, where: string): Promi
     await res.body?.cancel().catch(() => undefined);
     throw tooLarge(`${where} (Content-Length)`, Number(declared), maxBytes);
   }
+  // With a declared length the body is copied once into its final buffer (no chunk list to
+  // concatenate: half the peak memory of a large body). A body longer than declared still stops
+  // at the limit.
+  const size = declared !== null && Number.isSafeInteger(Number(declared)) ? Number(declared) : null;
+  let out = size === null ? null : Buffer.allocUnsafe(size);
   const chunks: Buffer[] = [];
   let total = 0;
   if (res.body) {
@@ -111,14 +111,21 @@ async function readCapped(res: Response, maxBytes: number, where: string): Promi
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
+      if (total + value.byteLength > maxBytes) {
         await reader.cancel().catch(() => undefined);
         throw tooLarge(where, null, maxBytes);
       }
-      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      if (out !== null && total + value.byteLength > out.length) {
+        // Longer than declared: keep what came so far and collect the rest as chunks.
+        chunks.push(out.subarray(0, total));
+        out = null;
+      }
+      if (out !== null) out.set(value, total);
+      else chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      total += value.byteLength;
     }
   }
+  if (out !== null) return out.subarray(0, total);
   return Buffer.concat(chunks, total);
 }
 

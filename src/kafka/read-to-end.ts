@@ -37,7 +37,10 @@ export interface ReadToEndOptions {
  * records are not returned. Transaction markers and aborted records count as read, so a
  * transactionally written topic completes too. A topic that does not exist fails at once.
  */
-export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndOptions): Promise<KafkaMessage[]> {
+/** A message read by {@link readToEnd}, with its partition. */
+export type PartitionMessage = KafkaMessage & { partition: number };
+
+export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndOptions): Promise<PartitionMessage[]> {
   if (!Number.isInteger(options.timeoutMs) || options.timeoutMs < 1) {
     throw new ClipnError('CONFIG_INVALID', `readToEnd timeoutMs: expected a whole number >= 1, got ${options.timeoutMs}`);
   }
@@ -77,7 +80,7 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
     else await admin.disconnect();
   }
   const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
-  const byPartition = new Map<number, KafkaMessage[]>();
+  const byPartition = new Map<number, PartitionMessage[]>();
   if (pending.size === 0) return [];
 
   const consumer = kafka.consumer({ groupId: options.groupId ?? `clipn-read-to-end-${randomUUID()}`, readUncommitted: options.readCommitted === false });
@@ -113,7 +116,7 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
             const end = ends.get(partition);
             if (end === undefined || BigInt(message.offset) >= end) return;
             const list = byPartition.get(partition) ?? [];
-            list.push(message);
+            list.push({ ...message, partition });
             byPartition.set(partition, list);
             if (progress(partition, message.offset)) done();
           },

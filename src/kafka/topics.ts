@@ -17,6 +17,26 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
+/** How the services create the topics they need (kafka.newTopics). */
+export interface NewTopicPolicy {
+  partitions: number;
+  /** null: the broker's default.replication.factor. */
+  replicationFactor: number | null;
+}
+
+/** A stream topic (inputs, results, review items, dead letters, decisions): partitions for parallelism. */
+export function streamTopic(topic: string, policy: NewTopicPolicy): TopicSpec {
+  return { topic, partitions: policy.partitions, ...(policy.replicationFactor === null ? {} : { replicationFactor: policy.replicationFactor }) };
+}
+
+/**
+ * A side channel (label sets, model releases): one partition, so its records have one order, and
+ * compacted, so the latest record per key is the state every reader rebuilds from the beginning.
+ */
+export function sideChannelTopic(topic: string, policy: NewTopicPolicy): TopicSpec {
+  return { topic, partitions: 1, configs: { 'cleanup.policy': 'compact' }, ...(policy.replicationFactor === null ? {} : { replicationFactor: policy.replicationFactor }) };
+}
+
 // Kafka's own limits on topic names.
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
@@ -44,14 +64,49 @@ function leafErrors(error: unknown, depth = 0): Array<{ type?: unknown; topic?: 
   return [error as { type?: unknown; topic?: unknown }];
 }
 
+// What metadata says while a new topic is still on its way to every broker: on a multi-broker
+// KRaft cluster each broker applies the controller's records on its own, so the broker asked
+// next may not know the topic, or its leader, for a moment.
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/** Asks for the metadata of `topics` until every partition has a leader, for up to `timeoutMs`. */
+async function awaitLeaders(admin: Admin, topics: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const led = (t: string): boolean => found.some((f) => f.name === t && f.partitions.length > 0 && f.partitions.every((p) => p.leader >= 0));
+      const waiting = topics.filter((t) => !led(t));
+      if (waiting.length === 0) return;
+      last = `no leader yet for ${waiting.join(', ')}`;
+    } catch (error) {
+      const leaves = leafErrors(error);
+      if (!leaves.every((e) => typeof e.type === 'string' && NOT_YET.has(e.type))) throw kafkaError(error, `waiting for the leaders of ${topics.join(', ')}`);
+      last = leaves.map((e) => String(e.type)).join(', ');
+    }
+    if (Date.now() + delay > deadline) {
+      throw new ClipnError('KAFKA_ERROR', `waiting for the leaders of ${topics.join(', ')}: expected a leader for every partition within ${timeoutMs} ms, got ${last}`, { retriable: true, details: { topics } });
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+/** Options of {@link ensureTopics}. */
+export interface EnsureTopicsOptions {
+  /** Longest wait for the created topics' leaders, in ms (default 30 000). */
+  leaderTimeoutMs?: number;
+}
+
 /**
  * Creates the topics that do not exist yet and waits for their leaders; existing topics are
  * left as they are (their partitions and configs are not changed). Another process creating
  * the same topics at the same moment is fine (TOPIC_ALREADY_EXISTS).
  * @returns the topics this call created.
- * @throws ClipnError CONFIG_INVALID for a bad spec, KAFKA_ERROR when the broker refuses.
+ * @throws ClipnError CONFIG_INVALID for a bad spec, KAFKA_ERROR when the broker refuses or the
+ * leaders do not appear in time.
  */
-export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
+export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], options: EnsureTopicsOptions = {}): Promise<string[]> {
   checkSpecs(specs);
   if (specs.length === 0) return [];
   const names = specs.map((s) => s.topic);
@@ -65,8 +120,9 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
   }
   if (missing.length === 0) return [];
   try {
+    // Not kafkajs' waitForLeaders: it gives up when the broker it asks does not know the topic yet.
     const created = await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.partitions ?? -1,
@@ -75,7 +131,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
       })),
     });
     // false: all of them appeared between listTopics and createTopics.
-    return created ? missing.map((s) => s.topic) : [];
+    existedMeanwhile = new Set(created ? [] : missing.map((s) => s.topic));
   } catch (error) {
     const leaves = leafErrors(error);
     if (!leaves.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) {
@@ -83,11 +139,33 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
     }
     existedMeanwhile = new Set(leaves.map((e) => String(e.topic)));
   }
-  // Some were created by someone else meanwhile: make sure all are there with leaders now.
-  try {
-    await admin.fetchTopicMetadata({ topics: missing.map((s) => s.topic) });
-  } catch (error) {
-    throw kafkaError(error, `waiting for topics ${missing.map((s) => s.topic).join(', ')}`);
-  }
+  // Ours or created by someone else meanwhile: all of them are there with leaders before we return.
+  await awaitLeaders(admin, missing.map((s) => s.topic), options.leaderTimeoutMs ?? 30_000);
   return missing.map((s) => s.topic).filter((t) => !existedMeanwhile.has(t));
+}
+
+/** Kafka's default max.message.bytes (broker message.max.bytes), used when a topic's cannot be read. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/**
+ * The max.message.bytes of each topic: the largest record batch the broker accepts for it.
+ * A topic whose config cannot be read (an ACL, an old broker) gets the Kafka default.
+ */
+export async function maxMessageBytes(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>(topics.map((t) => [t, DEFAULT_MAX_MESSAGE_BYTES]));
+  if (topics.length === 0) return out;
+  try {
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      // 2 is ConfigResourceTypes.TOPIC; the enum is not exported as a value in kafkajs' types.
+      resources: [...new Set(topics)].map((name) => ({ type: 2, name, configNames: ['max.message.bytes'] })),
+    });
+    for (const r of described.resources) {
+      const v = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+      if (r.errorCode === 0 && Number.isSafeInteger(v) && v > 0) out.set(r.resourceName, v);
+    }
+  } catch {
+    // Keep the defaults: the broker still enforces the real limit, which the producer handles.
+  }
+  return out;
 }

@@ -4,11 +4,14 @@
  * and the service reports ready only when all three are.
  */
 import { resolve } from 'node:path';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer } from '../kafka/index.js';
 import { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
-import { createKafka, ensureTopics } from '../kafka/index.js';
+import type { ClipnError } from '../errors.js';
+import { createKafka, DEFAULT_MAX_MESSAGE_BYTES, ensureTopics, maxMessageBytes, sideChannelTopic, streamTopic } from '../kafka/index.js';
+import { PluginHost } from '../plugin/index.js';
+import { recordsLimit } from '../stream/produce-plan.js';
 import { labelSetHandler, type WatcherEvents } from '../stream/label-set-watcher.js';
 import { metrics as otelMetrics, trace, type Tracer } from '@opentelemetry/api';
 import { StreamProcessor } from '../stream/processor.js';
@@ -17,7 +20,8 @@ import { releaseHandler } from '../stream/release-watcher.js';
 import { Serial } from '../stream/serial.js';
 import { ServingState } from '../stream/serving-state.js';
 import { SideChannel } from '../stream/side-channel.js';
-import { Readiness, startHttpServer, type HttpServer } from '../telemetry/health.js';
+import { watchEventLoop } from '../telemetry/event-loop.js';
+import { HealthChecks, startHttpServer, type HttpServer } from '../telemetry/health.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -31,8 +35,15 @@ export interface SidecarOptions {
 }
 
 export class Sidecar {
-  readonly readiness = new Readiness();
+  readonly readiness = new HealthChecks();
+  readonly liveness = new HealthChecks();
   private http: HttpServer | null = null;
+  private stopWatch: (() => void) | null = null;
+  private plugins: PluginHost | null = null;
+  private pluginProducer: Producer | null = null;
+  private resolveFatal!: (error: ClipnError) => void;
+  /** Settles when processing has failed for good (the consumer crashed past its restarts): the caller should exit non-zero. */
+  readonly fatal: Promise<ClipnError> = new Promise((resolve) => (this.resolveFatal = resolve));
   private channels: SideChannel[] = [];
   private processor: StreamProcessor | null = null;
   private kafka: Kafka | null = null;
@@ -48,10 +59,15 @@ export class Sidecar {
   async start(): Promise<void> {
     const { config, logger } = this.options;
     const model = this.readiness.register('model', 'loading');
-    const labels = this.readiness.register(`label-set:${config.processing.defaultLabelSet}`, 'not loaded');
-    const group = this.readiness.register('consumer-group', 'not joined');
+    const labels = this.readiness.register(`label-set:${config.processing.defaultLabelSet}`, `not on ${config.kafka.topics.labelSets} yet (clipn labels put)`);
+    const consumer = this.readiness.register('consumer', 'not started');
+    const consumerAlive = this.liveness.register('consumer');
+    consumerAlive.ready();
+    this.stopWatch = watchEventLoop(this.liveness.register('event-loop'), { blockedMs: config.telemetry.health.eventLoopBlockedMs, windowMs: config.telemetry.health.eventLoopWindowMs }, (ms) =>
+      logger.warn({ blockedMs: Math.round(ms) }, 'the event loop was blocked'),
+    );
     const telemetry = this.options.telemetry ?? { tracer: trace.getTracer('clipn-sidecar'), metrics: new Metrics(otelMetrics.getMeter('clipn-sidecar')), metricsHandler: undefined };
-    this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, metrics: telemetry.metricsHandler });
+    this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, liveness: this.liveness, metricsHandler: telemetry.metricsHandler });
     logger.info({ port: this.http.port }, 'health endpoint listening');
 
     const classifier = await ClipnClassifier.load(resolve(this.options.root, config.model.dir), {
@@ -69,42 +85,73 @@ export class Sidecar {
     const admin = this.kafka.admin();
     await admin.connect();
     const t = config.kafka.topics;
-    const compact = { 'cleanup.policy': 'compact' };
-    await ensureTopics(admin, [
-      ...t.input.map((topic) => ({ topic })),
-      { topic: t.results },
-      { topic: t.review },
-      { topic: t.deadLetter },
-      { topic: t.labelSets, partitions: 1, configs: compact },
-      { topic: t.modelReleases, partitions: 1, configs: compact },
-    ]).finally(() => admin.disconnect());
+    const policy = config.kafka.newTopics;
+    let maxBytes: Map<string, number>;
+    try {
+      await ensureTopics(admin, [
+        ...[...t.input, t.results, t.review, t.deadLetter].map((topic) => streamTopic(topic, policy)),
+        sideChannelTopic(t.labelSets, policy),
+        sideChannelTopic(t.modelReleases, policy),
+      ]);
+      maxBytes = await maxMessageBytes(admin, [t.results, t.review, t.deadLetter]);
+    } finally {
+      await admin.disconnect();
+    }
+    // Records are produced within each output topic's max.message.bytes (produce-plan.ts).
+    const limit = (topic: string): number => recordsLimit(maxBytes.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES);
+
+    const kafka = this.kafka;
+    this.plugins = await PluginHost.load({
+      config,
+      logger,
+      meter: otelMetrics.getMeter('clipn-sidecar'),
+      tracer: telemetry.tracer,
+      codec: this.codec,
+      produce: async (records) => {
+        this.pluginProducer ??= kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+        const producer = this.pluginProducer;
+        await producer.connect();
+        await producer.sendBatch({ acks: -1, topicMessages: records.map((r) => ({ topic: r.topic, messages: [{ key: r.key, value: r.value, headers: r.headers ?? {} }] })) });
+      },
+      builtin: { reviewLimit: (bytes) => bytes <= limit(t.review) },
+    });
+    await this.plugins.start(this.readiness);
+    logger.info({ plugins: this.plugins.names }, 'plugins started');
 
     const m = telemetry.metrics;
+    let cacheSeen = { hits: 0, misses: 0 };
     const serving = (): void => {
       const s = this.state!.current;
-      m.serving('model', { model: s.classifier.modelVersion, prompt: s.classifier.promptVersion });
-      for (const [id, p] of s.labelSets) m.serving(`label-set:${id}`, { label_set: id, version: String(p.labelSet.version) });
-      m.cacheLookups(s.classifier.cache.stats.hits - cacheSeen.hits, s.classifier.cache.stats.misses - cacheSeen.misses);
+      // The prompt version names the release (<model version>/p<n>): a hot swap changes it.
+      m.modelInService(s.classifier.modelName, s.classifier.promptVersion);
+      for (const [id, p] of s.labelSets) m.labelSetInService(id, p.labelSet.version);
+      m.textCacheLookups(s.classifier.cache.stats.hits - cacheSeen.hits, s.classifier.cache.stats.misses - cacheSeen.misses);
       cacheSeen = { ...s.classifier.cache.stats };
     };
-    let cacheSeen = { hits: 0, misses: 0 };
+    const metricKind = (kind: 'label-set' | 'release') => (kind === 'label-set' ? 'label_set' : 'model');
     const events: WatcherEvents = {
       applied: (kind, id, version, detail) => {
         logger.info({ kind, id, version, ...detail }, `${kind} applied`);
-        m.sideChannel(kind, 'applied');
+        m.releaseAccepted(metricKind(kind));
         serving();
         if (kind === 'label-set' && id === config.processing.defaultLabelSet && this.state?.current.labelSets.has(id)) labels.ready();
       },
-      refused: (kind, id, reason) => {
-        logger.warn({ kind, id, reason }, `${kind} refused`);
-        m.sideChannel(kind, 'refused');
+      removed: (kind, id) => {
+        logger.warn({ kind, id }, `${kind} removed (a tombstone on the label-set topic)`);
+        m.labelSetRemoved(id);
+        serving();
+      },
+      refused: (kind, id, error) => {
+        logger.warn({ kind, id, code: error.code, reason: error.message }, `${kind} refused`);
+        m.releaseRefused(metricKind(kind), error.code);
       },
     };
     const serial = new Serial();
     const codec = this.codec;
     const state = this.state;
+    const plugins = this.plugins;
     this.channels = [
-      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events)),
+      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events, config.processing.labelSets, (ls) => plugins.checkRule(ls))),
       new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events, config.model.releaseArtifactRoot)),
     ];
     for (const c of this.channels) await c.start();
@@ -114,20 +161,27 @@ export class Sidecar {
       logger.warn({ labelSet: config.processing.defaultLabelSet }, 'default label set not on the label-set topic yet: waiting for it (clipn labels put)');
       await new Promise<void>((resolveWait) => state.onChange((s) => s.labelSets.has(config.processing.defaultLabelSet) && resolveWait()));
     }
-    this.processor = new StreamProcessor({ config, kafka: this.kafka, codec, state, logger, tracer: telemetry.tracer, metrics: m });
+    this.processor = new StreamProcessor({
+      config,
+      kafka: this.kafka,
+      codec,
+      state,
+      logger,
+      tracer: telemetry.tracer,
+      metrics: m,
+      health: { readiness: consumer, liveness: consumerAlive, onFatal: (e) => this.resolveFatal(e) },
+      plugins,
+      limit,
+    });
     await this.processor.start();
-    const poll = setInterval(() => {
-      if (this.processor?.ready) {
-        group.ready();
-        clearInterval(poll);
-      }
-    }, 100);
-    poll.unref();
     logger.info({ topics: t.input, group: config.kafka.groupId, delivery: config.processing.delivery }, 'consuming');
   }
 
   async stop(): Promise<void> {
+    this.stopWatch?.();
     await this.processor?.stop();
+    await this.plugins?.stop(this.options.logger);
+    await this.pluginProducer?.disconnect();
     await Promise.all(this.channels.map((c) => c.stop()));
     await this.state?.current.classifier.close();
     await this.http?.close();

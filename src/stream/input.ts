@@ -3,11 +3,10 @@
  * the codec's header) or raw image bytes, with id, content type, label set and caption in
  * headers (clipn-id, content-type, clipn-label-set, clipn-caption) or the key as the id.
  */
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { IHeaders, KafkaMessage } from '../kafka/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
-
-export type ImageSource = { kind: 'inline'; bytes: Buffer; contentType: string | null } | { kind: 'uri'; uri: string };
+import type { ImageSource } from '../images/index.js';
 
 /** One image to tag. */
 export interface ImageJob {
@@ -40,26 +39,35 @@ interface ImageRequestValue {
   metadata: Record<string, string>;
 }
 
+/**
+ * The id of a message before its value is read: the clipn-id header, else the key. A dead
+ * letter for a value that cannot be read still names it.
+ */
+export function messageId(message: Pick<KafkaMessage, 'headers' | 'key'>): string | null {
+  return headerString(message.headers, HEADERS.id) ?? (message.key ? message.key.toString('utf8') : null);
+}
+
 /** Parses a consumed message into a job; bad input throws a coded ClipnError. */
 export async function parseMessage(codec: RecordCodec, topic: string, partition: number, message: KafkaMessage): Promise<ImageJob> {
   const value = message.value;
   const key = message.key ? message.key.toString('utf8') : null;
   const source = { topic, partition, offset: message.offset, timestamp: message.timestamp };
   const base = { key, source, headers: message.headers ?? {}, valueBytes: value?.length ?? 0 };
-  if (!value || value.length === 0) throw new ClipnError('INPUT_INVALID', `message ${topic}[${partition}]@${message.offset} has no value`);
+  if (!value || value.length === 0) throw new ClipnError('INPUT_INVALID', `message ${topic}[${partition}]@${message.offset} has no value: expected image bytes or an ImageRequest`);
   if (codec.looksLikeRecord(value)) {
     const { value: decoded } = await codec.decode(value, 'ImageRequest');
     const req = decoded as ImageRequestValue;
     const inline = req.image['io.clipn.v1.InlineImage'];
     const uri = req.image['io.clipn.v1.ImageUri'];
-    const image: ImageSource = inline ? { kind: 'inline', bytes: inline.data, contentType: inline.contentType } : { kind: 'uri', uri: uri!.uri };
+    const image: ImageSource = inline ? { kind: 'inline', bytes: inline.data, ...(inline.contentType === null ? {} : { contentType: inline.contentType }) } : { kind: 'uri', uri: uri!.uri };
     return { ...base, id: req.id, image, labelSetId: req.labelSetId, caption: req.caption, metadata: req.metadata };
   }
   const headers = message.headers;
+  const contentType = headerString(headers, HEADERS.contentType);
   return {
     ...base,
-    id: headerString(headers, HEADERS.id) ?? key ?? `${topic}-${partition}-${message.offset}`,
-    image: { kind: 'inline', bytes: value, contentType: headerString(headers, HEADERS.contentType) },
+    id: messageId(message) ?? `${topic}-${partition}-${message.offset}`,
+    image: { kind: 'inline', bytes: value, ...(contentType === null ? {} : { contentType }) },
     labelSetId: headerString(headers, HEADERS.labelSet),
     caption: headerString(headers, HEADERS.caption),
     metadata: {},

@@ -1,41 +1,30 @@
 /**
  * `clipn serve`'s engine: consumes the input topics in a group, turns each message into a
  * tagged result (and a review item when the label set's rule says OOD) or a dead letter, and
- * commits offsets only once those records are acknowledged (or inside one transaction).
+ * commits offsets only once those records are acknowledged (or inside one transaction per input
+ * partition, exactly-once).
  */
-import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { ClipnClassifier, type ImageScore, type PreparedLabelSet } from '../clipn/index.js';
+import { ROOT_CONTEXT, type Tracer } from '@opentelemetry/api';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from '../kafka/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
-import { ClipnError, toClipnError } from '../errors.js';
-import { resolveUri } from '../images/index.js';
+import { ClipnError } from '../errors.js';
+import { kafkaError } from '../kafka/index.js';
+import type { PluginHost } from '../plugin/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { extractContext, injectSpan } from '../telemetry/tracing.js';
-import { createBatchHandler, type MessageSource } from './batch-handler.js';
+import { extractContext, startStageSpan } from '../telemetry/tracing.js';
+import type { HealthCheck, PartitionLag } from '../telemetry/types.js';
+import { createBatchHandler } from './batch-handler.js';
+import { ConsumerState, type Assignment } from './consumer-state.js';
 import { atLeastOnce, exactlyOnce, type Delivery, type OutputRecord } from './delivery.js';
-import { parseMessage, type ImageJob } from './input.js';
-import { MicroBatcher } from './micro-batcher.js';
-import { deadLetter, reviewItem, taggedImage } from './records.js';
-import { route, withTrainingSample } from './routing.js';
+import { Inference } from './inference.js';
+import { memoryBudgets } from './memory.js';
+import { MessageWorker } from './message-worker.js';
+import { PartitionProducers } from './partition-producers.js';
+import type { SizeLimit } from './produce-plan.js';
 import type { ServingState } from './serving-state.js';
 import { Slots } from './slots.js';
-
-interface InferItem {
-  tensor: Float32Array;
-  classifier: ClipnClassifier;
-  prepared: PreparedLabelSet;
-}
-
-interface InferResult {
-  score: ImageScore;
-  embedding: Float32Array;
-  inferMs: number;
-  scoreMs: number;
-  inferStart: number;
-  inferEnd: number;
-}
 
 export interface ProcessorDeps {
   config: Config;
@@ -45,186 +34,197 @@ export interface ProcessorDeps {
   logger: Logger;
   tracer: Tracer;
   metrics: Metrics;
+  /** The consumer's readiness and liveness checks, and what to do when it is gone for good. */
+  health: { readiness: HealthCheck; liveness: HealthCheck; onFatal(error: ClipnError): void };
+  plugins: PluginHost;
+  /** The record size limit of each output topic. */
+  limit: SizeLimit;
 }
 
 export class StreamProcessor {
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
-  private readonly batcher: MicroBatcher<InferItem, InferResult>;
+  private producers: PartitionProducers | null = null;
+  private admin: Admin | null = null;
+  private readonly inference: Inference;
   private readonly slots: Slots;
-  private joined = false;
+  private readonly shutdown = new AbortController();
+  private readonly lag = new Map<string, PartitionLag>();
+  private readonly consumerState: ConsumerState;
+  private accepting = true;
+  private chunksInFlight = 0;
+  private eachBatch: ((payload: EachBatchPayload) => Promise<void>) | null = null;
+  private readonly drainWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: ProcessorDeps) {
     const p = deps.config.processing;
     this.slots = new Slots(p.maxInFlight);
-    this.batcher = new MicroBatcher({ maxBatch: p.maxBatch, maxWaitMs: p.maxWaitMs }, (items) => this.infer(items), (n) => deps.metrics.batch(n));
+    this.inference = new Inference({ maxBatch: p.maxBatch, maxWaitMs: p.maxWaitMs }, (n) => deps.metrics.batchSize(n));
+    deps.metrics.setLagProvider(() => this.lag.values());
+    this.consumerState = new ConsumerState(deps.health.readiness, deps.health.liveness, deps.config.kafka.consumer, deps.logger, {
+      onFatal: deps.health.onFatal,
+      onAssignment: (a) => this.assigned(a),
+      onRestart: () => void this.restartConsumer(),
+    });
   }
 
-  /** True once the consumer has joined its group. */
+  /** True while the consumer runs as a group member that hears from the broker. */
   get ready(): boolean {
-    return this.joined;
+    return this.consumerState.ready;
   }
 
   async start(): Promise<void> {
-    const { config, kafka } = this.deps;
+    const { config, kafka, metrics, tracer } = this.deps;
+    const c = config.kafka.consumer;
     const exactly = config.processing.delivery === 'exactly-once';
-    this.producer = kafka.producer(
-      exactly
-        ? { idempotent: true, maxInFlightRequests: 1, transactionalId: `${config.kafka.groupId}-${config.kafka.clientId}-tx`, transactionTimeout: 60_000 }
-        : { idempotent: true, maxInFlightRequests: 5 },
-    );
-    await this.producer.connect();
-    this.consumer = kafka.consumer({
-      groupId: config.kafka.groupId,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
-      // In exactly-once mode only committed input counts (a producer upstream may be transactional too).
-      readUncommitted: false,
-    });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
-    this.consumer.on(this.consumer.events.CRASH, (e) => this.deps.logger.error({ err: e.payload.error }, 'consumer crashed'));
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...config.kafka.topics.input], fromBeginning: true });
-    const delivery: Delivery = exactly ? exactlyOnce(this.producer, config.kafka.groupId) : atLeastOnce(this.producer, this.consumer);
-    const m = this.deps.metrics;
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently,
-      eachBatch: createBatchHandler((msg, s) => this.handle(msg, s), delivery, this.slots, { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: 3000 }, {
-        onLag: (s, lag) => m.consumerLag(s.topic, s.partition, lag),
-        onPaused: (_s, paused) => m.pausedDelta(paused ? 1 : -1),
-        onTaken: (n) => m.inFlightDelta(n),
-        onSettled: (messages) => m.inFlightDelta(-messages),
-        onDelivery: (s, ms) => {
-          m.stage('produce', ms);
-          const span = this.deps.tracer.startSpan('produce', { kind: SpanKind.PRODUCER, startTime: performance.timeOrigin + performance.now() - ms, attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'send', 'messaging.source.partition': s.partition } });
-          span.end();
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    const limit = this.deps.limit;
+    const worker = new MessageWorker({ ...this.deps, inference: this.inference, memory: memoryBudgets(config.processing.memory.maxInFlightBytes), signal: this.shutdown.signal });
+    const sizes = { limit, replace: (r: OutputRecord, bytes: number, max: number) => worker.replaceOversize(r, bytes, max) };
+    let delivery: Delivery;
+    if (exactly) {
+      this.producers = new PartitionProducers(kafka, config.kafka.groupId, 60_000);
+      delivery = exactlyOnce(this.producers, config.kafka.groupId, (topic, partition) => this.committed(topic, partition), sizes);
+    } else {
+      this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+      await this.producer.connect();
+      // The consumer of the moment: a consumer the processor restarted is a new object.
+      delivery = atLeastOnce(this.producer, () => this.consumer!, sizes);
+    }
+    const chunkDone = (): void => {
+      if (--this.chunksInFlight === 0) for (const wake of this.drainWaiters.splice(0)) wake();
+    };
+    this.eachBatch = createBatchHandler(
+      (msg, s) => worker.handle(msg, s),
+      delivery,
+      this.slots,
+      { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: c.heartbeatIntervalMs, accepting: () => this.accepting },
+      {
+        onLag: (s, lag) => this.lag.set(`${s.topic}\u0000${s.partition}`, { ...s, lag }),
+        onPaused: (_s, paused) => metrics.pausedPartitionsChanged(paused ? 1 : -1),
+        onTaken: (n) => {
+          this.chunksInFlight++;
+          metrics.inFlightChanged(n);
         },
-      }),
-    });
+        onSettled: (messages) => {
+          metrics.inFlightChanged(-messages);
+          chunkDone();
+        },
+        onDelivery: (_s, ms, records) => {
+          metrics.stageDuration('produce', ms);
+          const end = performance.timeOrigin + performance.now();
+          // One produce span per message, child of its message span (whose context the records carry).
+          const seen = new Set<string>();
+          for (const r of records) {
+            const tp = r.headers?.traceparent;
+            if (tp === undefined || seen.has(String(tp))) continue;
+            seen.add(String(tp));
+            startStageSpan(tracer, 'produce', extractContext(r.headers, ROOT_CONTEXT), { startTime: end - ms, destination: r.topic }).end(end);
+          }
+        },
+      },
+    );
+    await this.runConsumer();
   }
 
-  /** Stops fetching, finishes and delivers in-flight work, commits, disconnects; bounded by the deadline. */
+  /** A consumer of the input topics in the group, running the batch handler. */
+  private async runConsumer(): Promise<void> {
+    const { config, kafka } = this.deps;
+    const c = config.kafka.consumer;
+    const consumer = kafka.consumer({
+      groupId: config.kafka.groupId,
+      sessionTimeout: c.sessionTimeoutMs,
+      heartbeatInterval: c.heartbeatIntervalMs,
+      maxWaitTimeInMs: c.fetchMaxWaitMs,
+      // In exactly-once mode only committed input counts (a producer upstream may be transactional too).
+      readUncommitted: false,
+      retry: { restartOnFailure: this.consumerState.restartOnFailure },
+    });
+    this.consumer = consumer;
+    this.consumerState.attach(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...config.kafka.topics.input], fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently, eachBatch: this.eachBatch! });
+  }
+
+  /**
+   * kafkajs does not restart a consumer whose crash it calls non-retriable, some of which are
+   * transient on a cluster (a broker gone from its metadata cache during a fail-over): within
+   * the restart bound, the processor starts a new consumer itself.
+   */
+  private async restartConsumer(): Promise<void> {
+    if (!this.accepting) return;
+    await this.consumer?.disconnect().catch(() => undefined);
+    try {
+      await this.runConsumer();
+      this.deps.logger.info('input consumer restarted');
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'the input consumer could not be restarted');
+      this.consumerState.restartFailed(kafkaError(error, 'restarting the input consumer'));
+    }
+  }
+
+  /** The group's committed offset of a partition (null: none yet), read fresh from the broker. */
+  private async committed(topic: string, partition: number): Promise<bigint | null> {
+    try {
+      const [t] = await this.admin!.fetchOffsets({ groupId: this.deps.config.kafka.groupId, topics: [topic] });
+      const offset = t?.partitions.find((p) => p.partition === partition)?.offset;
+      return offset === undefined || Number(offset) < 0 ? null : BigInt(offset);
+    } catch (error) {
+      throw kafkaError(error, `reading the committed offset of ${topic}[${partition}]`);
+    }
+  }
+
+  /** A new assignment: forget the lag of partitions gone elsewhere, close their producers. */
+  private assigned(assignment: Assignment): void {
+    for (const [key, l] of this.lag) if (!assignment.get(l.topic)?.has(l.partition)) this.lag.delete(key);
+    void this.producers?.retain(assignment);
+  }
+
+  private drained(): Promise<void> {
+    if (this.chunksInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /**
+   * Stops fetching, finishes, delivers and commits the chunks in flight, then stops the
+   * consumer and disconnects; bounded by processing.shutdownTimeoutMs. The consumer is stopped
+   * only after the last commit (kafkajs ignores commits once it is stopping). Past half of the
+   * deadline, work still waiting (a retry's backoff, a memory budget, a slow fetch) is
+   * interrupted: those messages are not committed and are processed again after a restart.
+   */
   async stop(): Promise<void> {
     const deadline = this.deps.config.processing.shutdownTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ClipnError('SHUTDOWN_TIMEOUT', `shutdown took longer than ${deadline} ms`)), deadline);
     });
+    this.accepting = false;
+    this.consumerState.stopping();
     try {
       await Promise.race([
         (async () => {
-          // consumer.stop() waits for the running eachBatch calls, which deliver and commit.
+          this.consumer?.pause(this.deps.config.kafka.topics.input.map((topic) => ({ topic })));
+          let interrupt: NodeJS.Timeout | undefined;
+          await Promise.race([this.drained(), new Promise<void>((resolve) => (interrupt = setTimeout(resolve, deadline / 2)))]);
+          clearTimeout(interrupt);
+          if (this.chunksInFlight > 0) {
+            this.shutdown.abort(new ClipnError('INTERRUPTED', 'shutdown'));
+            await this.drained();
+          }
           await this.consumer?.stop();
-          this.batcher.close();
+          this.inference.close();
           await this.consumer?.disconnect();
           await this.producer?.disconnect();
+          await this.producers?.closeAll();
+          await this.admin?.disconnect();
         })(),
         timeout,
       ]);
     } finally {
       clearTimeout(timer);
-      this.joined = false;
+      this.shutdown.abort(new ClipnError('INTERRUPTED', 'stopped'));
     }
   }
-
-  /** One message to its records. Never rejects: failures become a dead letter. */
-  private handle(message: KafkaMessage, source: MessageSource): Promise<OutputRecord[]> {
-    const parent = extractContext(message.headers);
-    const span = this.deps.tracer.startSpan(
-      `process ${source.topic}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'kafka',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': source.topic,
-          'messaging.destination.partition.id': String(source.partition),
-          'messaging.kafka.offset': Number(message.offset),
-          'messaging.consumer.group.name': this.deps.config.kafka.groupId,
-          ...(message.key ? { 'messaging.kafka.message.key': message.key.toString('utf8').slice(0, 200) } : {}),
-        },
-      },
-      parent,
-    );
-    return context.with(trace.setSpan(parent, span), () => this.handleInSpan(message, source, span)).finally(() => span.end());
-  }
-
-  private stageSpan(name: string, startMs: number, endMs: number): void {
-    const origin = performance.timeOrigin;
-    this.deps.tracer.startSpan(name, { startTime: origin + startMs }).end(origin + endMs);
-    this.deps.metrics.stage(name as 'resolve', endMs - startMs);
-  }
-
-  private async handleInSpan(message: KafkaMessage, source: MessageSource, span: Span): Promise<OutputRecord[]> {
-    const { config, codec } = this.deps;
-    const topics = config.kafka.topics;
-    const started = performance.now();
-    let job: ImageJob | null = null;
-    try {
-      job = await parseMessage(codec, source.topic, source.partition, message);
-      const snapshot = this.deps.state.current;
-      const labelSetId = job.labelSetId ?? config.processing.defaultLabelSet;
-      const prepared = snapshot.labelSets.get(labelSetId);
-      if (!prepared) throw new ClipnError('LABEL_SET_UNKNOWN', `label set ${labelSetId} is not loaded (known: ${[...snapshot.labelSets.keys()].join(', ') || 'none'})`);
-      const t0 = performance.now();
-      const bytes = job.image.kind === 'inline' ? job.image.bytes : await resolveUri(job.image.uri, config.images);
-      const t1 = performance.now();
-      this.stageSpan('resolve', t0, t1);
-      const { tensor } = await snapshot.classifier.decode(bytes);
-      const t2 = performance.now();
-      this.stageSpan('decode', t1, t2);
-      const result = await this.batcher.submit({ tensor, classifier: snapshot.classifier, prepared });
-      this.stageSpan('infer', result.inferStart, result.inferEnd);
-      this.stageSpan('score', result.inferEnd, result.inferEnd + result.scoreMs);
-      const outlier = route(prepared.labelSet.routing.rule, result.score, prepared.labelSet.thresholds);
-      // Part of the captioned ID traffic goes to review too, as training pairs for the trainer.
-      const decision = withTrainingSample(outlier, job, result.score, config.trainer.captionSampleShare);
-      const timings = { resolveMs: t1 - t0, decodeMs: t2 - t1, inferMs: result.inferMs, scoreMs: result.scoreMs, totalMs: performance.now() - started };
-      const key = job.key ?? job.id;
-      const headers = injectSpan(span, passHeaders(message));
-      this.deps.metrics.stage('total', timings.totalMs);
-      span.setAttributes({ 'clipn.id': job.id, 'clipn.label': result.score.label, 'clipn.ood.ctw': result.score.ood.ctw, 'clipn.ood.atd': result.score.ood.atd, 'clipn.label_set': prepared.labelSet.id });
-      const out: OutputRecord[] = [{ topic: topics.results, key, value: await codec.encode('TaggedImage', taggedImage(job, result.score, prepared, decision, timings)), headers }];
-      if (decision.review) {
-        const item = reviewItem(job, result.score, prepared, decision, result.embedding, config.processing.review.image);
-        out.push({ topic: topics.review, key, value: await codec.encode('ReviewItem', item), headers });
-      }
-      this.deps.metrics.result(outlier.review ? 'reviewed' : 'tagged', prepared.labelSet.id, prepared.labelSet.routing.rule);
-      return out;
-    } catch (error) {
-      const e = toClipnError(error);
-      this.deps.logger.warn({ code: e.code, topic: source.topic, partition: source.partition, offset: message.offset, id: job?.id }, e.message);
-      this.deps.metrics.result('dead_lettered', job?.labelSetId ?? null, null, e.code);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
-      span.setAttribute('error.type', e.code);
-      const letter = deadLetter({ ...source, offset: message.offset, key: message.key, timestamp: message.timestamp, value: message.value, headers: message.headers }, e, job?.id ?? null, config.processing.deadLetter.maxValueBytes);
-      return [{ topic: topics.deadLetter, key: message.key, value: await codec.encode('DeadLetter', letter), headers: injectSpan(span, passHeaders(message)) }];
-    }
-  }
-
-  private async infer(items: InferItem[]): Promise<InferResult[]> {
-    const t0 = performance.now();
-    const embeds = await items[0]!.classifier.embed(ClipnClassifier.stack(items.map((i) => i.tensor)), items.length);
-    const t1 = performance.now();
-    const dim = embeds.length / items.length;
-    return items.map((item, i) => {
-      const s0 = performance.now();
-      const embedding = embeds.slice(i * dim, (i + 1) * dim);
-      const score = item.classifier.score(embedding, 1, item.prepared)[0]!;
-      return { score, embedding, inferMs: t1 - t0, scoreMs: performance.now() - s0, inferStart: t0, inferEnd: t1 };
-    });
-  }
-}
-
-/** Headers carried from the input to every record produced for it (trace context is injected anew). */
-function passHeaders(message: KafkaMessage): Record<string, string | Buffer> {
-  const out: Record<string, string | Buffer> = {};
-  for (const name of ['clipn-id']) {
-    const v = message.headers?.[name];
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined && first !== null) out[name] = first;
-  }
-  return out;
 }

@@ -7,7 +7,7 @@
  * the serving model stays.
  */
 import { createHash } from 'node:crypto';
-import type { KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from '../kafka/index.js';
 import type { PreparedLabelSet } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import { ClipnError, toClipnError } from '../errors.js';
@@ -77,7 +77,7 @@ export function releaseHandler(codec: RecordCodec, state: ServingState, serial: 
         if (classifier.hasReleasedTower) await classifier.releaseTower();
         events.applied('release', release.model, release.version, { labelSets: rebuilt.size, ms: Math.round(performance.now() - started) });
       } catch (error) {
-        events.refused('release', version, toClipnError(error).message);
+        events.refused('release', version, toClipnError(error));
       }
     });
 }

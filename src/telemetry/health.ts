@@ -1,18 +1,19 @@
 /**
- * The probe and scrape endpoint: GET /healthz (liveness), GET /readyz (readiness checks),
- * GET /metrics (Prometheus text from the SDK's reader). One small server for all three, so
- * the Prometheus exporter never opens a port of its own.
+ * The probe and scrape endpoint: GET /healthz (liveness checks: restart me when failing),
+ * GET /readyz (readiness checks: send me no work when failing), GET /metrics (Prometheus text
+ * from the SDK's reader). One small server for all three, so the Prometheus exporter never
+ * opens a port of its own.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ClipnError } from '../errors.js';
 import { checkHttpServerOptions, type HttpServerOptions } from './options.js';
-import type { HttpServer, ReadinessCheck, ReadinessReport } from './types.js';
+import type { HealthCheck, HealthReport, HttpServer } from './types.js';
 
-export type { HttpServer, ReadinessCheck, ReadinessReport } from './types.js';
+export type { HealthCheck, HealthReport, HttpServer } from './types.js';
 
-/** Named readiness checks (e.g. "model", "label-set:default", "consumer-group"). */
-export class Readiness {
+/** Named checks (readiness: "model", "label-set:default", "consumer"; liveness: "event-loop", "consumer"). */
+export class HealthChecks {
   // name -> null when passing, else the reason it is not.
   private readonly checks = new Map<string, string | null>();
 
@@ -20,7 +21,7 @@ export class Readiness {
    * Registers a check that fails with `reason` until its `ready()` is called.
    * @throws ClipnError INTERNAL when the name is empty or already registered.
    */
-  register(name: string, reason = 'not ready yet'): ReadinessCheck {
+  register(name: string, reason = 'not ready yet'): HealthCheck {
     if (name.trim() === '') throw new ClipnError('INTERNAL', 'readiness check name: expected a non-empty string, got ""');
     if (this.checks.has(name)) throw new ClipnError('INTERNAL', `readiness check "${name}": expected a new name, got one already registered`);
     this.checks.set(name, reason);
@@ -37,7 +38,7 @@ export class Readiness {
   }
 
   /** The state of every check. */
-  report(): ReadinessReport {
+  report(): HealthReport {
     const failing: Record<string, string> = {};
     const passing: string[] = [];
     for (const [name, reason] of this.checks) {
@@ -56,7 +57,7 @@ function json(res: ServerResponse, status: number, body: unknown, head = false):
   res.end(head ? undefined : text);
 }
 
-function route(options: HttpServerOptions, metricsHandler: HttpServerOptions['metricsHandler'], req: IncomingMessage, res: ServerResponse): void {
+function route(options: HttpServerOptions, req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0]!;
   if (!ROUTES.has(path)) return json(res, 404, { error: `no route ${path}: expected /healthz, /readyz or /metrics` });
   const head = req.method === 'HEAD';
@@ -64,13 +65,16 @@ function route(options: HttpServerOptions, metricsHandler: HttpServerOptions['me
     res.setHeader('allow', 'GET, HEAD');
     return json(res, 405, { error: `${req.method} ${path}: expected GET or HEAD` });
   }
-  if (path === '/healthz') return json(res, 200, { status: 'ok' }, head);
+  if (path === '/healthz') {
+    const l = options.liveness?.report() ?? { ready: true, failing: {}, passing: [] };
+    return l.ready ? json(res, 200, { status: 'ok', passing: l.passing }, head) : json(res, 503, { status: 'unhealthy', failing: l.failing, passing: l.passing }, head);
+  }
   if (path === '/readyz') {
     const r = options.readiness.report();
     return r.ready ? json(res, 200, { status: 'ready', passing: r.passing }, head) : json(res, 503, { status: 'not ready', failing: r.failing, passing: r.passing }, head);
   }
-  if (!metricsHandler) return json(res, 404, { error: 'metrics are not served here: no metrics handler configured' });
-  metricsHandler(req, res);
+  if (!options.metricsHandler) return json(res, 404, { error: 'metrics are not served here: no metrics handler configured' });
+  options.metricsHandler(req, res);
 }
 
 /**
@@ -80,10 +84,9 @@ function route(options: HttpServerOptions, metricsHandler: HttpServerOptions['me
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   checkHttpServerOptions(options);
-  const metricsHandler = options.metricsHandler ?? options.metrics;
   const server = createServer((req, res) => {
     try {
-      route(options, metricsHandler, req, res);
+      route(options, req, res);
     } catch (error) {
       // A failing handler must not take the probe server down with it.
       if (!res.headersSent) json(res, 500, { error: error instanceof Error ? error.message : String(error) });

@@ -6,7 +6,7 @@
 export { createLogger, componentLogger, scrub, REDACTED, REDACT_PATHS } from './logger.js';
 export { startTelemetry, serviceNameFor, otlpUrl, SCOPE } from './sdk.js';
 export { Metrics, LATENCY_BUCKETS_MS, BATCH_SIZE_BUCKETS } from './metrics.js';
-export { Readiness, startHttpServer } from './health.js';
+export { HealthChecks, startHttpServer } from './health.js';
 export {
   extractContext,
   injectContext,
@@ -31,8 +31,8 @@ export {
   type MetricsHandler,
   type Telemetry,
   type HttpServer,
-  type ReadinessCheck,
-  type ReadinessReport,
+  type HealthCheck,
+  type HealthReport,
   type Stage,
   type Outcome,
   type ReleaseKind,

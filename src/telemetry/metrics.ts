@@ -3,9 +3,9 @@
  * Names follow the OTel conventions (dotted, `clipn.` prefix, units in `unit`, no `_total`);
  * Prometheus sees them as e.g. clipn_images_processed_total. OOD rate = ood_flagged / processed.
  */
-import type { Attributes, Counter, Histogram, Meter, ObservableResult, UpDownCounter } from '@opentelemetry/api';
+import type { Counter, Histogram, Meter, ObservableResult, UpDownCounter } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ATTR_MESSAGING_DESTINATION_NAME, ATTR_MESSAGING_DESTINATION_PARTITION_ID } from './semconv.js';
-import type { LagProvider, Outcome, PartitionLag, ReleaseKind, Stage } from './types.js';
+import type { LagProvider, Outcome, ReleaseKind, Stage } from './types.js';
 
 /** Stage latency buckets in ms: 0.5 ms (a cache hit) up to 10 s (a slow fetch). */
 export const LATENCY_BUCKETS_MS: readonly number[] = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
@@ -20,6 +20,7 @@ const UNKNOWN = 'unknown';
 export class Metrics {
   private readonly processed: Counter;
   private readonly failed: Counter;
+  private readonly retried: Counter;
   private readonly oodFlagged: Counter;
   private readonly stageLatency: Histogram;
   private readonly imageLatency: Histogram;
@@ -34,11 +35,9 @@ export class Metrics {
   private readonly trainerPublished: Counter;
   private readonly trainerRefused: Counter;
   private lagProvider: LagProvider | null = null;
-  // Lag pushed through the deprecated consumerLag(); used until a provider is registered.
-  private readonly pushedLag = new Map<string, PartitionLag>();
   // The SDK keeps reporting an attribute set's last value once seen (cumulative temporality),
   // so series that went away are observed as 0 rather than left frozen at a stale value.
-  private readonly lagSeen = new Map<string, Omit<PartitionLag, 'lag'>>();
+  private readonly lagSeen = new Map<string, { topic: string; partition: number }>();
   private readonly labelSetVersions = new Map<string, number>();
   private readonly modelVersions = new Map<string, string>();
   private readonly retiredModels = new Map<string, { model: string; version: string }>();
@@ -47,6 +46,7 @@ export class Metrics {
     const image = '{image}';
     this.processed = meter.createCounter('clipn.images.processed', { unit: image, description: 'Images consumed and settled, by label_set and outcome (tagged, reviewed, dead_lettered)' });
     this.failed = meter.createCounter('clipn.images.failed', { unit: image, description: 'Images sent to the dead-letter topic, by error.type (the ClipnError code)' });
+    this.retried = meter.createCounter('clipn.images.retried', { unit: '{attempt}', description: 'Tries repeated after a retriable failure, by error.type (the ClipnError code)' });
     this.oodFlagged = meter.createCounter('clipn.images.ood_flagged', { unit: image, description: 'Images flagged out-of-distribution, by label_set and rule; OOD rate = ood_flagged / processed' });
     this.stageLatency = meter.createHistogram('clipn.stage.duration', { unit: 'ms', description: 'Latency of one processing stage for one image, by stage', advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_MS] } });
     this.imageLatency = meter.createHistogram('clipn.image.duration', { unit: 'ms', description: 'Latency of one image from consume to produce', advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_MS] } });
@@ -72,7 +72,7 @@ export class Metrics {
   }
 
   private observeLag(r: ObservableResult): void {
-    const rows = this.lagProvider ? this.lagProvider() : this.pushedLag.values();
+    const rows = this.lagProvider ? this.lagProvider() : [];
     const now = new Set<string>();
     for (const l of rows) {
       const key = `${l.topic}\u0000${l.partition}`;
@@ -93,6 +93,11 @@ export class Metrics {
   /** One image dead-lettered with this error code. */
   imageFailed(errorCode: string): void {
     this.failed.add(1, { [ATTR_ERROR_TYPE]: errorCode });
+  }
+
+  /** One image tried again after a retriable failure with this error code. */
+  imageRetried(errorCode: string): void {
+    this.retried.add(1, { [ATTR_ERROR_TYPE]: errorCode });
   }
 
   /** One image flagged OOD under `rule` (e.g. ctw, atd). */
@@ -178,58 +183,5 @@ export class Metrics {
   /** The trainer's gate refused a trained model. */
   trainerReleaseRefused(reason: string): void {
     this.trainerRefused.add(1, { reason });
-  }
-
-  // Older entry points still called by src/stream and src/service; each maps onto the above.
-
-  /** @deprecated Use imageProcessed, oodFlaggedImage and imageFailed. */
-  result(outcome: Outcome, labelSet: string | null, rule: string | null, code?: string): void {
-    this.imageProcessed(outcome, labelSet);
-    if (outcome === 'reviewed') this.oodFlaggedImage(labelSet ?? UNKNOWN, rule ?? UNKNOWN);
-    if (outcome === 'dead_lettered') this.imageFailed(code ?? 'INTERNAL');
-  }
-
-  /** @deprecated Use stageDuration, and imageDuration for 'total'. */
-  stage(stage: Stage | 'total', ms: number): void {
-    if (stage === 'total') this.imageDuration(ms);
-    else this.stageDuration(stage, ms);
-  }
-
-  /** @deprecated Use batchSize. */
-  batch(size: number): void {
-    this.batchSize(size);
-  }
-
-  /** @deprecated Use inFlightChanged. */
-  inFlightDelta(n: number): void {
-    this.inFlightChanged(n);
-  }
-
-  /** @deprecated Use pausedPartitionsChanged. */
-  pausedDelta(n: number): void {
-    this.pausedPartitionsChanged(n);
-  }
-
-  /** @deprecated Use setLagProvider. */
-  consumerLag(topic: string, partition: number, lag: number): void {
-    this.pushedLag.set(`${topic}\u0000${partition}`, { topic, partition, lag });
-  }
-
-  /** @deprecated Use releaseAccepted / releaseRefused. */
-  sideChannel(kind: 'label-set' | 'release', outcome: 'applied' | 'refused'): void {
-    const k: ReleaseKind = kind === 'label-set' ? 'label_set' : 'model';
-    if (outcome === 'applied') this.releaseAccepted(k);
-    else this.releaseRefused(k, UNKNOWN);
-  }
-
-  /** @deprecated Use labelSetInService / modelInService. */
-  serving(_key: string, attrs: Attributes): void {
-    if (typeof attrs.label_set === 'string') this.labelSetInService(attrs.label_set, Number(attrs.version));
-    else if (attrs.model !== undefined) this.modelInService('clipn', String(attrs.model));
-  }
-
-  /** @deprecated Use textCacheLookups. */
-  cacheLookups(hits: number, misses: number): void {
-    this.textCacheLookups(hits, misses);
   }
 }

@@ -3,7 +3,7 @@ import type { Attributes } from '@opentelemetry/api';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ClipnError } from '../errors.js';
-import type { Readiness } from './health.js';
+import type { HealthChecks } from './health.js';
 import { LOG_LEVELS, type LineSink, type LogLevel, type MetricsHandler } from './types.js';
 
 /** Options of {@link createLogger}. */
@@ -50,11 +50,12 @@ export interface HttpServerOptions {
   host: string;
   /** 0 binds an ephemeral port (read it back from the result). */
   port: number;
-  readiness: Readiness;
+  /** What /readyz reports: whether to send traffic (work) here. */
+  readiness: HealthChecks;
+  /** What /healthz reports: whether the process is alive and should not be restarted; none: always ok. */
+  liveness?: HealthChecks | undefined;
   /** Serves GET /metrics; absent or undefined answers 404 there. */
   metricsHandler?: MetricsHandler | undefined;
-  /** @deprecated Old name of `metricsHandler`. */
-  metrics?: MetricsHandler | undefined;
 }
 
 function invalid(field: string, expected: string, got: unknown): ClipnError {

@@ -38,16 +38,16 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** The handle of one readiness check. */
-export interface ReadinessCheck {
+/** The handle of one health check (readiness or liveness). */
+export interface HealthCheck {
   /** The check passes. */
   ready(): void;
-  /** The check fails, with a reason shown by /readyz. */
+  /** The check fails, with a reason shown by /readyz or /healthz. */
   notReady(reason: string): void;
 }
 
-/** The state of every check, as /readyz reports it. */
-export interface ReadinessReport {
+/** The state of every check, as /readyz and /healthz report it. */
+export interface HealthReport {
   /** True when every registered check passes (also when none is registered). */
   ready: boolean;
   /** Failing checks, name -> reason. */

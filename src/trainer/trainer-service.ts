@@ -14,7 +14,7 @@ import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { toClipnError } from '../errors.js';
 import { createKafka, ensureTopics } from '../kafka/index.js';
-import { Readiness, startHttpServer } from '../telemetry/health.js';
+import { HealthChecks, startHttpServer } from '../telemetry/health.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
 import type { HttpServer } from '../telemetry/types.js';
@@ -44,7 +44,7 @@ const RETRY_AFTER_FAILURE_MS = 60_000;
 
 /** The trainer service. */
 export class TrainerService {
-  readonly readiness = new Readiness();
+  readonly readiness = new HealthChecks();
   readonly options: TrainerOptions;
   private store: SampleStore | null = null;
   private consumer: SampleConsumer | null = null;
@@ -80,7 +80,7 @@ export class TrainerService {
   async start(): Promise<void> {
     const modelCheck = this.readiness.register('model', 'loading');
     const groupCheck = this.readiness.register('consumer-group', 'not joined');
-    this.http = await startHttpServer({ host: this.options.http.host, port: this.options.http.port, readiness: this.readiness, ...(this.deps.telemetry?.metricsHandler ? { metrics: this.deps.telemetry.metricsHandler } : {}) });
+    this.http = await startHttpServer({ host: this.options.http.host, port: this.options.http.port, readiness: this.readiness, ...(this.deps.telemetry?.metricsHandler ? { metricsHandler: this.deps.telemetry.metricsHandler } : {}) });
     this.deps.logger.info({ port: this.http.port }, 'health endpoint listening');
     await this.open();
     modelCheck.ready();

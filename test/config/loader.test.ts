@@ -31,7 +31,7 @@ test('defaults load with no file and no environment', () => {
   assert.deepEqual(c.model.executionProviders, ['cpu']);
   assert.equal(c.model.graphOptimization, 'all');
   assert.equal(c.images.maxBytes, 20 * MiB);
-  assert.equal(c.images.background, '#ffffff');
+  assert.deepEqual(c.images.background, { r: 255, g: 255, b: 255 });
   assert.equal(c.images.fetch.allowPrivateNetworks, false);
   assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
   assert.equal(c.kafka.sasl, null);
@@ -95,7 +95,7 @@ test('environment strings are coerced: numbers, booleans, lists, units, nulls, n
   assert.equal(c.processing.deadLetter.maxValueBytes, 512 * 1024);
   assert.equal(c.trainer.schedule, 6 * 3600 * 1000);
   assert.equal(c.trainer.heldOutShare, 0.25);
-  assert.equal(c.images.background, '#00ff00');
+  assert.deepEqual(c.images.background, { r: 0, g: 255, b: 0 });
   assert.equal(c.model.cacheDir, null);
   assert.deepEqual({ ...c.kafka.sasl }, { mechanism: 'scram-sha-512', username: 'svc', password: 'pw' });
   assert.equal(c.processing.review.topK, 3);
@@ -149,10 +149,10 @@ test('values from a file are checked by type, and the message says which file', 
 test('unknown keys are errors listing the known ones, in the file and in CLIPN_<SECTION>__ variables', () => {
   const file = configFile({ processing: { maxBatc: 8 }, kafak: {} });
   const lines = problems(() => loadConfig({ file, env: { CLIPN_KAFKA__BROKERZ: 'a:1' } }));
-  const known = 'maxBatch, maxWaitMs, maxInFlight, delivery, shutdownTimeoutMs, defaultLabelSet, modelName, review, deadLetter';
+  const known = 'maxBatch, maxWaitMs, maxInFlight, delivery, shutdownTimeoutMs, defaultLabelSet, modelName, review, deadLetter, retry, memory, labelSets';
   assert.ok(lines.includes(`processing.maxBatc: unknown setting, expected one of ${known}`), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('kafka.brokerz (CLIPN_KAFKA__BROKERZ): unknown setting, expected one of brokers,')));
-  assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer'));
+  assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer, plugins'));
 });
 
 test('settings that contradict each other are refused', () => {

@@ -119,9 +119,10 @@ test('limits carry the limit and what was got', async () => {
   const img = await solid(50, 40, [1, 2, 3]).png().toBuffer();
   assert.equal((await preprocess(img, spec, { ...limits, maxPixels: 2000 })).width, 50);
   await assert.rejects(preprocess(img, spec, { ...limits, maxPixels: 1999 }), isCode('IMAGE_TOO_MANY_PIXELS'));
-  // A thin strip is small to decode but huge once its short side is S: refused by its resized size.
+  // A thin strip is small to decode but huge once its short side is S: without the crop-first
+  // path for elongated images (maxAspectRatio above its ratio) it is refused by its resized size.
   const strip = await solid(4000, 2, [9, 9, 9]).png().toBuffer();
-  await assert.rejects(preprocess(strip, { ...spec, imageSize: 224 }, { ...limits, maxPixels: 1_000_000 }), (e: unknown) =>
+  await assert.rejects(preprocess(strip, { ...spec, imageSize: 224 }, { ...limits, maxPixels: 1_000_000, maxAspectRatio: 1e6 }), (e: unknown) =>
     isClipnError(e, 'IMAGE_TOO_MANY_PIXELS') && Array.isArray(e.details.resized));
 });
 
@@ -164,3 +165,57 @@ function bombPng(w: number, h: number): Buffer {
   const idat = Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
 }
+
+/** A PNG of busy, high-frequency pixels: any resampling misalignment would show. */
+async function busy(w: number, h: number): Promise<Buffer> {
+  const raw = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 3;
+      raw[i] = (x * 37 + y * 11) % 256;
+      raw[i + 1] = (x * y) % 256;
+      raw[i + 2] = ((x ^ y) * 5) % 256;
+    }
+  }
+  return sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+}
+
+test('elongated strips: only the part around the crop is upscaled, with exactly the pixels of the whole resize', async () => {
+  const spec224: PreprocessSpec = { imageSize: 224, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+  for (const [w, h] of [[30, 400], [400, 30], [17, 250], [10, 2000]] as const) {
+    const bytes = await busy(w, h);
+    const part = await preprocess(bytes, spec224, { ...limits, maxAspectRatio: 10 });
+    const whole = await preprocess(bytes, spec224, { ...limits, maxAspectRatio: 1e6 });
+    assert.deepEqual(part.tensor, whole.tensor, `${w}x${h}`);
+  }
+});
+
+test('a 10x7970 strip under the default limits: cropped first, decoding holds under 2 MB instead of ~120 MB of resized strip', async () => {
+  const spec224: PreprocessSpec = { imageSize: 224, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+  const defaults = { maxBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 };
+  for (const [w, h] of [[10, 7970], [7970, 10]] as const) {
+    const bytes = await busy(w, h);
+    const estimates: number[] = [];
+    const { tensor } = await preprocess(bytes, spec224, defaults, { beforeDecode: async (e) => void estimates.push(e.bytes) });
+    assert.equal(tensor.length, 3 * 224 * 224);
+    // What decoding holds is small: the strip itself and a few hundred rows of the crop's part.
+    assert.equal(estimates.length, 1);
+    assert.ok(estimates[0]! < 2_000_000, `estimate ${estimates[0]} bytes`);
+    await assert.rejects(preprocess(bytes, spec224, { ...defaults, elongated: 'refuse' }), (e: unknown) => isClipnError(e, 'IMAGE_ASPECT_UNSUPPORTED') && /797\.0:1/.test((e as Error).message));
+    // Without the crop-first path the same image is resized whole: 224x178528, just under maxPixels.
+    const whole: number[] = [];
+    await preprocess(bytes, spec224, { ...defaults, maxAspectRatio: 1e6 }, { beforeDecode: async (e) => void whole.push(e.bytes) });
+    assert.ok(whole[0]! > 100_000_000, `whole-strip estimate ${whole[0]} bytes`);
+  }
+});
+
+test('beforeDecode sees the header estimate before any pixel is decoded, and a refusal there stops the decode', async () => {
+  const bytes = await solid(300, 200, [10, 20, 30]).png().toBuffer();
+  const seen: Array<{ width: number; height: number; bytes: number }> = [];
+  await preprocess(bytes, spec, limits, { beforeDecode: async (e) => void seen.push(e) });
+  assert.equal(seen.length, 1);
+  assert.deepEqual([seen[0]!.width, seen[0]!.height], [300, 200]);
+  assert.ok(seen[0]!.bytes >= 300 * 200 * 3, `estimate ${seen[0]!.bytes}`);
+  const stop = new Error('budget');
+  await assert.rejects(preprocess(bytes, spec, limits, { beforeDecode: async () => Promise.reject(stop) }), (e: unknown) => e !== undefined);
+});

@@ -6,7 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { imageOptions, resolveImage, resolveUri, type ImageOptionsInput } from '../../src/images/index.js';
+import { imageOptions, resolveImage, type ImageOptionsInput, type ResolveOptions } from '../../src/images/index.js';
+
+/** The bytes of a URI source. */
+const resolveUri = async (uri: string, options: Parameters<typeof resolveImage>[1], resolveOptions?: ResolveOptions): Promise<Buffer> => (await resolveImage({ kind: 'uri', uri }, options, resolveOptions)).bytes;
 import { isClipnError, type ErrorCode } from '../../src/errors.js';
 
 /** An HTTP server on 127.0.0.1 for one test; `close` also drops connections it left open. */

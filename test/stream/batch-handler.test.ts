@@ -66,3 +66,17 @@ test('no free slots pauses the partition until work drains', async () => {
   assert.deepEqual(log, ['pause', 'resume', 'deliver 1 commit 1', 'resolve 0']);
   assert.equal(slots.inUse, 0);
 });
+
+test('a chunk interrupted by shutdown is neither delivered nor committed; other failures surface', async () => {
+  const { ClipnError } = await import('../../src/errors.js');
+  const log: string[] = [];
+  const interrupted = async (m: KafkaMessage): Promise<OutputRecord[]> => {
+    if (m.offset === '13') throw new ClipnError('INTERRUPTED', 'shutdown');
+    return echo(m);
+  };
+  const handler = createBatchHandler(interrupted, recordingDelivery(log), new Slots(100), { maxChunk: 2, heartbeatIntervalMs: 1000 });
+  await handler(payload([10, 11, 12, 13, 14], log));
+  assert.deepEqual(log, ['deliver 2 commit 12', 'resolve 11']);
+  const broken = async (): Promise<OutputRecord[]> => Promise.reject(new Error('a bug'));
+  await assert.rejects(createBatchHandler(broken, recordingDelivery([]), new Slots(100), { maxChunk: 2, heartbeatIntervalMs: 1000 })(payload([1], [])), /a bug/);
+});

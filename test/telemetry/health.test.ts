@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { ClipnError } from '../../src/errors.js';
-import { Readiness, startHttpServer } from '../../src/telemetry/health.js';
+import { HealthChecks, startHttpServer } from '../../src/telemetry/health.js';
 
 async function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
@@ -19,20 +19,40 @@ function counterValue(text: string, name: string): number | null {
 const isConfigInvalid = (pattern: RegExp) => (e: unknown) => e instanceof ClipnError && e.code === 'CONFIG_INVALID' && pattern.test(e.message);
 
 test('/healthz answers while the process is alive, on an ephemeral port', async () => {
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new Readiness() });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new HealthChecks() });
   try {
     assert.ok(server.port > 0);
     const r = await get(server.port, '/healthz');
     assert.equal(r.status, 200);
-    assert.deepEqual(JSON.parse(r.body), { status: 'ok' });
+    assert.deepEqual(JSON.parse(r.body), { status: 'ok', passing: [] });
     assert.equal(r.headers['content-type'], 'application/json');
   } finally {
     await server.close();
   }
 });
 
+test('/healthz fails with the failing liveness checks and their reasons, and recovers', async () => {
+  const liveness = new HealthChecks();
+  const loop = liveness.register('event-loop');
+  const consumer = liveness.register('consumer');
+  loop.ready();
+  consumer.ready();
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new HealthChecks(), liveness });
+  try {
+    assert.equal((await get(server.port, '/healthz')).status, 200);
+    consumer.notReady('crashed 6 times in 300 s; not restarting');
+    const r = await get(server.port, '/healthz');
+    assert.equal(r.status, 503);
+    assert.deepEqual(JSON.parse(r.body), { status: 'unhealthy', failing: { consumer: 'crashed 6 times in 300 s; not restarting' }, passing: ['event-loop'] });
+    consumer.ready();
+    assert.equal((await get(server.port, '/healthz')).status, 200);
+  } finally {
+    await server.close();
+  }
+});
+
 test('/readyz is 503 naming the failing checks until every check is ready, then 200', async () => {
-  const readiness = new Readiness();
+  const readiness = new HealthChecks();
   const model = readiness.register('model', 'loading');
   const labels = readiness.register('label-set:default');
   const group = readiness.register('consumer-group', 'not joined');
@@ -67,7 +87,7 @@ test('/metrics serves the Prometheus text of the exporter, and the counter moves
   const exporter = new PrometheusExporter({ preventServerStart: true });
   const provider = new MeterProvider({ readers: [exporter] });
   const counter = provider.getMeter('t').createCounter('clipn.test.things', { description: 'things' });
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new Readiness(), metricsHandler: (req, res) => exporter.getMetricsRequestHandler(req, res) });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new HealthChecks(), metricsHandler: (req, res) => exporter.getMetricsRequestHandler(req, res) });
   try {
     counter.add(2);
     const first = await get(server.port, '/metrics');
@@ -83,7 +103,7 @@ test('/metrics serves the Prometheus text of the exporter, and the counter moves
 });
 
 test('unknown paths are 404, other methods 405, /metrics without a handler 404', async () => {
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new Readiness() });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new HealthChecks() });
   try {
     const missing = await get(server.port, '/nope');
     assert.equal(missing.status, 404);
@@ -105,7 +125,7 @@ test('a throwing metrics handler answers 500 and the server keeps serving', asyn
   const server = await startHttpServer({
     host: '127.0.0.1',
     port: 0,
-    readiness: new Readiness(),
+    readiness: new HealthChecks(),
     metricsHandler: () => {
       throw new Error('collector exploded');
     },
@@ -121,7 +141,7 @@ test('a throwing metrics handler answers 500 and the server keeps serving', asyn
 });
 
 test('close() resolves while a client holds a keep-alive connection, and twice', async () => {
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new Readiness() });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new HealthChecks() });
   const agentRes = await new Promise<number>((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path: '/healthz', headers: { connection: 'keep-alive' } }, (res) => {
       res.resume();
@@ -139,7 +159,7 @@ test('close() resolves while a client holds a keep-alive connection, and twice',
 });
 
 test('bad host/port and a port in use are refused with CONFIG_INVALID', async () => {
-  const readiness = new Readiness();
+  const readiness = new HealthChecks();
   await assert.rejects(startHttpServer({ host: '127.0.0.1', port: 70000, readiness }), isConfigInvalid(/telemetry\.http\.port.*0\.\.65535.*70000/));
   await assert.rejects(startHttpServer({ host: '127.0.0.1', port: 1.5, readiness }), isConfigInvalid(/telemetry\.http\.port/));
   await assert.rejects(startHttpServer({ host: '', port: 0, readiness }), isConfigInvalid(/telemetry\.http\.host/));
@@ -152,7 +172,7 @@ test('bad host/port and a port in use are refused with CONFIG_INVALID', async ()
 });
 
 test('readiness check names must be new and non-empty', () => {
-  const readiness = new Readiness();
+  const readiness = new HealthChecks();
   assert.equal(readiness.isReady(), true, 'no checks: ready');
   readiness.register('model');
   assert.equal(readiness.isReady(), false);

@@ -163,24 +163,13 @@ test('releases, text cache and trainer counters', async () => {
   await provider.shutdown();
 });
 
-test('the older entry points land on the same instruments', async () => {
+test('retries are counted by error code', async () => {
   const { metrics, read, provider } = await setup();
-  metrics.result('reviewed', 'default', 'ctw');
-  metrics.result('dead_lettered', null, null, 'INFERENCE_FAILED');
-  metrics.stage('score', 2);
-  metrics.stage('total', 20);
-  metrics.consumerLag('images', 2, 9);
-  metrics.sideChannel('release', 'refused');
-  metrics.serving('label-set:default', { label_set: 'default', version: '5' });
+  metrics.imageRetried('IMAGE_FETCH_TIMEOUT');
+  metrics.imageRetried('IMAGE_FETCH_TIMEOUT');
+  metrics.imageRetried('INFERENCE_FAILED');
   const d = await read();
-  assert.equal(value(d, 'clipn.images.processed', { label_set: 'default', outcome: 'reviewed' }), 1);
-  assert.equal(value(d, 'clipn.images.ood_flagged', { label_set: 'default', rule: 'ctw' }), 1);
-  assert.equal(value(d, 'clipn.images.failed', { 'error.type': 'INFERENCE_FAILED' }), 1);
-  assert.equal(histogram(d, 'clipn.stage.duration', { stage: 'score' })!.count, 1);
-  assert.equal(histogram(d, 'clipn.stage.duration', { stage: 'total' }), null, 'total is not a stage');
-  assert.equal(histogram(d, 'clipn.image.duration')!.sum, 20);
-  assert.equal(value(d, 'clipn.consumer.lag', { 'messaging.destination.partition.id': '2' }), 9);
-  assert.equal(value(d, 'clipn.releases.refused', { kind: 'model' }), 1);
-  assert.equal(value(d, 'clipn.label_set.version', { label_set: 'default' }), 5);
+  assert.equal(value(d, 'clipn.images.retried', { 'error.type': 'IMAGE_FETCH_TIMEOUT' }), 2);
+  assert.equal(value(d, 'clipn.images.retried', { 'error.type': 'INFERENCE_FAILED' }), 1);
   await provider.shutdown();
 });

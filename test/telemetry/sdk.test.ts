@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { ClipnError } from '../../src/errors.js';
-import { Readiness, startHttpServer } from '../../src/telemetry/health.js';
+import { HealthChecks, startHttpServer } from '../../src/telemetry/health.js';
 import { otlpUrl, serviceNameFor, startTelemetry } from '../../src/telemetry/sdk.js';
 
 const run = promisify(execFile);
@@ -46,7 +46,7 @@ const isError = (code: string, pattern: RegExp) => (e: unknown) => e instanceof 
 test('spans reach the given exporter with the configured service name; /metrics shows a counter moving', async () => {
   const memory = new InMemorySpanExporter();
   const telemetry = startTelemetry({ serviceName: 'clipn-test', traceExporter: memory, resourceAttributes: { 'deployment.environment.name': 'test' }, env: {} });
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new Readiness(), metricsHandler: telemetry.metricsHandler });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new HealthChecks(), metricsHandler: telemetry.metricsHandler });
   try {
     const span = telemetry.tracer.startSpan('work');
     // The SDK registered a context manager: the span is active inside context.with.
@@ -172,7 +172,7 @@ test('bad options are refused with CONFIG_INVALID; prometheus: false serves no m
   assert.throws(() => startTelemetry({ serviceName: 's', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' } }), isError('CONFIG_INVALID', /OTEL_EXPORTER_OTLP_ENDPOINT/));
 
   const telemetry = startTelemetry({ serviceName: 's', prometheus: false, env: {} });
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new Readiness(), metricsHandler: telemetry.metricsHandler });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, readiness: new HealthChecks(), metricsHandler: telemetry.metricsHandler });
   try {
     const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
     assert.equal(res.status, 404);

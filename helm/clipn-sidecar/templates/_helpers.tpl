@@ -113,6 +113,7 @@ app.kubernetes.io/part-of: clipn-sidecar
     "delivery" $v.processing.delivery
     "shutdownTimeoutMs" $v.processing.shutdownTimeoutMs
     "defaultLabelSet" $v.processing.defaultLabelSet
+    "memory" (dict "maxInFlightBytes" $v.processing.maxInFlightBytes)
     "modelName" $v.model.name)
   "telemetry" (dict
     "serviceName" (default (include "clipn-sidecar.fullname" .) $v.telemetry.otel.serviceName)

@@ -32,6 +32,8 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
       name: {{ $v.kafka.sasl.existingSecret }}
       key: {{ $v.kafka.sasl.passwordKey }}
 {{- end }}
+- name: UV_THREADPOOL_SIZE
+  value: {{ $v.processing.uvThreadpoolSize | quote }}
 - name: OTEL_SERVICE_NAME
   value: {{ default (include "clipn-sidecar.fullname" .) $v.telemetry.otel.serviceName | quote }}
 {{- with $v.telemetry.otel.endpoint }}

@@ -17,13 +17,15 @@ export function register(program: Command): void {
       const otel = startTelemetry({ serviceName: config.telemetry.serviceName, otlpEndpoint: config.telemetry.otlpEndpoint });
       const telemetry = { tracer: otel.tracer, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler };
       const sidecar = new Sidecar({ config, logger, root, telemetry });
-      handleShutdown({
+      const shutdown = handleShutdown({
         logger,
         message: 'shutting down: finishing in-flight work',
         fields: { deadlineMs: config.processing.shutdownTimeoutMs },
         stop: () => sidecar.stop(),
         flush: () => otel.shutdown(),
       });
+      // A consumer that crashed past its restarts: exit non-zero so the orchestrator restarts the pod.
+      void sidecar.fatal.then((error) => shutdown.fail(error));
       try {
         await sidecar.start();
       } catch (error) {

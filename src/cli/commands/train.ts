@@ -26,7 +26,7 @@ export function register(program: Command): void {
       const otel = startTelemetry({ serviceName: `${config.telemetry.serviceName}-trainer`, otlpEndpoint: config.telemetry.otlpEndpoint });
       const telemetry = { tracer: otel.tracer, meter: otel.meter, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler };
       const trainer = new TrainerService({ config, logger, root, telemetry });
-      const stopping = handleShutdown({
+      const { stopping } = handleShutdown({
         logger,
         message: 'shutting down: stopping the consumer and any kernel run',
         stop: () => trainer.stop(),

@@ -13,13 +13,23 @@ function toMessage(r: TestRecord): Message {
   return { key: r.key ?? null, value: r.value, headers: r.headers ?? {}, ...(r.partition === undefined ? {} : { partition: r.partition }) };
 }
 
-/** Sends the records in order (batches of 200, acks=all) and returns when all are acknowledged. */
+const size = (r: TestRecord): number => (r.value?.length ?? 0) + (r.key?.length ?? 0) + 64;
+
+/**
+ * Sends the records in order (sends of at most 200 records and, past the first record, 512 KiB,
+ * so large values stay within a topic's max.message.bytes; acks=all) and returns when all are
+ * acknowledged.
+ */
 export async function produce(kafka: Kafka, topic: string, records: readonly TestRecord[]): Promise<void> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
-    for (let i = 0; i < records.length; i += 200) {
-      await producer.send({ topic, acks: -1, messages: records.slice(i, i + 200).map(toMessage) });
+    for (let i = 0; i < records.length; ) {
+      let end = i + 1;
+      let bytes = size(records[i]!);
+      while (end < records.length && end - i < 200 && bytes + size(records[end]!) <= 512 * 1024) bytes += size(records[end++]!);
+      await producer.send({ topic, acks: -1, messages: records.slice(i, end).map(toMessage) });
+      i = end;
     }
   } finally {
     await producer.disconnect();

@@ -6,7 +6,12 @@ import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../../src/config/index.js';
 import { Sidecar } from '../../../src/service/sidecar.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
-import { BROKERS, uniqueName } from './kafka.js';
+import type { Kafka } from 'kafkajs';
+import { labelSetRecord, parseLabelSet } from '../../../src/clipn/index.js';
+import { createCodec } from '../../../src/codec/index.js';
+import assert from 'node:assert/strict';
+import { BROKERS, produce, uniqueName, until } from './kafka.js';
+import { httpStatus, loggedPort } from './process-probe.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 
@@ -87,4 +92,50 @@ export function demoImages(): Array<{ file: string; bytes: Buffer; ood: boolean 
     }
   }
   return out;
+}
+
+/** A label set as the label-set topic carries it, keyed by its id. */
+export interface TestLabelSet {
+  id: string;
+  labels: string[];
+  version?: number;
+  rule?: string;
+  params?: Record<string, string>;
+  thresholds?: { ctwLogOdds: number | null; atdLogOdds: number | null } | null;
+  templates?: string[] | null;
+}
+
+/** Produces a label set record to `topic` (key = its id). */
+export async function putLabelSet(kafka: Kafka, topic: string, ls: TestLabelSet): Promise<void> {
+  const value = await createCodec({ registryUrl: null }).encode(
+    'LabelSet',
+    labelSetRecord(parseLabelSet({ id: ls.id, version: ls.version ?? 1, labels: ls.labels, templates: ls.templates ?? null, routing: { rule: ls.rule ?? 'atd', params: ls.params ?? {} }, thresholds: ls.thresholds ?? null })),
+  );
+  await produce(kafka, topic, [{ key: ls.id, value }]);
+}
+
+/** A running `clipn serve` child and its health port. */
+export type ServeProcess = ReturnType<typeof spawnServe> & { port: number };
+
+/** Spawns `clipn serve` and resolves once its /readyz answers 200 (info logs: the line naming the port). */
+export async function startServe(env: Record<string, string>, timeoutMs = 90_000): Promise<ServeProcess> {
+  const serve = spawnServe({ ...env, CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
+  let port: number | null = null;
+  try {
+    await until('the sidecar ready', async () => {
+      if (serve.child.exitCode !== null) throw new Error(`serve exited with ${serve.child.exitCode}:\n${serve.output().slice(-3000)}`);
+      port ??= loggedPort(serve.output());
+      return port !== null && (await httpStatus(port, '/readyz', 1000)) === 200;
+    }, timeoutMs, 200);
+  } catch (error) {
+    serve.child.kill('SIGKILL');
+    throw error;
+  }
+  return { ...serve, port: port! };
+}
+
+/** SIGTERM, and asserts a clean exit (0) within the process's own shutdown deadline. */
+export async function stopServe(serve: ReturnType<typeof spawnServe>): Promise<void> {
+  if (serve.child.exitCode === null) serve.child.kill('SIGTERM');
+  assert.equal(await serve.exited, 0, `serve exits 0 on SIGTERM; output:\n${serve.output().slice(-3000)}`);
 }
