@@ -211,7 +211,9 @@ const trainer = z
     httpPort: int(0, 65535).default(9465).describe('Port of the trainer\'s /healthz, /readyz and /metrics server on telemetry.http.host (0: any free port).'),
     kernel: z
       .strictObject({
-        mode: oneOf(['prompts', 'no-tower']).default('prompts').describe('prompts: train the "no" prompts (inline releases); no-tower: the whole no tower too (releases by artifact).'),
+        mode: oneOf(['prompts', 'no-tower'])
+          .default('no-tower')
+          .describe('no-tower: the whole no tower and its prompts (releases by artifact: the sidecar loads them only with model.releaseArtifactRoot set to this trainer\'s artifact store); prompts: the "no" prompts only (inline releases; learns far less, training/EXPERIMENTS.md).'),
         epochs: int(1).default(30).describe('Training epochs per run.'),
         lr: fraction(0, 1, true).default(1e-3).describe('Learning rate.'),
         batch: int(2).default(64).describe('Samples per training batch.'),
