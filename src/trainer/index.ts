@@ -13,7 +13,7 @@ export { runKernel, verifyOutput, kernelArgs, stopLeftoverKernel, type KernelOut
 export { decide, gateMetrics, lineageMetrics, type GateMargins, type HeldOutScores } from './gate.js';
 export { evaluateClassifier, evaluateRegression } from './evaluator.js';
 export { conceptsOf, regressionLineage, regressionMetrics, regressionReasons, type ConceptMetrics, type RegressionMetrics, type SourceScores } from './regression-gate.js';
-export { bundlePart, heldOutDirOf, reviewedPart, UNNAMED_CONCEPT, type RegressionPart } from './regression-set.js';
+export { bundlePart, decodeEmbedding, heldOutDirOf, reviewedPart, UNNAMED_CONCEPT, type RegressionPart } from './regression-set.js';
 export { ReleaseHistory, historyDir, nextVersion, releaseFromJson, releaseToJson, type StoredRelease } from './release-history.js';
 export { latestLabelSets, latestRelease, publishRelease, servingPrompt, type ServingPrompt } from './release-channel.js';
 export { TrainerMetrics } from './trainer-metrics.js';

@@ -108,13 +108,20 @@ export async function bundlePart(classifier: ClipnClassifier, dir: string, cache
   const truth: string[] = [];
   const concepts = new Map<string, Float32Array[]>();
   for (const e of entries) {
-    const embedding = new Float32Array(Buffer.from(e.embedding, 'base64').buffer.slice(0));
+    const embedding = decodeEmbedding(e.embedding);
     if (e.kind === 'id') {
       ids.push(embedding);
       truth.push(e.name);
     } else concepts.set(e.name, [...(concepts.get(e.name) ?? []), embedding]);
   }
   return { source: 'bundle', id: { embeddings: ids, truth }, concepts };
+}
+
+/** A cached embedding (base64 of float32 bytes) as its own Float32Array. */
+export function decodeEmbedding(base64: string): Float32Array {
+  // Copied out: a small Buffer is a view into Node's shared pool, not an ArrayBuffer of its own.
+  const bytes = Buffer.from(base64, 'base64');
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
 /** Image files under <dir>/<kind>/<name>/ (any depth), relative to dir, sorted; name = the first folder. */

@@ -156,11 +156,19 @@ async function reviewRound(images: Image[]): Promise<Array<{ key: string; value:
   for (const img of images) byId.set(img.id, img);
   const ids = new Set(images.map((i) => i.id));
   await produce(kafka, topics.input, inputs(images, '', true));
-  const mine = async () => (await reviewed()).filter((r) => ids.has(r.id));
+  // By id: a collector that rejoins its group may read a record twice.
+  const mine = async () => [...new Map((await reviewed()).filter((r) => ids.has(r.id)).map((r) => [r.id, r])).values()];
   await until(`${images.length} review items`, async () => (await mine()).length >= images.length, 120_000);
   const items = await mine();
   reviewItems.push(...items);
   return items;
+}
+
+const resultsSoFar: Array<Awaited<ReturnType<typeof decodeResult>>> = [];
+/** Every result so far, decoded once each. */
+async function decodedResults(): Promise<typeof resultsSoFar> {
+  for (const m of results.messages.slice(resultsSoFar.length)) resultsSoFar.push(await decodeResult(m));
+  return resultsSoFar;
 }
 
 const reviewedSoFar: Array<{ key: string; value: Buffer; id: string }> = [];
@@ -172,24 +180,43 @@ async function reviewed(): Promise<typeof reviewedSoFar> {
 
 /** Per-concept ATD AUROC and ID accuracy of the bundle's held-out images through the sidecar. */
 async function measure(name: string, version: string): Promise<Record<string, number>> {
-  const prefix = `${name}-`;
-  const before = results.messages.length;
+  const prefix = `${name.replace(/\W+/g, '-')}-`;
   await produce(kafka, topics.input, inputs(heldOut, prefix, false));
-  await results.waitFor(`${heldOut.length} held-out results (${name})`, (ms) => ms.length >= before + heldOut.length, 120_000);
-  const mine = (await Promise.all(results.messages.slice(before).map(decodeResult))).filter((r) => r.id.startsWith(prefix));
-  assert.equal(mine.length, heldOut.length);
-  assert.deepEqual([...new Set(mine.map((r) => r.model.promptVersion))], [version], `${name}: scored by ${version}`);
+  // By id, as review items: a record read twice counts once.
+  const mine = async () => [...new Map((await decodedResults()).filter((r) => r.id.startsWith(prefix)).map((r) => [r.id, r])).values()];
+  await until(`${heldOut.length} held-out results (${name})`, async () => (await mine()).length >= heldOut.length, 120_000);
+  const scored = await mine();
+  assert.deepEqual([...new Set(scored.map((r) => r.model.promptVersion))], [version], `${name}: scored by ${version}`);
   const truth = new Map(heldOut.map((h) => [`${prefix}${h.id}`, h]));
-  const idResults = mine.filter((r) => !truth.get(r.id)!.ood);
+  const idResults = scored.filter((r) => !truth.get(r.id)!.ood);
   const id = idResults.map((r) => r.scores.atdLogOdds);
   const out: Record<string, number> = { idAccuracy: idResults.filter((r) => r.label === truth.get(r.id)!.shape).length / idResults.length };
-  for (const c of CONCEPTS) out[c] = mannWhitney(id, mine.filter((r) => truth.get(r.id)!.ood && truth.get(r.id)!.shape === c).map((r) => r.scores.atdLogOdds));
+  for (const c of CONCEPTS) out[c] = mannWhitney(id, scored.filter((r) => truth.get(r.id)!.ood && truth.get(r.id)!.shape === c).map((r) => r.scores.atdLogOdds));
   measured[name] = out;
   process.stdout.write(`${name} (${version}): ${Object.entries(out).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}\n`);
   return out;
 }
 
 const change = (a: Record<string, number>, b: Record<string, number>, k: string): string => `${k} ${(b[k]! - a[k]!) >= 0 ? '+' : ''}${(b[k]! - a[k]!).toFixed(4)}`;
+
+/** Records on a topic (sum of its partitions' end offsets). */
+async function recordCount(topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Decides every item of a round truthfully and checks the decisions are on the topic. */
+async function decideAll(items: ReadonlyArray<{ id: string }>): Promise<void> {
+  const before = await recordCount(topics.decisions);
+  await produce(kafka, topics.decisions, await Promise.all(items.map((r) => decision(r.id, byId.get(r.id)!))));
+  assert.equal(await recordCount(topics.decisions), before + items.length, `${items.length} decisions written`);
+  process.stdout.write(`${items.length} decisions written\n`);
+}
 
 /** Runs `clipn train --once`; returns its exit code and its summary line. */
 async function trainOnce(env: Record<string, string>, name: string): Promise<{ code: number | null; summary: Record<string, any>; output: string }> {
@@ -213,7 +240,7 @@ let firstVersion = '';
 test('60 reviewed crescents: held-out crescent ATD AUROC rises by at least 0.04; arrow, heart and ID accuracy drop by at most 1 point', { timeout: 900_000 }, async () => {
   const base = await measure('base', MANIFEST.prompt.version);
   const items = await reviewRound([...render('id', 10, 101, 'r1'), ...render('ood', 60, 102, 'r1', 'crescent')]);
-  await produce(kafka, topics.decisions, await Promise.all(items.map((r) => decision(r.id, byId.get(r.id)!))));
+  await decideAll(items);
   env1 = trainerEnv(topics, join(work, 'samples'));
   const releases = await collect(kafka, topics.modelReleases);
   try {
@@ -244,7 +271,7 @@ test('60 reviewed crescents: held-out crescent ATD AUROC rises by at least 0.04;
 test('a second run on hearts starts from the serving release and keeps the crescent gain within 1 point', { timeout: 900_000 }, async () => {
   assert.ok(firstVersion, 'the crescent run published');
   const items = await reviewRound([...render('id', 10, 105, 'r2'), ...render('ood', 60, 103, 'r2', 'heart')]);
-  await produce(kafka, topics.decisions, await Promise.all(items.map((r) => decision(r.id, byId.get(r.id)!))));
+  await decideAll(items);
   const releases = await collect(kafka, topics.modelReleases);
   try {
     const run = await trainOnce(env1, 'heart run');
