@@ -95,6 +95,13 @@ class Keep:
       the label set's heads when there are heads, else against the batch's captions.
     lora_rank: > 0 trains rank-r adapters on the no tower's matrices (merged when training ends)
       plus the prompts, instead of every `_no` parameter (no-tower mode only).
+    distill_on: "score" distils the served ATD log-odds, "logits" the raw no-logits.
+    jitter, jitter_sigma: that many noisy copies (noise norm about sigma) of each ID image join the
+      score distillation, anchoring the neighbourhood of the reviewed ID images too.
+    served_form, rank_margin: "logistic" (per image) or "ranking" (per ID/OOD pair, with that margin).
+    head_l2: weight of the squared distance of the label set's no heads to their start.
+    id_margin: the log-odds the logistic served loss asks of ID images.
+    Experiments only (training/EXPERIMENTS.md) set the fields without a kernel flag.
     """
 
     clipn: float = 1.0
