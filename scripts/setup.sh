@@ -13,9 +13,13 @@ npm ci --no-audit --no-fund
 
 echo "== Python venv (training/)"
 python=${PYTHON:-python3}
-[ -x training/.venv/bin/python ] || "$python" -m venv training/.venv
-training/.venv/bin/pip install --quiet --upgrade pip==26.3
-training/.venv/bin/pip install --quiet -e 'training[test]'
+venv=${CLIPN_VENV:-training/.venv}
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+# Every package pinned with its sha256 (training/requirements-test.lock, from scripts/lock-python.sh):
+# pip refuses anything unpinned or whose file does not match. The kernel itself comes last,
+# without dependencies and with the locked setuptools as its build backend.
+"$venv/bin/pip" install --quiet --require-hashes -r training/requirements-test.lock
+"$venv/bin/pip" install --quiet --no-deps --no-build-isolation -e training
 
 echo "== Kafka broker artifacts"
 bash scripts/kafka.sh fetch

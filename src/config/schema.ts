@@ -79,6 +79,9 @@ const kafka = z
     groupId: text().default('clipn-sidecar').describe('Consumer group of the input topics (side channels use <groupId>-labels and -releases).'),
     ssl: bool().default(false).describe('Connect with TLS.'),
     sasl: nullable(sasl).default(null).describe('SASL credentials: null, or {mechanism, username, password}.'),
+    allowPlaintextSasl: bool()
+      .default(false)
+      .describe('Allow SASL without TLS (kafka.ssl false): the credentials (PLAIN sends the password as is) and every record travel in clear. Off: such a config is refused at start-up.'),
     connectionTimeoutMs: duration(1).default(10_000).describe('Limit on connecting to a broker, in milliseconds.'),
     requestTimeoutMs: duration(1).default(30_000).describe('Limit on one Kafka request, in milliseconds.'),
     partitionsConsumedConcurrently: int(1).default(8).describe('Input partitions processed at the same time.'),
@@ -275,9 +278,23 @@ const plugins = z
   })
   .prefault({});
 
+const trust = z
+  .strictObject({
+    publicKeys: list(text(), false)
+      .default([])
+      .describe('Trusted Ed25519 public keys of the side channels: each a PEM key, the base64 of its 32 raw bytes, or a file or folder of them (a mounted Secret). Set, unsigned or wrongly signed label sets and releases are refused, versions must increase (a release may go back only as a signed rollback); empty, records are not verified (a warning at start-up).'),
+    signingKey: nullable(text())
+      .default(null)
+      .describe('Ed25519 private key (PKCS#8 PEM, inline or a file) that signs the releases the trainer publishes and what clipn labels put and clipn models rollback publish; null signs nothing (clipn keys generate makes a pair).'),
+    maxArtifactBytes: bytes(1)
+      .default(2 * 1024 * MiB)
+      .describe('Largest no-tower graph a release may declare, in bytes: checked, with the file\'s size on disk, before anything is read.'),
+  })
+  .prefault({});
+
 /** The whole configuration, with cross-setting checks. */
 export const configSchema = z
-  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer, plugins })
+  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer, plugins, trust })
   .superRefine((c, ctx) => {
     const t = c.kafka.topics;
     const outputs = new Map([
@@ -299,6 +316,9 @@ export const configSchema = z
     }
     if (c.processing.maxInFlight < c.processing.maxBatch) {
       ctx.addIssue({ code: 'custom', path: ['processing', 'maxInFlight'], input: c.processing.maxInFlight, message: `expected at least processing.maxBatch (${c.processing.maxBatch})` });
+    }
+    if (c.kafka.sasl !== null && !c.kafka.ssl && !c.kafka.allowPlaintextSasl) {
+      ctx.addIssue({ code: 'custom', path: ['kafka', 'ssl'], input: c.kafka.ssl, message: `expected true with kafka.sasl (${c.kafka.sasl.mechanism}): SASL without TLS sends the credentials and records in clear (set kafka.allowPlaintextSasl to allow)` });
     }
     const providers = c.model.executionProviders;
     if (new Set(providers).size !== providers.length) {

@@ -152,7 +152,15 @@ test('unknown keys are errors listing the known ones, in the file and in CLIPN_<
   const known = 'maxBatch, maxWaitMs, maxInFlight, delivery, shutdownTimeoutMs, defaultLabelSet, modelName, review, deadLetter, retry, memory, labelSets';
   assert.ok(lines.includes(`processing.maxBatc: unknown setting, expected one of ${known}`), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('kafka.brokerz (CLIPN_KAFKA__BROKERZ): unknown setting, expected one of brokers,')));
-  assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer, plugins'));
+  assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer, plugins, trust'));
+});
+
+test('SASL without TLS is refused unless kafka.allowPlaintextSasl says so', () => {
+  const sasl = { CLIPN_KAFKA__SASL__MECHANISM: 'plain', CLIPN_KAFKA__SASL__USERNAME: 'svc', CLIPN_KAFKA__SASL__PASSWORD: 'pw' };
+  const lines = problems(() => loadConfig({ env: sasl }));
+  assert.ok(lines.some((l) => l.startsWith('kafka.ssl: expected true with kafka.sasl (plain): SASL without TLS sends the credentials and records in clear')), lines.join('\n'));
+  assert.equal(loadConfig({ env: { ...sasl, CLIPN_KAFKA__SSL: 'true' } }).kafka.sasl?.mechanism, 'plain');
+  assert.equal(loadConfig({ env: { ...sasl, CLIPN_KAFKA__ALLOW_PLAINTEXT_SASL: 'true' } }).kafka.allowPlaintextSasl, true);
 });
 
 test('settings that contradict each other are refused', () => {

@@ -100,6 +100,7 @@ app.kubernetes.io/part-of: clipn-sidecar
     "clientId" $v.kafka.clientId
     "groupId" $v.kafka.groupId
     "ssl" $v.kafka.tls.enabled
+    "allowPlaintextSasl" $v.kafka.allowPlaintextSasl
     "topics" $v.kafka.topics)
   "model" (dict
     "dir" (include "clipn-sidecar.modelDir" .)
@@ -131,6 +132,9 @@ app.kubernetes.io/part-of: clipn-sidecar
 {{- if $v.trainer.artifactStore -}}
 {{- $_ := set $cfg.trainer "artifactStore" $v.trainer.artifactStore -}}
 {{- end -}}
+{{- if $v.trust.publicKeysSecret -}}
+{{- $_ := set $cfg "trust" (dict "publicKeys" (list "/etc/clipn-trust/public")) -}}
+{{- end -}}
 {{- mustMergeOverwrite $cfg (deepCopy $v.extraConfig) | toPrettyJson -}}
 {{- end -}}
 
@@ -139,6 +143,9 @@ app.kubernetes.io/part-of: clipn-sidecar
 {{- $v := .values -}}
 {{- if and $v.kafka.sasl.enabled (not $v.kafka.sasl.existingSecret) -}}
 {{- fail "kafka.sasl.existingSecret: expected the name of a Secret with the SASL credentials when kafka.sasl.enabled, got none (credentials are never taken from values)" -}}
+{{- end -}}
+{{- if and $v.kafka.sasl.enabled (not $v.kafka.tls.enabled) (not $v.kafka.allowPlaintextSasl) -}}
+{{- fail "kafka.tls.enabled: expected true with kafka.sasl.enabled: SASL without TLS sends the credentials and records in clear (set kafka.allowPlaintextSasl to allow)" -}}
 {{- end -}}
 {{- if and (eq $v.model.source "pvc") (not $v.model.pvc.claimName) -}}
 {{- fail "model.pvc.claimName: expected an existing PersistentVolumeClaim when model.source is pvc, got none" -}}

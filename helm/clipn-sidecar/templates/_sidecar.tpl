@@ -66,6 +66,11 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
   mountPath: /tmp
 - name: clipn-cache
   mountPath: /var/cache/clipn
+{{- if .values.trust.publicKeysSecret }}
+- name: clipn-trust-public
+  mountPath: /etc/clipn-trust/public
+  readOnly: true
+{{- end }}
 {{- if ne .values.model.source "image" }}
 - name: clipn-models
   mountPath: {{ .values.model.mountPath }}
@@ -161,6 +166,12 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
 - name: clipn-cache
   emptyDir:
     sizeLimit: {{ $v.scratchSizeLimit }}
+{{- if $v.trust.publicKeysSecret }}
+- name: clipn-trust-public
+  secret:
+    secretName: {{ $v.trust.publicKeysSecret }}
+    defaultMode: 0444
+{{- end }}
 {{- if eq $v.model.source "pvc" }}
 - name: clipn-models
   persistentVolumeClaim:
@@ -170,5 +181,33 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
 - name: clipn-models
   emptyDir:
     sizeLimit: {{ $v.model.init.sizeLimit }}
+{{- end }}
+{{- end -}}
+
+{{/* The signing key, for the pods that publish (trainer, label-sets job) and never the sidecar: env, mount, volume. */}}
+{{- define "clipn-sidecar.signingEnv" -}}
+{{- if .values.trust.signingKeySecret }}
+- name: CLIPN_TRUST__SIGNING_KEY
+  value: /etc/clipn-trust/signing/{{ .values.trust.signingKeyKey }}
+{{- end }}
+{{- end -}}
+
+{{- define "clipn-sidecar.signingMount" -}}
+{{- if .values.trust.signingKeySecret }}
+- name: clipn-trust-signing
+  mountPath: /etc/clipn-trust/signing
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "clipn-sidecar.signingVolume" -}}
+{{- if .values.trust.signingKeySecret }}
+- name: clipn-trust-signing
+  secret:
+    secretName: {{ .values.trust.signingKeySecret }}
+    defaultMode: 0400
+    items:
+      - key: {{ .values.trust.signingKeyKey }}
+        path: {{ .values.trust.signingKeyKey }}
 {{- end }}
 {{- end -}}
