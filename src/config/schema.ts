@@ -217,7 +217,7 @@ const trainer = z
         mode: oneOf(['prompts', 'no-tower'])
           .default('no-tower')
           .describe('no-tower: the whole no tower and its prompts (releases by artifact: the sidecar loads them only with model.releaseArtifactRoot set to this trainer\'s artifact store); prompts: the "no" prompts only (inline releases; learns far less, training/EXPERIMENTS.md).'),
-        epochs: int(1).default(30).describe('Training epochs per run.'),
+        epochs: int(1).default(60).describe('Training epochs per run (training/EXPERIMENTS.md: 60 with distill 1 gains most while forgetting least).'),
         lr: fraction(0, 1, true).default(1e-3).describe('Learning rate.'),
         batch: int(2).default(64).describe('Samples per training batch.'),
         weightDecay: nullable(fraction(0, 10)).default(null).describe('AdamW weight decay; null uses the kernel\'s default.'),
@@ -229,7 +229,7 @@ const trainer = z
         timeoutMs: duration(1000).default(3_600_000).describe('Longest a kernel run may take before it is killed, in milliseconds.'),
         clipnWeight: fraction(0, 100).default(0).describe('Weight of CLIPN\'s own losses on the reviewed captions (training/EXPERIMENTS.md: they move every caption\'s "no" text and hurt concepts nobody reviewed).'),
         servedWeight: fraction(0, 100).default(1).describe('Weight of the logistic loss of the served ATD score of each reviewed image against the gate\'s label set (OOD images OOD, ID images ID).'),
-        distill: fraction(0, 100).default(0.5).describe('Weight of distillation toward the serving model: reviewed ID images keep their ATD scores, OOD images may only become more OOD (what keeps unreviewed concepts where they were).'),
+        distill: fraction(0, 100).default(1).describe('Weight of distillation toward the serving model: reviewed ID images keep their ATD scores, OOD images may only become more OOD (what keeps unreviewed concepts where they were).'),
         l2: fraction(0, 100).default(0).describe('Weight of the squared distance of the trained parameters to the serving ones (L2-SP).'),
         loraRank: int(0, 512).default(0).describe('0 trains every no-tower parameter (no-tower mode); r > 0 trains rank-r adapters on its matrices instead, merged into the released tower.'),
       })

@@ -75,8 +75,10 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
   if (samples.length === 0) return { ...empty, status: 'no_samples', reasons: ['the store holds no joined samples'] };
   const known = await knownTextFilter(bundle);
   let unknownTexts = 0;
+  // Sorted by item id: the same samples train the same model, whatever order Kafka delivered them in.
   const train = samples
     .filter((s) => s.split === 'train')
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((s) => {
       if (s.text === null || known === null || known(s.text)) return s;
       unknownTexts++;
