@@ -128,7 +128,8 @@ render_ok "trainer on (Deployment)" "$CHART" \
   "env(container($T, 'trainer'))['CLIPN_MODEL__EXECUTION_PROVIDERS'] == 'cpu'" \
   "'nvidia.com/gpu' not in str(pod($T))" \
   "'/var/lib/clipn/samples' in [m['mountPath'] for m in container($T, 'trainer')['volumeMounts']]" \
-  "config()['trainer']['samplesDir'] == '/var/lib/clipn/samples'"
+  "config()['trainer']['samplesDir'] == '/var/lib/clipn/samples'" \
+  "config()['trainer']['kernel']['mode'] == 'prompts'"
 
 ARGS=(--set trainer.enabled=true --set trainer.mode=cronjob --set trainer.schedule='*/30 * * * *')
 render_ok "trainer on (CronJob, --once)" "$CHART" \

@@ -192,8 +192,10 @@ const trainer = z
     httpPort: int(0, 65535).default(9465).describe('Port of the trainer\'s /healthz, /readyz and /metrics server on telemetry.http.host (0: any free port).'),
     kernel: z
       .strictObject({
-        mode: oneOf(['prompts', 'no-tower']).default('prompts').describe('prompts: train the "no" prompts (inline releases); no-tower: the whole no tower too (releases by artifact).'),
-        epochs: int(1).default(30).describe('Training epochs per run.'),
+        mode: oneOf(['prompts', 'no-tower'])
+          .default('no-tower')
+          .describe('no-tower: the whole no tower and its prompts (releases by artifact: the sidecar loads them only with model.releaseArtifactRoot set to this trainer\'s artifact store); prompts: the "no" prompts only (inline releases; learns far less, training/EXPERIMENTS.md).'),
+        epochs: int(1).default(60).describe('Training epochs per run (training/EXPERIMENTS.md: 60 with distill 1 gains most while forgetting least).'),
         lr: fraction(0, 1, true).default(1e-3).describe('Learning rate.'),
         batch: int(2).default(64).describe('Samples per training batch.'),
         weightDecay: nullable(fraction(0, 10)).default(null).describe('AdamW weight decay; null uses the kernel\'s default.'),
@@ -203,6 +205,21 @@ const trainer = z
           .default(true)
           .describe('Weigh the OOD images\' rows of the "no" loss as much as the ID images\' in each batch (reviewed data is mostly ID); false: the paper\'s plain average.'),
         timeoutMs: duration(1000).default(3_600_000).describe('Longest a kernel run may take before it is killed, in milliseconds.'),
+        clipnWeight: fraction(0, 100).default(0).describe('Weight of CLIPN\'s own losses on the reviewed captions (training/EXPERIMENTS.md: they move every caption\'s "no" text and hurt concepts nobody reviewed).'),
+        servedWeight: fraction(0, 100).default(1).describe('Weight of the logistic loss of the served ATD score of each reviewed image against the gate\'s label set (OOD images OOD, ID images ID).'),
+        distill: fraction(0, 100).default(1).describe('Weight of distillation toward the serving model: reviewed ID images keep their ATD scores, OOD images may only become more OOD (what keeps unreviewed concepts where they were).'),
+        l2: fraction(0, 100).default(0).describe('Weight of the squared distance of the trained parameters to the serving ones (L2-SP).'),
+        loraRank: int(0, 512).default(0).describe('0 trains every no-tower parameter (no-tower mode); r > 0 trains rank-r adapters on its matrices instead, merged into the released tower.'),
+      })
+      .prefault({}),
+    regression: z
+      .strictObject({
+        heldOutDir: nullable(text())
+          .default(null)
+          .describe('Folder of held-out images (id/<label>/*, ood/<concept>/*) every candidate is also checked on; null: the bundle\'s own, named by "heldOut" in its quality.json (models/demo: models/demo-heldout).'),
+        useBundleHeldOut: bool().default(true).describe('With heldOutDir null: check candidates on the held-out sets the bundle names; false: on reviewed samples only.'),
+        margin: fraction(0, 1).default(0.01).describe('A candidate is refused when the ATD AUROC of any concept of the regression set, or an ID accuracy, is more than this below the serving model\'s.'),
+        minSamples: int(1).default(10).describe('Fewest held-out images of a concept for it to be gated (fewer: reported, not gated).'),
       })
       .prefault({}),
     retention: z

@@ -4,14 +4,16 @@
  * published to the model-release topic and kept in a history folder.
  */
 export type { DecisionKind, GateDecision, GateMetrics, KernelEvent, KernelResult, RunOutcome, RunStatus, Sample, SampleKind, Split, StoreCounts, StoredDecision, StoredItem } from './types.js';
-export { trainerOptions, type KernelSettings, type TrainerOptions } from './options.js';
+export { trainerOptions, type KernelSettings, type RegressionSettings, type TrainerOptions } from './options.js';
 export { hashUnit, splitOf } from './split.js';
 export { joinSample, type JoinOptions } from './sample-join.js';
 export { SampleStore, type SampleStoreOptions, type RunMark } from './sample-store.js';
 export { SampleConsumer, storedDecision, storedItem, type SampleConsumerDeps } from './sample-consumer.js';
 export { runKernel, verifyOutput, kernelArgs, stopLeftoverKernel, type KernelOutput, type KernelRunOptions } from './kernel-runner.js';
 export { decide, gateMetrics, lineageMetrics, type GateMargins, type HeldOutScores } from './gate.js';
-export { evaluateClassifier } from './evaluator.js';
+export { evaluateClassifier, evaluateRegression } from './evaluator.js';
+export { conceptsOf, regressionLineage, regressionMetrics, regressionReasons, type ConceptMetrics, type RegressionMetrics, type SourceScores } from './regression-gate.js';
+export { bundlePart, decodeEmbedding, heldOutDirOf, reviewedPart, UNNAMED_CONCEPT, type RegressionPart } from './regression-set.js';
 export { ReleaseHistory, historyDir, nextVersion, releaseFromJson, releaseToJson, type StoredRelease } from './release-history.js';
 export { latestLabelSets, latestRelease, publishRelease, servingPrompt, type ServingPrompt } from './release-channel.js';
 export { TrainerMetrics } from './trainer-metrics.js';

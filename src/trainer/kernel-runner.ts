@@ -22,6 +22,10 @@ export interface KernelRunOptions extends KernelSettings {
   readonly outDir: string;
   /** prompts.bin of the serving release, to continue from; null starts from the checkpoint's. */
   readonly initPrompts: string | null;
+  /** no_tower.pt of the serving no-tower release, to continue from; null: the checkpoint's tower. */
+  readonly initNoTower?: string | null;
+  /** The label set the gate scores with, as the kernel's --label-set file; null: none (no served-score terms). */
+  readonly labelSetFile?: string | null;
   /** Aborting stops the kernel (shutdown). */
   readonly signal?: AbortSignal;
   /** Where the child's pid is written (so a later start can stop a kernel this process left behind). */
@@ -70,6 +74,12 @@ export function kernelArgs(o: KernelRunOptions): string[] {
   if (o.weightDecay !== null) args.push('--weight-decay', String(o.weightDecay));
   if (o.balance) args.push('--balance');
   if (o.initPrompts !== null) args.push('--init-prompts', resolve(o.initPrompts));
+  if (o.initNoTower) args.push('--init-no-tower', resolve(o.initNoTower));
+  // Without a label set the served score cannot be trained: only CLIPN's losses (and L2) remain.
+  const served = o.labelSetFile ? { served: o.servedWeight, distill: o.distill } : { served: 0, distill: 0 };
+  if (o.labelSetFile) args.push('--label-set', resolve(o.labelSetFile));
+  args.push('--clipn-weight', String(o.clipnWeight), '--served-weight', String(served.served), '--distill', String(served.distill), '--l2', String(o.l2));
+  if (o.loraRank > 0) args.push('--lora-rank', String(o.loraRank));
   return args;
 }
 
@@ -84,7 +94,12 @@ function lineageArgs(o: KernelRunOptions): Record<string, string> {
     device: o.device,
     balance: String(o.balance),
     ...(o.weightDecay === null ? {} : { weightDecay: String(o.weightDecay) }),
-    initPrompts: o.initPrompts === null ? 'checkpoint' : 'serving release',
+    clipnWeight: String(o.clipnWeight),
+    servedWeight: String(o.labelSetFile ? o.servedWeight : 0),
+    distill: String(o.labelSetFile ? o.distill : 0),
+    l2: String(o.l2),
+    loraRank: String(o.loraRank),
+    init: o.initNoTower ? 'serving release (no tower)' : o.initPrompts !== null ? 'serving release (prompts)' : 'checkpoint',
   };
 }
 
@@ -154,7 +169,7 @@ export async function verifyOutput(outDir: string, mode: 'prompts' | 'no-tower')
   if (result === null || typeof result !== 'object' || typeof result.files !== 'object' || result.files === null) {
     throw new ClipnError('TRAINER_OUTPUT_INVALID', `${path}: expected an object with "files", got ${JSON.stringify(result)?.slice(0, 100)}`);
   }
-  const required = ['prompt.bin', 'prompts.bin', ...(mode === 'no-tower' ? ['text_no.onnx'] : [])];
+  const required = ['prompt.bin', 'prompts.bin', ...(mode === 'no-tower' ? ['text_no.onnx', 'no_tower.pt'] : [])];
   for (const name of required) {
     if (!(name in result.files)) throw new ClipnError('TRAINER_OUTPUT_INVALID', `${path}: expected ${name} among its files, got ${Object.keys(result.files).join(', ') || 'none'}`);
   }

@@ -16,6 +16,27 @@ export interface KernelSettings {
   /** Balanced L_no rows (kernel --balance). */
   readonly balance: boolean;
   readonly timeoutMs: number;
+  /** Weight of CLIPN's own losses (kernel --clipn-weight). */
+  readonly clipnWeight: number;
+  /** Weight of the served-score loss (kernel --served-weight). */
+  readonly servedWeight: number;
+  /** Weight of the distillation toward the serving model (kernel --distill). */
+  readonly distill: number;
+  /** Weight of L2-SP toward the serving weights (kernel --l2). */
+  readonly l2: number;
+  /** Adapter rank; 0 trains the whole no tower (kernel --lora-rank). */
+  readonly loraRank: number;
+}
+
+/** The regression set and its gate (trainer.regression). */
+export interface RegressionSettings {
+  /** Folder of held-out images (id/<label>, ood/<concept>) from config; null: the bundle's declared one. */
+  readonly heldOutDir: string | null;
+  readonly useBundleHeldOut: boolean;
+  readonly margin: number;
+  readonly minSamples: number;
+  /** Where embeddings of held-out images are cached (<samplesDir>/regression). */
+  readonly cacheDir: string;
 }
 
 /** Everything the trainer reads from config, resolved. */
@@ -39,6 +60,7 @@ export interface TrainerOptions {
   readonly heldOutShare: number;
   readonly maxSamples: number;
   readonly kernel: KernelSettings;
+  readonly regression: RegressionSettings;
   readonly http: { readonly host: string; readonly port: number };
   /** trust: the key that signs published releases, and the keys what is read is checked against. */
   readonly trust: TrustOptions;
@@ -67,6 +89,13 @@ export function trainerOptions(config: Config, root: string): TrainerOptions {
     heldOutShare: t.heldOutShare,
     maxSamples: t.retention.maxSamples,
     kernel: Object.freeze({ ...t.kernel }),
+    regression: Object.freeze({
+      heldOutDir: t.regression.heldOutDir === null ? null : resolve(root, t.regression.heldOutDir),
+      useBundleHeldOut: t.regression.useBundleHeldOut,
+      margin: t.regression.margin,
+      minSamples: t.regression.minSamples,
+      cacheDir: join(samplesDir, 'regression'),
+    }),
     http: Object.freeze({ host: config.telemetry.http.host, port: t.httpPort }),
     trust: trustOptions(config.trust, root),
   });

@@ -11,6 +11,7 @@ import { ClipnError } from '../errors.js';
 import { createKafka } from '../kafka/index.js';
 import { loadBundle, readPrompt } from '../model/index.js';
 import { trainerOptions } from './options.js';
+import { conceptsOf } from './regression-gate.js';
 import { readingKeys, type Signer } from '../trust/index.js';
 import { latestRelease, publishRelease } from './release-channel.js';
 import { ReleaseHistory } from './release-history.js';
@@ -24,6 +25,8 @@ export interface ReleaseRow {
   readonly createdAt: number;
   readonly sampleCount: number;
   readonly metrics: Readonly<Record<string, number>>;
+  /** Per-concept ATD AUROC on the regression set, with the serving model's when it was made. */
+  readonly concepts: ReadonlyArray<{ readonly concept: string; readonly atdAuroc: number; readonly before: number | null }>;
   /** True for the version the release topic holds now. */
   readonly serving: boolean;
 }
@@ -41,6 +44,7 @@ export async function listReleases(config: Config, root: string): Promise<{ rele
     createdAt: r.createdAt,
     sampleCount: r.lineage.sampleCount,
     metrics: r.lineage.metrics,
+    concepts: conceptsOf(r.lineage.metrics),
     serving: current !== null && current.version === r.version,
   }));
   return { releases, servingVersion: current?.version ?? null, historyDir: options.historyDir };

@@ -220,7 +220,7 @@ export class TrainerService {
       const seconds = (performance.now() - started) / 1000;
       this.metrics.runEnded(outcome.status, seconds, outcome.candidate === null ? 'too_few_samples' : 'gate');
       this.metrics.store(this.store!.counts());
-      const fields = { status: outcome.status, version: outcome.version, serving: outcome.servingVersion, candidate: outcome.candidate, servingMetrics: outcome.serving, reasons: outcome.reasons, samples: outcome.sampleCount, seconds: Math.round(seconds * 10) / 10 };
+      const fields = { status: outcome.status, version: outcome.version, serving: outcome.servingVersion, candidate: outcome.candidate, servingMetrics: outcome.serving, regression: outcome.regression, reasons: outcome.reasons, samples: outcome.sampleCount, seconds: Math.round(seconds * 10) / 10 };
       if (outcome.status === 'published') logger.info(fields, `release ${outcome.version} published`);
       else if (outcome.status === 'refused') logger.warn(fields, `candidate refused: ${outcome.reasons.join('; ')}`);
       else logger.info(fields, 'nothing to train on');

@@ -1,11 +1,13 @@
 /**
  * One training run: the stored samples split into train and held-out, the kernel trained on
- * the first in a fresh run folder, candidate and serving prompts scored on the second, and a
- * release published only when the gate lets it through. Nothing is published before the
- * kernel's output has been verified, and the run folder is removed whatever happens.
+ * the first in a fresh run folder (starting from the serving release: its prompts, or its whole
+ * no tower), candidate and serving model scored on the held-out samples and on the regression
+ * set (every reviewed concept, the bundle's held-out sets), and a release published only when
+ * both gates let it through. Nothing is published before the kernel's output has been verified,
+ * and the run folder is removed whatever happens.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { Tracer } from '@opentelemetry/api';
@@ -14,8 +16,10 @@ import type { ModelRelease, RecordCodec } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
 import { checkPrompt, float32FromBytes } from '../model/index.js';
 import type { Logger } from '../telemetry/logger.js';
-import { evaluateClassifier } from './evaluator.js';
+import { evaluateClassifier, evaluateRegression } from './evaluator.js';
 import { decide, lineageMetrics } from './gate.js';
+import { regressionLineage, regressionReasons } from './regression-gate.js';
+import { bundlePart, heldOutDirOf, reviewedPart, type RegressionPart } from './regression-set.js';
 import { runKernel } from './kernel-runner.js';
 import { knownTextFilter } from './text-filter.js';
 import type { TrainerOptions } from './options.js';
@@ -24,7 +28,8 @@ import { readingKeys } from '../trust/index.js';
 import { nextVersion, type ReleaseHistory } from './release-history.js';
 import type { SampleStore } from './sample-store.js';
 import type { TrainerMetrics } from './trainer-metrics.js';
-import type { RunOutcome, Sample } from './types.js';
+import type { GateMetrics, RunOutcome, Sample } from './types.js';
+import type { RegressionMetrics } from './regression-gate.js';
 
 /** What a run needs. */
 export interface RunDeps {
@@ -66,12 +71,14 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
   const through = store.lastSeq;
   const template = classifier.defaultTemplates[0] ?? 'a photo of a {}.';
   const samples = store.samples({ template, heldOutShare: options.heldOutShare });
-  const empty = { version: null, servingVersion: null, candidate: null, serving: null, sampleCount: samples.length };
+  const empty = { version: null, servingVersion: null, candidate: null, serving: null, regression: null, sampleCount: samples.length };
   if (samples.length === 0) return { ...empty, status: 'no_samples', reasons: ['the store holds no joined samples'] };
   const known = await knownTextFilter(bundle);
   let unknownTexts = 0;
+  // Sorted by item id: the same samples train the same model, whatever order Kafka delivered them in.
   const train = samples
     .filter((s) => s.split === 'train')
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((s) => {
       if (s.text === null || known === null || known(s.text)) return s;
       unknownTexts++;
@@ -93,31 +100,28 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
   ]);
   const serving = await servingPrompt(release, bundle);
   const labelSet = chooseLabelSet(heldOut, labelSets, options.defaultLabelSet);
-  const init = serving.release !== null ? ((await deps.history.get(serving.version))?.files['prompts.bin'] ?? null) : null;
-  logger.info({ samples: samples.length, train: train.length, heldOutId: heldId, heldOutOod: heldOod, serving: serving.version, labelSet: labelSet.id, labelSetVersion: labelSet.version, init: init !== null }, 'training run starting');
+  const init = await startingPoint(serving, deps.history, options.kernel.mode, logger);
+  const regression = await regressionSet(deps, heldOut);
+  logger.info({ samples: samples.length, train: train.length, heldOutId: heldId, heldOutOod: heldOod, serving: serving.version, labelSet: labelSet.id, labelSetVersion: labelSet.version, init: init.from, regression: regression.map((p) => ({ source: p.source, id: p.id.embeddings.length, concepts: Object.fromEntries([...p.concepts].map(([k, v]) => [k, v.length])) })) }, 'training run starting');
 
   await mkdir(options.runsDir, { recursive: true });
   const runDir = await mkdtemp(join(options.runsDir, 'run-'));
   try {
     const samplesFile = join(runDir, 'samples.jsonl');
     await writeSamples(samplesFile, train);
+    const labelSetFile = join(runDir, 'label-set.json');
+    await writeFile(labelSetFile, JSON.stringify({ labels: labelSet.labels, templates: labelSet.templates ?? classifier.defaultTemplates }));
     const k = options.kernel;
     const output = await withSpan(deps.tracer, 'trainer.kernel', () =>
       runKernel({
+        ...k,
         pythonBin: options.pythonBin,
         bundleDir: options.bundleDir,
         samplesFile,
         outDir: join(runDir, 'out'),
-        mode: k.mode,
-        epochs: k.epochs,
-        lr: k.lr,
-        batch: k.batch,
-        weightDecay: k.weightDecay,
-        seed: k.seed,
-        device: k.device,
-        balance: k.balance,
-        initPrompts: init,
-        timeoutMs: k.timeoutMs,
+        initPrompts: init.prompts,
+        initNoTower: init.noTower,
+        labelSetFile,
         pidFile: join(runDir, 'kernel.pid'),
         ...(deps.signal ? { signal: deps.signal } : {}),
         onSpawn: (pid) => logger.info({ pid, runDir, mode: k.mode, epochs: k.epochs }, 'kernel started'),
@@ -133,19 +137,21 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
     const candidatePrompt = checkPrompt(float32FromBytes(promptBytes), bundle.manifest.prompt.shape, 'candidate prompt.bin');
 
     const noTower = k.mode === 'no-tower';
+    const measure = async (c: ClipnClassifier): Promise<Measured> => ({ heldOut: await evaluateClassifier(c, labelSet, heldOut), regression: await evaluateRegression(c, labelSet, regression) });
     const [candidate, current] = await withSpan(deps.tracer, 'trainer.gate', async () => [
       await withClassifier(
         noTower ? classifier.withNoTower(await readFile(output.files['text_no.onnx']!), candidatePrompt, 'candidate') : Promise.resolve(classifier.withPrompt(candidatePrompt, 'candidate')),
-        (c) => evaluateClassifier(c, labelSet, heldOut),
+        measure,
       ),
-      await withClassifier(servingClassifier(classifier, serving, deps.history), (c) => evaluateClassifier(c, labelSet, heldOut)),
+      await withClassifier(servingClassifier(classifier, serving, deps.history), measure),
     ]);
-    deps.metrics.gated(candidate, current);
-    const verdict = decide(candidate, current, options.margins);
-    const base = { servingVersion: serving.version, candidate, serving: current, sampleCount: train.length };
-    if (!verdict.publish) {
+    deps.metrics.gated(candidate.heldOut, current.heldOut);
+    const verdict = decide(candidate.heldOut, current.heldOut, options.margins);
+    const reasons = [...verdict.reasons, ...regressionReasons(candidate.regression, current.regression, options.regression.margin, options.regression.minSamples)];
+    const base = { servingVersion: serving.version, candidate: candidate.heldOut, serving: current.heldOut, regression: { candidate: candidate.regression, serving: current.regression }, sampleCount: train.length };
+    if (reasons.length > 0) {
       await store.markRun('refused', through);
-      return { ...base, status: 'refused', version: null, reasons: verdict.reasons };
+      return { ...base, status: 'refused', version: null, reasons };
     }
 
     const known = (await deps.history.list()).map((r) => r.record.version);
@@ -158,7 +164,11 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
       baseModelVersion: bundle.manifest.modelVersion,
       prompt: { shape: [...bundle.manifest.prompt.shape], dtype: 'float32', data: promptBytes, sha256: createHash('sha256').update(promptBytes).digest('hex') },
       artifact: noTower ? { uri: deps.history.uriOf(version, 'text_no.onnx'), sha256: output.result.files['text_no.onnx']!.sha256, bytes: output.result.files['text_no.onnx']!.bytes } : null,
-      lineage: { sampleCount: train.length, metrics: lineageMetrics(candidate, current), kernelArgs: { ...output.args, labelSet: `${labelSet.id}@${labelSet.version}`, kernelSeconds: String(output.result.seconds) } },
+      lineage: {
+        sampleCount: train.length,
+        metrics: { ...lineageMetrics(candidate.heldOut, current.heldOut), ...regressionLineage(candidate.regression, current.regression) },
+        kernelArgs: { ...output.args, labelSet: `${labelSet.id}@${labelSet.version}`, kernelSeconds: String(output.result.seconds) },
+      },
       createdAt: Date.now(),
     };
     // Kept before it is published: a release on the topic is always one `models rollback` knows.
@@ -169,6 +179,39 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
   } finally {
     await rm(runDir, { recursive: true, force: true });
   }
+}
+
+/** One model's numbers: on the held-out reviewed samples, and on the regression set. */
+interface Measured {
+  readonly heldOut: GateMetrics;
+  readonly regression: RegressionMetrics;
+}
+
+/**
+ * Where the kernel starts: the serving release, so runs build on each other. A no-tower run
+ * continues the serving no-tower release's tower (its no_tower.pt) or, from a prompt release,
+ * the bundle's tower with its prompts; a prompt run continues the serving prompts.
+ */
+async function startingPoint(serving: Awaited<ReturnType<typeof servingPrompt>>, history: ReleaseHistory, mode: 'prompts' | 'no-tower', logger: Logger): Promise<{ prompts: string | null; noTower: string | null; from: string }> {
+  if (serving.release === null) return { prompts: null, noTower: null, from: 'bundle' };
+  const kept = await history.get(serving.version);
+  const noTower = mode === 'no-tower' && serving.release.kind === 'no_tower' ? (kept?.files['no_tower.pt'] ?? null) : null;
+  const prompts = kept?.files['prompts.bin'] ?? null;
+  if (kept === null || (mode === 'no-tower' && serving.release.kind === 'no_tower' && noTower === null)) {
+    logger.warn({ serving: serving.version, kept: kept !== null }, 'the serving release cannot be continued (not in the release history, or a no-tower release without no_tower.pt): training starts from the bundle; the regression gate guards what it knew');
+  }
+  if (serving.release.kind === 'no_tower' && mode === 'prompts') {
+    logger.warn({ serving: serving.version }, 'prompt training on the bundle\'s tower while a no-tower release is served: the regression gate guards what that tower knew');
+  }
+  return { prompts: noTower !== null ? null : prompts, noTower, from: noTower !== null ? `${serving.version} (no tower)` : prompts !== null ? `${serving.version} (prompts)` : 'bundle' };
+}
+
+/** The reviewed held-out samples by concept, and the bundle's held-out images when it names them. */
+async function regressionSet(deps: RunDeps, heldOut: readonly Sample[]): Promise<RegressionPart[]> {
+  const parts = [reviewedPart(heldOut)];
+  const dir = await heldOutDirOf(deps.options.bundleDir, deps.options.regression);
+  if (dir !== null) parts.push(await bundlePart(deps.classifier, dir, deps.options.regression.cacheDir, deps.logger));
+  return parts;
 }
 
 /** Runs `fn` on a classifier and frees the no tower it may have loaded. */

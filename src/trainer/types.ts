@@ -1,4 +1,5 @@
 /** Public types of the trainer: stored review data, joined samples, runs and their outcomes. */
+import type { RegressionMetrics } from './regression-gate.js';
 
 /** How a reviewer decided (schemas/ReviewDecision.avsc). */
 export type DecisionKind = 'is_class' | 'none_of_labels' | 'new_concept';
@@ -100,6 +101,8 @@ export interface RunOutcome {
   readonly servingVersion: string | null;
   readonly candidate: GateMetrics | null;
   readonly serving: GateMetrics | null;
+  /** Both models on the regression set (null when no candidate was trained). */
+  readonly regression: { readonly candidate: RegressionMetrics; readonly serving: RegressionMetrics } | null;
   readonly reasons: readonly string[];
   readonly sampleCount: number;
 }

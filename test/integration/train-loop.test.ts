@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { createCodec } from '../../src/codec/index.js';
 import { splitOf } from '../../src/trainer/index.js';
 import { mannWhitney } from '../helpers/clipn-cli.js';
+import { logLines, spawnClipn } from './helpers/clipn-process.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
 import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics, type TestTopics } from './helpers/sidecar.js';
 import type { Sidecar } from '../../src/service/sidecar.js';
@@ -80,25 +81,6 @@ function trainerEnv(topics: Topics, samplesDir: string, extra: Record<string, st
     CLIPN_TELEMETRY__LOG_LEVEL: 'info',
     ...extra,
   };
-}
-
-/** A `clipn` child process with its output kept. */
-function spawnClipn(args: string[], env: Record<string, string>) {
-  let output = '';
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'clipn.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-/** Log lines (pino JSON) of a child's output with this message. */
-function logLines(output: string, msg: string): Array<Record<string, any>> {
-  return output
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>)
-    .filter((l) => l.msg === msg);
 }
 
 async function newTopics(): Promise<Topics> {
@@ -195,7 +177,8 @@ test('closed loop: reviewed samples train a release that the running sidecar ser
 
   const releases = await collect(kafka, topics.modelReleases);
   const samplesDir = join(work, 'samples-loop');
-  const env = trainerEnv(topics, samplesDir);
+  // The prompt path (inline releases); the no-tower default has its own test below.
+  const env = trainerEnv(topics, samplesDir, { CLIPN_TRAINER__KERNEL__MODE: 'prompts' });
   try {
     const run = spawnClipn(['train', '--once'], env);
     const code = await run.exited;
@@ -280,7 +263,7 @@ test('a candidate trained on corrupted decisions is refused: exit 3, nothing on 
   const decisions = await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share) === 'train')));
   await produce(kafka, t.decisions, decisions);
   // A larger step size, so the corrupted verdicts move the prompt well beyond the gate's margin.
-  const run = spawnClipn(['train', '--once'], trainerEnv(t, join(work, 'samples-corrupt'), { CLIPN_TRAINER__KERNEL__LR: '0.01' }));
+  const run = spawnClipn(['train', '--once'], trainerEnv(t, join(work, 'samples-corrupt'), { CLIPN_TRAINER__KERNEL__MODE: 'prompts', CLIPN_TRAINER__KERNEL__LR: '0.01' }));
   const code = await run.exited;
   const summary = run.output().split('\n').find((l) => l.startsWith('{"status"'));
   process.stdout.write(`corrupted run: ${summary}\n`);

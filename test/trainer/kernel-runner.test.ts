@@ -28,7 +28,7 @@ ${body}
 }
 
 function options(bin: string, dir: string, extra: Partial<KernelRunOptions> = {}): KernelRunOptions {
-  return { pythonBin: bin, bundleDir: dir, samplesFile: join(dir, 's.jsonl'), outDir: join(dir, 'out'), mode: 'prompts', epochs: 2, lr: 0.001, batch: 8, weightDecay: null, seed: 0, device: 'cpu', balance: false, initPrompts: null, timeoutMs: 10_000, ...extra };
+  return { pythonBin: bin, bundleDir: dir, samplesFile: join(dir, 's.jsonl'), outDir: join(dir, 'out'), mode: 'prompts', epochs: 2, lr: 0.001, batch: 8, weightDecay: null, seed: 0, device: 'cpu', balance: false, initPrompts: null, timeoutMs: 10_000, clipnWeight: 0, servedWeight: 1, distill: 1, l2: 0, loraRank: 0, ...extra };
 }
 
 const RESULT = `echo '{"event":"epoch","epoch":1,"epochs":2,"loss":0.5,"seconds":0.1}' >&2
@@ -83,6 +83,16 @@ test('the command line names absolute paths and optional arguments only when set
   assert.ok(!kernelArgs(options('python', 'b')).includes('--init-prompts'));
   assert.ok(!kernelArgs(options('python', 'b')).includes('--balance'), 'the paper\'s plain loss unless asked');
   assert.ok(kernelArgs(options('python', 'b', { balance: true })).includes('--balance'));
+});
+
+test('the objective reaches the kernel; without a label set the served-score terms are off', () => {
+  const flag = (args: string[], name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+  const withSet = kernelArgs(options('python', 'b', { labelSetFile: 'ls.json', initNoTower: 'nt.pt', loraRank: 4, l2: 0.5 }));
+  assert.ok(flag(withSet, '--label-set')!.endsWith('/ls.json'));
+  assert.ok(flag(withSet, '--init-no-tower')!.endsWith('/nt.pt'));
+  assert.deepEqual(['--served-weight', '--distill', '--clipn-weight', '--l2', '--lora-rank'].map((n) => flag(withSet, n)), ['1', '1', '0', '0.5', '4']);
+  const without = kernelArgs(options('python', 'b'));
+  assert.deepEqual([flag(without, '--label-set'), flag(without, '--served-weight'), flag(without, '--distill'), flag(without, '--lora-rank')], [undefined, '0', '0', undefined]);
 });
 
 test('the kernel gets an allow-listed environment: never the SASL password or other CLIPN_ settings', async () => {

@@ -81,3 +81,31 @@ def save_checkpoint(model: CLIPN, path: str | Path, *, half: bool = False) -> st
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": state}, path)
     return file_sha256(path)
+
+
+NO_TOWER_FILE = "no_tower.pt"
+
+
+def save_no_tower(model: CLIPN, path: str | Path) -> None:
+    """The no tower alone (every `_no` parameter, the prompts included) as a plain state dict, so
+    a later run can continue from a released tower."""
+    names = set(model.trainable_parameter_names())
+    torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k in names}, path)
+
+
+def load_no_tower(model: CLIPN, path: str | Path) -> None:
+    """Replaces the model's no tower with one save_no_tower wrote; names and shapes must match exactly."""
+    state = read_state_dict(path)
+    names = set(model.trainable_parameter_names())
+    own = model.state_dict()
+    missing = sorted(names - set(state))
+    unexpected = sorted(set(state) - names)
+    wrong = [f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in sorted(names & set(state)) if state[k].shape != own[k].shape]
+    problems = ([f"missing keys: {_describe(missing)}"] if missing else []) + ([f"unexpected keys: {_describe(unexpected)}"] if unexpected else [])
+    problems += [f"shape mismatches: {_describe(wrong)}"] if wrong else []
+    if problems:
+        raise CheckpointError(f"{path}: expected the no tower of model config {model.cfg.name}: " + "; ".join(problems))
+    bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path}: expected finite weights, got NaN or infinity in {_describe(bad)}")
+    model.load_state_dict(state, strict=False)

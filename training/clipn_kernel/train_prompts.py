@@ -18,10 +18,11 @@ from typing import Any, Callable, NoReturn
 
 import torch
 
-from .checkpoint import load_clipn_checkpoint
+from .checkpoint import NO_TOWER_FILE, load_clipn_checkpoint, load_no_tower, save_no_tower
 from .export import export_text_no
 from .model import CLIPN, NUM_NO_PROMPTS, parse_model_config
-from .train.loop import MODES, EpochHook, prepare, train
+from .train.loop import DISTILL_ON, MODES, EpochHook, Keep, prepare, train
+from .train.served import label_heads
 from .train.outputs import RESULT, file_info, read_f32, write_f32, write_result
 from .train.samples import Sample, load_samples, tokenize_checked
 
@@ -67,6 +68,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-json", action="store_true", help="progress as JSON lines on stderr")
     p.add_argument("--balance", action="store_true",
                    help="weigh the OOD images' rows of L_no as much as the ID images' in each batch (default: the paper's plain average)")
+    p.add_argument("--init-no-tower", default=None, help=f"{NO_TOWER_FILE} of an earlier no-tower run (its whole no tower, prompts included); default: the checkpoint's")
+    p.add_argument("--label-set", default=None,
+                   help='JSON file {"labels": [...], "templates": [...]}: the label set the sidecar serves, for --served-weight and head distillation')
+    p.add_argument("--clipn-weight", type=_number(float, 0.0), default=1.0, help="weight of the CLIPN losses on the captions")
+    p.add_argument("--served-weight", type=_number(float, 0.0), default=0.0,
+                   help="weight of the logistic loss of the served ATD score against the label set's heads (needs --label-set)")
+    p.add_argument("--distill", type=_number(float, 0.0), default=0.0,
+                   help="weight of distillation toward the starting model: ID images keep their scores, OOD images may only become more OOD")
+    p.add_argument("--distill-on", choices=DISTILL_ON, default="score",
+                   help="score: the served ATD log-odds (needs --label-set); logits: the no-logits against the heads (with --label-set) or the captions")
+    p.add_argument("--l2", type=_number(float, 0.0), default=0.0, help="weight of the squared distance of the trained parameters to their start (L2-SP)")
+    p.add_argument("--lora-rank", type=_number(int, 0), default=0, help="> 0: train rank-r adapters on the no tower (merged at the end) instead of all of it (--mode no-tower)")
     p.set_defaults(run=run)
 
 
@@ -82,7 +95,9 @@ def _arg_strings(args: argparse.Namespace, checkpoint: str) -> dict[str, str]:
         "bundle": args.bundle, "samples": args.samples, "out": args.out, "checkpoint": checkpoint, "mode": args.mode,
         "init-prompts": args.init_prompts or "", "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
         "weight-decay": args.weight_decay, "seed": args.seed, "device": args.device, "log-json": "true" if args.log_json else "false",
-        "balance": "true" if args.balance else "false",
+        "balance": "true" if args.balance else "false", "init-no-tower": args.init_no_tower or "", "label-set": args.label_set or "",
+        "clipn-weight": args.clipn_weight, "served-weight": args.served_weight, "distill": args.distill, "distill-on": args.distill_on,
+        "l2": args.l2, "lora-rank": args.lora_rank,
     }
     return {k: str(v) for k, v in values.items()}
 
@@ -130,6 +145,33 @@ class _Deterministic:
         torch.use_deterministic_algorithms(self.saved[0], warn_only=self.saved[1])
 
 
+def keep_of(args: argparse.Namespace) -> Keep:
+    """The objective's weights from the arguments (experiments may set extra Keep fields as keep_<name>)."""
+    extra = {k[len("keep_"):]: v for k, v in vars(args).items() if k.startswith("keep_")}
+    return Keep(clipn=args.clipn_weight, served=args.served_weight, distill=args.distill, distill_on=args.distill_on, l2=args.l2,
+                lora_rank=args.lora_rank, **extra)
+
+
+def read_label_set(path: str) -> tuple[list[str], list[str]]:
+    """(labels, templates) of a --label-set file; ValueError (exit 2) naming what is wrong."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"--label-set {path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--label-set {path}: expected JSON, got invalid JSON ({exc.msg})") from None
+    def strings(key: str) -> list[str]:
+        v = obj.get(key) if isinstance(obj, dict) else None
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x.strip() for x in v):
+            raise ValueError(f"--label-set {path}: expected {key!r} to be a non-empty list of non-empty strings, got {json.dumps(v)[:80]}")
+        return v
+    labels, templates = strings("labels"), strings("templates")
+    bad = [t for t in templates if "{}" not in t]
+    if bad:
+        raise ValueError(f"--label-set {path}: expected every template to hold {{}}, got {bad[0]!r}")
+    return labels, templates
+
+
 @dataclass
 class Fit:
     model: CLIPN  # on the CPU, in eval mode
@@ -157,16 +199,24 @@ def fit(args: argparse.Namespace, on_epoch: EpochHook | None = None) -> Fit:
     samples = load_samples(args.samples, cfg.embed_dim)
     ids = tokenize_checked(samples, cfg)
     model = load_clipn_checkpoint(checkpoint, cfg)
+    if getattr(args, "init_no_tower", None):
+        load_no_tower(model, args.init_no_tower)
     if args.init_prompts:
         shape = (NUM_NO_PROMPTS, cfg.text.context_length, cfg.text.width)
         with torch.no_grad():
             model.prompt_no.copy_(read_f32(args.init_prompts, shape, "--init-prompts"))
+    label_set = read_label_set(args.label_set) if args.label_set else None
+    keep = keep_of(args)
+    if label_set is None and (keep.served > 0 or (keep.distill > 0 and keep.distill_on == "score")):
+        raise ValueError("--served-weight and --distill-on score train the served score: expected --label-set")
+    scale = float(manifest.get("scoring", {}).get("logitScale", 100.0))
     with _Deterministic(device):
         torch.manual_seed(args.seed)
         model.to(device)
         data = prepare(model, samples, ids, device)
         curve = train(model, data, mode=args.mode, epochs=args.epochs, lr=args.lr, batch=args.batch,
-                      weight_decay=args.weight_decay, seed=args.seed, on_epoch=on_epoch, balance=args.balance)
+                      weight_decay=args.weight_decay, seed=args.seed, on_epoch=on_epoch, balance=args.balance,
+                      keep=keep, heads=label_heads(model, label_set[0], label_set[1], cfg.text.context_length, device, scale) if label_set else None)
     return Fit(model.cpu().eval(), manifest, samples, curve, device, checkpoint)
 
 
@@ -187,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
     written = ["prompt.bin", "prompts.bin"]
     if args.mode == "no-tower":
         export_text_no(model, out / "text_no.onnx")
-        written.append("text_no.onnx")
+        save_no_tower(model, out / NO_TOWER_FILE)
+        written += ["text_no.onnx", NO_TOWER_FILE]
     result: dict[str, Any] = {
         "mode": args.mode,
         "baseModelVersion": done.manifest.get("modelVersion"),

@@ -94,6 +94,7 @@ def test_prompts_run_writes_the_files_and_result(learnable, tmp_path, capsys):
     assert result["args"] == {
         "bundle": str(BUNDLE), "samples": str(learnable), "out": str(out), "checkpoint": str(BUNDLE / "checkpoint.pt"), "mode": "prompts",
         "init-prompts": "", "epochs": "3", "lr": "0.001", "batch": "16", "weight-decay": "0.0", "seed": "0", "device": "cpu", "log-json": "false", "balance": "false",
+        "init-no-tower": "", "label-set": "", "clipn-weight": "1.0", "served-weight": "0.0", "distill": "0.0", "distill-on": "score", "l2": "0.0", "lora-rank": "0",
     }
     assert isinstance(result["seconds"], float) and not (out / "result.json.tmp").exists()
 
@@ -132,7 +133,7 @@ def test_no_tower_onnx_equals_pytorch_on_the_trained_weights(learnable, tmp_path
     assert main(argv) == 0
     out = tmp_path / "run"
     result = json.loads((out / "result.json").read_text())
-    assert set(result["files"]) == {"prompt.bin", "prompts.bin", "text_no.onnx"}
+    assert set(result["files"]) == {"prompt.bin", "prompts.bin", "text_no.onnx", "no_tower.pt"}
     assert result["files"]["text_no.onnx"]["sha256"] == sha(out / "text_no.onnx")
     graph = onnx.load(str(out / "text_no.onnx"))
     onnx.checker.check_model(graph)

@@ -122,7 +122,8 @@ app.kubernetes.io/part-of: clipn-sidecar
   "trainer" (dict
     "samplesDir" "/var/lib/clipn/samples"
     "groupId" $v.trainer.groupId
-    "minNewSamples" $v.trainer.minNewSamples)
+    "minNewSamples" $v.trainer.minNewSamples
+    "kernel" (dict "mode" $v.trainer.kernelMode))
 -}}
 {{- if $v.telemetry.otel.endpoint -}}
 {{- $_ := set $cfg.telemetry "otlpEndpoint" $v.telemetry.otel.endpoint -}}

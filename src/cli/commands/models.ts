@@ -1,11 +1,24 @@
 /** `clipn models list` and `clipn models rollback VERSION`: the trainer's release history. */
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { listReleases, rollback } from '../../trainer/index.js';
+import { listReleases, rollback, type ReleaseRow } from '../../trainer/index.js';
 import { loadSigner } from '../../trust/index.js';
 import { runtime } from '../shared/runtime.js';
 
 const fmt = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(4));
+const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(4)}`;
+
+/** One line per concept: its ATD AUROC and the change from the model it replaced. */
+function perConcept(concepts: ReleaseRow['concepts']): string {
+  if (concepts.length === 0) return '-';
+  return concepts.map((c) => `${c.concept} ${fmt(c.atdAuroc)}${c.before === null ? '' : ` (${signed(c.atdAuroc - c.before)})`}`).join('\n');
+}
+
+/** ID accuracy on the reviewed held-out samples, and on each regression source. */
+function idAccuracies(metrics: Readonly<Record<string, number>>): string {
+  const bySource = Object.entries(metrics).filter(([k]) => k.startsWith('idAccuracy.')).map(([k, v]) => `${k.slice('idAccuracy.'.length)} ${fmt(v)}`);
+  return [fmt(metrics.idAccuracy), ...bySource].join('\n');
+}
 
 export function register(program: Command): void {
   const models = program.command('models').description('model releases made by the trainer');
@@ -21,9 +34,9 @@ export function register(program: Command): void {
         for (const r of releases) process.stdout.write(JSON.stringify(r) + '\n');
         return;
       }
-      const table = new Table({ head: ['', 'version', 'parent', 'kind', 'created', 'samples', 'ATD AUROC', 'CTW AUROC', 'ATD FPR95', 'ID acc.'] });
+      const table = new Table({ head: ['', 'version', 'parent', 'kind', 'created', 'samples', 'ATD AUROC', 'CTW AUROC', 'ATD FPR95', 'ID acc.', 'ATD AUROC per concept (change)'] });
       for (const r of releases) {
-        table.push([r.serving ? '*' : '', r.version, r.parentVersion ?? '-', r.kind, new Date(r.createdAt).toISOString(), r.sampleCount, fmt(r.metrics.atdAuroc), fmt(r.metrics.ctwAuroc), fmt(r.metrics.atdFpr95), fmt(r.metrics.idAccuracy)]);
+        table.push([r.serving ? '*' : '', r.version, r.parentVersion ?? '-', r.kind, new Date(r.createdAt).toISOString(), r.sampleCount, fmt(r.metrics.atdAuroc), fmt(r.metrics.ctwAuroc), fmt(r.metrics.atdFpr95), idAccuracies(r.metrics), perConcept(r.concepts)]);
       }
       process.stdout.write(`${table.toString()}\n`);
       const kept = releases.some((r) => r.serving);

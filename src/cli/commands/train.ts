@@ -36,7 +36,7 @@ export function register(program: Command): void {
         if (flags.once) {
           const outcome = await trainer.once();
           await otel.shutdown();
-          process.stdout.write(JSON.stringify({ status: outcome.status, version: outcome.version, serving: outcome.servingVersion, candidate: outcome.candidate, servingMetrics: outcome.serving, reasons: outcome.reasons, samples: outcome.sampleCount }) + '\n');
+          process.stdout.write(JSON.stringify({ status: outcome.status, version: outcome.version, serving: outcome.servingVersion, candidate: outcome.candidate, servingMetrics: outcome.serving, regression: outcome.regression, reasons: outcome.reasons, samples: outcome.sampleCount }) + '\n');
           process.exit(TRAIN_EXIT[outcome.status]);
         }
         await trainer.start();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import time
 from pathlib import Path
@@ -75,6 +76,8 @@ def build(out_dir: str | Path, heldout_dir: str | Path, *, seed: int = 0, n_trai
     quality = {
         "command": f"python -m clipn_kernel demo build --out {out} --heldout {heldout} --seed {seed}",
         "seed": seed,
+        # The held-out sets, relative to the bundle: the trainer's regression gate guards them.
+        "heldOut": os.path.relpath(heldout, out),
         "trainImages": n_train,
         "epochs": {"clip": clip_epochs, "clipn": clipn_epochs},
         "trainSeconds": round(train_seconds, 1),

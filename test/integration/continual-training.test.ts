@@ -1,0 +1,312 @@
+/**
+ * Continual training against the real broker, the real kernel, the demo model and the sidecar,
+ * with the trainer's defaults (no-tower mode, served-score loss with distillation toward the
+ * serving model, regression gate). Every number is measured from the sidecar's own results on
+ * the demo bundle's held-out images (models/demo-heldout: 40 ID images a class, 40 of each
+ * unseen concept), which no run trains on:
+ * - 60 reviewed crescents (a concept the demo model was not taught) raise held-out crescent ATD
+ *   AUROC by at least 0.04, and no other concept (arrow, heart) nor ID accuracy drops by more
+ *   than 1 point;
+ * - a second run on hearts starts from the serving release and keeps the crescent gain within
+ *   1 point;
+ * - a candidate trained on inverted decisions is refused by the regression gate.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KafkaMessage } from 'kafkajs';
+import { createCodec } from '../../src/codec/index.js';
+import { splitOf } from '../../src/trainer/index.js';
+import type { Sidecar } from '../../src/service/sidecar.js';
+import { mannWhitney } from '../helpers/clipn-cli.js';
+import { spawnClipn } from './helpers/clipn-process.js';
+import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
+import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics, type TestTopics } from './helpers/sidecar.js';
+
+const codec = createCodec({ registryUrl: null });
+const kafka = testKafka();
+const PYTHON = join(ROOT, 'training', '.venv', 'bin', 'python');
+const DEMO = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'labels.json'), 'utf8')) as { labels: string[] };
+const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'manifest.json'), 'utf8')) as { modelVersion: string; prompt: { version: string } };
+const TEMPLATES = readFileSync(join(ROOT, 'models', 'demo', 'templates.txt'), 'utf8').split('\n').filter((l) => l.includes('{}'));
+const HELD_OUT_DIR = join(ROOT, 'models', 'demo-heldout');
+const CONCEPTS = ['crescent', 'arrow', 'heart'] as const;
+const HELD_OUT_SHARE = '0.3';
+// The issue's thresholds: AUROC and accuracy are fractions, "1 point" is 0.01.
+const MIN_GAIN = 0.04;
+const MAX_DROP = 0.01;
+
+interface Image {
+  id: string;
+  shape: string;
+  bytes: Buffer;
+  ood: boolean;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'clipn-continual-'));
+const ARTIFACTS = join(work, 'artifacts');
+
+/** Demo-world images of the ID classes (split id) or of one unseen concept, rendered by the kernel. */
+function render(split: 'id' | 'ood', n: number, seed: number, tag: string, concept?: string): Image[] {
+  const out = join(work, `${tag}-${split}`);
+  execFileSync(PYTHON, ['-m', 'clipn_kernel', 'demo', 'images', '--split', split, '--out', out, '--n', String(n), '--seed', String(seed)], { cwd: ROOT, stdio: 'pipe' });
+  const images: Image[] = [];
+  for (const shape of readdirSync(out).sort()) {
+    if (split === 'ood' && shape !== concept) continue;
+    for (const f of readdirSync(join(out, shape)).sort()) images.push({ id: `${tag}-${shape}-${f}`, shape, bytes: readFileSync(join(out, shape, f)), ood: split === 'ood' });
+  }
+  return images;
+}
+
+/** The bundle's held-out images (never trained on). */
+function heldOutImages(): Image[] {
+  const images: Image[] = [];
+  for (const [kind, ood] of [['id', false], ['ood', true]] as const) {
+    for (const shape of readdirSync(join(HELD_OUT_DIR, kind)).sort()) {
+      for (const f of readdirSync(join(HELD_OUT_DIR, kind, shape)).sort()) images.push({ id: `${kind}-${shape}-${f}`, shape, bytes: readFileSync(join(HELD_OUT_DIR, kind, shape, f)), ood });
+    }
+  }
+  return images;
+}
+
+function inputs(images: Image[], prefix: string, withCaptions: boolean) {
+  return images.map((img, i) => ({
+    key: `${prefix}${img.id}`,
+    value: img.bytes,
+    headers: { 'clipn-id': `${prefix}${img.id}`, 'content-type': 'image/png', ...(withCaptions ? { 'clipn-caption': TEMPLATES[i % TEMPLATES.length]!.replace('{}', img.shape) } : {}) },
+  }));
+}
+
+type Topics = TestTopics & { decisions: string };
+
+async function newTopics(): Promise<Topics> {
+  const topics = { ...testTopics(), decisions: `${uniqueName('t')}.decisions` };
+  await createTopics(kafka, [...sidecarTopicSpecs(topics, 2), { topic: topics.decisions }]);
+  const labelSet = await codec.encode('LabelSet', {
+    id: 'default', version: 1, labels: DEMO.labels, templates: null,
+    // Strict calibrated routing sends (nearly) every image to review, whatever the model's own flags.
+    routing: { rule: 'calibrated', params: {} }, thresholds: { ctwLogOdds: null, atdLogOdds: 13.8 }, description: null, updatedAt: Date.now(),
+  });
+  await produce(kafka, topics.labelSets, [{ key: 'default', value: labelSet }]);
+  return topics;
+}
+
+function trainerEnv(topics: Topics, samplesDir: string): Record<string, string> {
+  // Nothing about the objective or the gate is set: the trainer's defaults are under test.
+  return {
+    ...sidecarEnv(topics, uniqueName('g-unused')),
+    CLIPN_KAFKA__TOPICS__REVIEW_DECISIONS: topics.decisions,
+    CLIPN_TRAINER__SAMPLES_DIR: samplesDir,
+    CLIPN_TRAINER__ARTIFACT_STORE: ARTIFACTS,
+    CLIPN_TRAINER__GROUP_ID: uniqueName('trainer'),
+    CLIPN_TRAINER__HELD_OUT_SHARE: HELD_OUT_SHARE,
+    CLIPN_TRAINER__MIN_HELD_OUT: '5',
+    CLIPN_TRAINER__HTTP_PORT: '0',
+    CLIPN_TRAINER__KERNEL__DEVICE: 'cpu',
+    CLIPN_TELEMETRY__LOG_LEVEL: 'info',
+  };
+}
+
+/** The true decision for an item, or (invert) its opposite. */
+async function decision(itemId: string, img: Image, invert = false): Promise<{ key: string; value: Buffer }> {
+  const ood = invert ? !img.ood : img.ood;
+  const value = await codec.encode('ReviewDecision', {
+    itemId,
+    decision: ood ? (invert ? 'none_of_labels' : 'new_concept') : 'is_class',
+    label: ood ? null : invert ? DEMO.labels[0]! : img.shape,
+    concept: ood && !invert ? img.shape : null,
+    caption: invert && !ood ? `a ${DEMO.labels[0]!}` : null,
+    reviewer: 'test',
+    decidedAt: Date.now(),
+  });
+  return { key: itemId, value };
+}
+
+const decodeResult = async (m: KafkaMessage) => (await codec.decode(m.value!, 'TaggedImage')).value;
+
+let topics: Topics;
+let sidecar: Sidecar;
+let results: Collector;
+let review: Collector;
+const byId = new Map<string, Image>();
+const reviewItems: Array<{ key: string; value: Buffer; id: string }> = [];
+const heldOut = heldOutImages();
+const measured: Record<string, Record<string, number>> = {};
+
+before(async () => {
+  topics = await newTopics();
+  ({ sidecar } = inProcessSidecar(sidecarEnv(topics, uniqueName('g'), { CLIPN_TRAINER__CAPTION_SAMPLE_SHARE: '1', CLIPN_MODEL__RELEASE_ARTIFACT_ROOT: ARTIFACTS })));
+  results = await collect(kafka, topics.results);
+  review = await collect(kafka, topics.review);
+  await sidecar.start();
+});
+
+after(async () => {
+  await sidecar?.stop();
+  await results?.stop();
+  await review?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Sends a round of captioned images through the sidecar and returns its review items of them. */
+async function reviewRound(images: Image[]): Promise<Array<{ key: string; value: Buffer; id: string }>> {
+  for (const img of images) byId.set(img.id, img);
+  const ids = new Set(images.map((i) => i.id));
+  await produce(kafka, topics.input, inputs(images, '', true));
+  // By id: a collector that rejoins its group may read a record twice.
+  const mine = async () => [...new Map((await reviewed()).filter((r) => ids.has(r.id)).map((r) => [r.id, r])).values()];
+  await until(`${images.length} review items`, async () => (await mine()).length >= images.length, 120_000);
+  const items = await mine();
+  reviewItems.push(...items);
+  return items;
+}
+
+const resultsSoFar: Array<Awaited<ReturnType<typeof decodeResult>>> = [];
+/** Every result so far, decoded once each. */
+async function decodedResults(): Promise<typeof resultsSoFar> {
+  for (const m of results.messages.slice(resultsSoFar.length)) resultsSoFar.push(await decodeResult(m));
+  return resultsSoFar;
+}
+
+const reviewedSoFar: Array<{ key: string; value: Buffer; id: string }> = [];
+/** Every review item so far (held-out measurements route there too: decoded once each). */
+async function reviewed(): Promise<typeof reviewedSoFar> {
+  for (const m of review.messages.slice(reviewedSoFar.length)) reviewedSoFar.push({ key: m.key!.toString(), value: m.value!, id: (await codec.decode(m.value!, 'ReviewItem')).value.id });
+  return reviewedSoFar;
+}
+
+/** Per-concept ATD AUROC and ID accuracy of the bundle's held-out images through the sidecar. */
+async function measure(name: string, version: string): Promise<Record<string, number>> {
+  const prefix = `${name.replace(/\W+/g, '-')}-`;
+  await produce(kafka, topics.input, inputs(heldOut, prefix, false));
+  // By id, as review items: a record read twice counts once.
+  const mine = async () => [...new Map((await decodedResults()).filter((r) => r.id.startsWith(prefix)).map((r) => [r.id, r])).values()];
+  await until(`${heldOut.length} held-out results (${name})`, async () => (await mine()).length >= heldOut.length, 120_000);
+  const scored = await mine();
+  assert.deepEqual([...new Set(scored.map((r) => r.model.promptVersion))], [version], `${name}: scored by ${version}`);
+  const truth = new Map(heldOut.map((h) => [`${prefix}${h.id}`, h]));
+  const idResults = scored.filter((r) => !truth.get(r.id)!.ood);
+  const id = idResults.map((r) => r.scores.atdLogOdds);
+  const out: Record<string, number> = { idAccuracy: idResults.filter((r) => r.label === truth.get(r.id)!.shape).length / idResults.length };
+  for (const c of CONCEPTS) out[c] = mannWhitney(id, scored.filter((r) => truth.get(r.id)!.ood && truth.get(r.id)!.shape === c).map((r) => r.scores.atdLogOdds));
+  measured[name] = out;
+  process.stdout.write(`${name} (${version}): ${Object.entries(out).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}\n`);
+  return out;
+}
+
+const change = (a: Record<string, number>, b: Record<string, number>, k: string): string => `${k} ${(b[k]! - a[k]!) >= 0 ? '+' : ''}${(b[k]! - a[k]!).toFixed(4)}`;
+
+/** Records on a topic (sum of its partitions' end offsets). */
+async function recordCount(topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Decides every item of a round truthfully and checks the decisions are on the topic. */
+async function decideAll(items: ReadonlyArray<{ id: string }>): Promise<void> {
+  const before = await recordCount(topics.decisions);
+  await produce(kafka, topics.decisions, await Promise.all(items.map((r) => decision(r.id, byId.get(r.id)!))));
+  assert.equal(await recordCount(topics.decisions), before + items.length, `${items.length} decisions written`);
+  process.stdout.write(`${items.length} decisions written\n`);
+}
+
+/** Runs `clipn train --once`; returns its exit code and its summary line. */
+async function trainOnce(env: Record<string, string>, name: string): Promise<{ code: number | null; summary: Record<string, any>; output: string }> {
+  const run = spawnClipn(['train', '--once'], env);
+  const code = await run.exited;
+  const line = run.output().split('\n').find((l) => l.startsWith('{"status"'));
+  assert.ok(line, `${name}: a summary line; output:\n${run.output().slice(-4000)}`);
+  const summary = JSON.parse(line) as Record<string, any>;
+  process.stdout.write(`${name}: status ${summary.status}, version ${summary.version}, serving ${summary.serving}, reasons ${JSON.stringify(summary.reasons)}\n`);
+  return { code, summary, output: run.output() };
+}
+
+async function latestRelease(collector: Collector, count: number) {
+  await collector.waitFor(`release ${count}`, (ms) => ms.length >= count, 30_000);
+  return (await codec.decode(collector.messages[count - 1]!.value!, 'ModelRelease')).value;
+}
+
+let env1: Record<string, string>;
+let firstVersion = '';
+
+test('60 reviewed crescents: held-out crescent ATD AUROC rises by at least 0.04; arrow, heart and ID accuracy drop by at most 1 point', { timeout: 900_000 }, async () => {
+  const base = await measure('base', MANIFEST.prompt.version);
+  const items = await reviewRound([...render('id', 10, 101, 'r1'), ...render('ood', 60, 102, 'r1', 'crescent')]);
+  await decideAll(items);
+  env1 = trainerEnv(topics, join(work, 'samples'));
+  const releases = await collect(kafka, topics.modelReleases);
+  try {
+    const run = await trainOnce(env1, 'crescent run');
+    assert.equal(run.code, 0, `published (exit 0); output:\n${run.output.slice(-4000)}`);
+    const release = await latestRelease(releases, 1);
+    firstVersion = release.version;
+    assert.equal(release.kind, 'no_tower', 'the default is the no-tower objective (training/EXPERIMENTS.md)');
+    assert.equal(release.lineage.kernelArgs.init, 'checkpoint', 'the first run starts from the bundle');
+    for (const c of CONCEPTS) assert.equal(typeof release.lineage.metrics[`concept.bundle/${c}.atdAuroc`], 'number', `the release records bundle/${c}`);
+    assert.equal(typeof release.lineage.metrics['concept.reviewed/crescent.atdAuroc'], 'number', 'and the reviewed concept');
+    await until('the sidecar serves the release', () => sidecar.state!.current.classifier.promptVersion === release.version, 60_000);
+    const after1 = await measure('after crescent run', release.version);
+    process.stdout.write(`crescent run, change through the sidecar: ${['crescent', 'arrow', 'heart', 'idAccuracy'].map((k) => change(base, after1, k)).join(', ')}\n`);
+    assert.ok(after1.crescent! - base.crescent! >= MIN_GAIN, `crescent AUROC ${base.crescent} -> ${after1.crescent}: gain >= ${MIN_GAIN}`);
+    for (const k of ['arrow', 'heart', 'idAccuracy']) assert.ok(after1[k]! >= base[k]! - MAX_DROP, `${k} ${base[k]} -> ${after1[k]}: drop <= ${MAX_DROP}`);
+
+    // `clipn models list` shows the per-concept numbers the release recorded.
+    const list = spawnClipn(['models', 'list'], env1);
+    assert.equal(await list.exited, 0, list.output());
+    process.stdout.write(list.output());
+    for (const c of CONCEPTS) assert.ok(list.output().includes(`bundle/${c}`), `models list names bundle/${c}`);
+  } finally {
+    await releases.stop();
+  }
+});
+
+test('a second run on hearts starts from the serving release and keeps the crescent gain within 1 point', { timeout: 900_000 }, async () => {
+  assert.ok(firstVersion, 'the crescent run published');
+  const items = await reviewRound([...render('id', 10, 105, 'r2'), ...render('ood', 60, 103, 'r2', 'heart')]);
+  await decideAll(items);
+  const releases = await collect(kafka, topics.modelReleases);
+  try {
+    const run = await trainOnce(env1, 'heart run');
+    assert.equal(run.code, 0, `published (exit 0); output:\n${run.output.slice(-4000)}`);
+    const release = await latestRelease(releases, 2);
+    assert.equal(release.parentVersion, firstVersion);
+    assert.equal(release.lineage.kernelArgs.init, 'serving release (no tower)', 'continues the serving tower, not the bundle\'s');
+    assert.equal(typeof release.lineage.metrics['concept.reviewed/heart.atdAuroc'], 'number');
+    await until('the sidecar serves the second release', () => sidecar.state!.current.classifier.promptVersion === release.version, 60_000);
+    const after2 = await measure('after heart run', release.version);
+    const base = measured.base!;
+    const after1 = measured['after crescent run']!;
+    process.stdout.write(`heart run, change from the bundle: ${['crescent', 'arrow', 'heart', 'idAccuracy'].map((k) => change(base, after2, k)).join(', ')}; from the crescent release: ${['crescent', 'arrow', 'heart', 'idAccuracy'].map((k) => change(after1, after2, k)).join(', ')}\n`);
+    assert.ok(after2.crescent! >= after1.crescent! - MAX_DROP, `crescent ${after1.crescent} -> ${after2.crescent}: kept within ${MAX_DROP}`);
+    assert.ok(after2.heart! >= after1.heart!, `heart ${after1.heart} -> ${after2.heart}: the reviewed concept does not get worse`);
+  } finally {
+    await releases.stop();
+  }
+});
+
+test('a candidate trained on inverted decisions is refused by the regression gate', { timeout: 900_000 }, async () => {
+  // Fresh topics holding the same review items; training-split items get the opposite verdict,
+  // held-out ones the truth. The gate compares with the bundle (nothing released there).
+  const t = await newTopics();
+  await produce(kafka, t.review, reviewItems.map((r) => ({ key: r.key, value: r.value })));
+  const share = Number(HELD_OUT_SHARE);
+  await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share) === 'train'))));
+  const run = await trainOnce(trainerEnv(t, join(work, 'samples-inverted')), 'inverted run');
+  assert.equal(run.code, 3, `refused (exit 3); output:\n${run.output.slice(-4000)}`);
+  assert.ok(run.summary.candidate !== null, 'a candidate was trained and gated');
+  const regression = (run.summary.reasons as string[]).filter((r) => r.startsWith('regression: bundle/'));
+  assert.ok(regression.length > 0, `the regression gate names the bundle's held-out concepts it would hurt: ${JSON.stringify(run.summary.reasons)}`);
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(t.modelReleases);
+  await admin.disconnect();
+  assert.deepEqual(offsets.map((o) => o.high), ['0'], 'no record on the release topic');
+});
