@@ -76,6 +76,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const where = file ? ` (file ${file} and the environment)` : '';
     throw new ClipnError('CONFIG_INVALID', `invalid configuration${where}: ${problems.join('; ')}`, { details: { problems, ...(file ? { file } : {}) } });
   }
-  resolvePaths(parsed.data as never, raw as never, { cwd: options.cwd ?? process.cwd(), packageRoot: packageRoot() });
+  resolvePaths(parsed.data as Record<string, unknown>, raw, { cwd: options.cwd ?? process.cwd(), packageRoot: packageRoot() });
   return deepFreeze(parsed.data) as Config;
 }

@@ -5,18 +5,21 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 
-/** [section, key, default is inside the package]. */
-const PATH_SETTINGS: ReadonlyArray<readonly [string, string, boolean]> = [
-  ['model', 'dir', true],
-  ['model', 'cacheDir', false],
-  ['model', 'releaseArtifactRoot', false],
-  ['images', 'fileRoot', false],
-  ['trainer', 'samplesDir', false],
-  ['trainer', 'pythonBin', true],
-  ['trainer', 'artifactStore', false],
+/** [path, default is inside the package]. */
+const PATH_SETTINGS: ReadonlyArray<readonly [readonly string[], boolean]> = [
+  [['model', 'dir'], true],
+  [['model', 'cacheDir'], false],
+  [['model', 'releaseArtifactRoot'], false],
+  [['images', 'fileRoot'], false],
+  [['trainer', 'samplesDir'], false],
+  [['trainer', 'pythonBin'], true],
+  [['trainer', 'artifactStore'], false],
+  [['trainer', 'regression', 'heldOutDir'], false],
 ];
 
-type Tree = Record<string, Record<string, unknown> | undefined>;
+type Tree = Record<string, unknown>;
+
+const child = (node: unknown, key: string): unknown => (node !== null && typeof node === 'object' ? (node as Tree)[key] : undefined);
 
 /** Folders relative paths are resolved against. */
 export interface PathBases {
@@ -28,13 +31,14 @@ export interface PathBases {
 
 /** Rewrites the path settings of `parsed` (validated, not yet frozen) as absolute paths; `given` is the unvalidated tree. */
 export function resolvePaths(parsed: Tree, given: Tree, bases: PathBases): void {
-  for (const [section, key, packaged] of PATH_SETTINGS) {
-    const values = parsed[section];
-    const value = values?.[key];
+  for (const [path, packaged] of PATH_SETTINGS) {
+    const key = path[path.length - 1]!;
+    const holder = path.slice(0, -1).reduce<unknown>(child, parsed) as Tree | undefined;
+    const value = holder?.[key];
     if (typeof value !== 'string' || isAbsolute(value)) continue;
     // A URI (file://) is not a path; a bare command name is looked up on PATH.
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || (key === 'pythonBin' && !value.includes('/'))) continue;
-    const isGiven = given[section]?.[key] !== undefined;
-    values![key] = resolve(isGiven || !packaged ? bases.cwd : bases.packageRoot, value);
+    const isGiven = path.reduce<unknown>(child, given) !== undefined;
+    holder![key] = resolve(isGiven || !packaged ? bases.cwd : bases.packageRoot, value);
   }
 }

@@ -19,7 +19,7 @@ test('defaults that name what the package ships resolve against the package, dat
 test('given relative paths resolve against the working folder, from the file, the environment or overrides alike', () => {
   const c = loadConfig({
     env: { CLIPN_MODEL__DIR: 'bundles/v2', CLIPN_MODEL__CACHE_DIR: 'cache', CLIPN_TRAINER__PYTHON_BIN: 'venv/bin/python' },
-    overrides: { images: { fileRoot: 'images' }, trainer: { artifactStore: 'releases' } },
+    overrides: { images: { fileRoot: 'images' }, trainer: { artifactStore: 'releases', regression: { heldOutDir: 'heldout' } } },
     cwd,
   });
   assert.equal(c.model.dir, '/srv/work/bundles/v2');
@@ -27,6 +27,7 @@ test('given relative paths resolve against the working folder, from the file, th
   assert.equal(c.trainer.pythonBin, '/srv/work/venv/bin/python');
   assert.equal(c.images.fileRoot, '/srv/work/images');
   assert.equal(c.trainer.artifactStore, '/srv/work/releases');
+  assert.equal(c.trainer.regression.heldOutDir, '/srv/work/heldout');
   // Given the same text as the default, the operator's working folder wins.
   assert.equal(loadConfig({ env: { CLIPN_MODEL__DIR: 'models/demo' }, cwd }).model.dir, '/srv/work/models/demo');
 });
