@@ -3,4 +3,4 @@ export { loadBundle, readPrompt, readTemplates, checkPrompt, float32FromBytes, s
 export { type Manifest } from './manifest.js';
 export { createSession, availableProviders, DEFAULT_ONNX_OPTIONS, EXECUTION_PROVIDERS, type ExecutionProvider, type OnnxOptions, type OnnxSession } from './onnx.js';
 export { ClipTokenizer } from './tokenizer.js';
-export { ClipnEncoders, type EncoderOptions } from './encoders.js';
+export { ClipnEncoders, type EncoderOptions, type TokenRow } from './encoders.js';
