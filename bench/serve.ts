@@ -50,7 +50,7 @@ export interface LiveServe {
 const idOf = (headers: Record<string, unknown> | undefined): string => String(headers?.['clipn-id'] ?? '');
 
 export async function putLabelSet(kafka: Kafka, topic: string, set: { id: string; version: number; labels: string[]; templates: string[] | null }): Promise<void> {
-  const value = await codec.encode('LabelSet', { ...set, routing: { rule: 'atd' }, thresholds: null, description: null, updatedAt: Date.now() });
+  const value = await codec.encode('LabelSet', { ...set, routing: { rule: 'atd', params: {} }, thresholds: null, description: null, updatedAt: Date.now() });
   const producer = kafka.producer();
   await producer.connect();
   try {

@@ -3,6 +3,8 @@
 # for tests, CI, the demo and local development; no Docker. Kafka 3.9.x: kafkajs 2.2.4 speaks
 # its protocol versions (Kafka 4.0 removed older ones). See docs/kafka.md.
 #   scripts/kafka.sh fetch | start | stop | status | reset
+#   scripts/kafka.sh cluster start | stop | status | reset | kill N | restart N | leader TOPIC PARTITION
+#     a 3-node cluster for replication tests, on its own ports and folder (scripts/kafka/cluster.sh)
 # status exits 0 when running and answering, 1 when not running, 3 when running but not answering.
 # Environment (defaults in brackets):
 #   CLIPN_KAFKA_PORT [9092]            PLAINTEXT listener on 127.0.0.1
@@ -181,5 +183,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   reset) stop; rm -rf "$data"; echo "broker data removed ($data)" ;;
-  *) echo "usage: $0 fetch|start|stop|status|reset" >&2; exit 2 ;;
+  cluster) shift; exec bash "$root/scripts/kafka/cluster.sh" "$@" ;;
+  *) echo "usage: $0 fetch|start|stop|status|reset|cluster ..." >&2; exit 2 ;;
 esac

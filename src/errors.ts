@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   SHUTDOWN_TIMEOUT: false,
   // work stopped by shutdown before it finished: not delivered, not committed, redone after a restart
   INTERRUPTED: true,
+  // plugins: a plugin's failure names it; retriable when the plugin said so
+  PLUGIN_FAILED: false,
   // trainer
   TRAINER_KERNEL_FAILED: true,
   TRAINER_SAMPLES_INVALID: false,

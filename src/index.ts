@@ -44,4 +44,5 @@ export {
   type RunOutcome,
   type StoreCounts,
 } from './trainer/index.js';
-export { route, sampledForTraining, SAMPLED_REASON } from './stream/routing.js';
+export { sampledForTraining, SAMPLED_REASON } from './stream/routing.js';
+export * from './plugin/index.js';

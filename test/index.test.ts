@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as api from '../src/index.js';
 
 test('the public index exposes the sidecar, classifier, codec and config entry points', () => {
-  for (const name of ['Sidecar', 'ClipnClassifier', 'createCodec', 'loadConfig', 'loadBundle', 'ClipnError', 'startTelemetry', 'route'] as const) {
+  for (const name of ['Sidecar', 'ClipnClassifier', 'createCodec', 'loadConfig', 'loadBundle', 'ClipnError', 'startTelemetry', 'definePlugin', 'PluginHost'] as const) {
     assert.equal(typeof api[name], 'function', name);
   }
   assert.ok(api.RECORD_NAMES.includes('TaggedImage'));

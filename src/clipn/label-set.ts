@@ -3,9 +3,10 @@
  * the CLI or the label-set topic), with errors naming the field.
  */
 import { z } from 'zod';
+import type { LabelSet as LabelSetRecord } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
 
-/** The routing rules a label set may name. */
+/** The built-in routing rules (plugins can add more). */
 export const ROUTING_RULES = ['ctw', 'atd', 'both', 'either', 'calibrated'] as const;
 export type RoutingRule = (typeof ROUTING_RULES)[number];
 const logOdds = z.number().finite();
@@ -22,7 +23,13 @@ const labelSetSchema = z
       .array(z.string().refine((t) => t.includes('{}'), 'each template must contain {}'))
       .min(1)
       .nullish(),
-    routing: z.object({ rule: z.enum(ROUTING_RULES) }).default({ rule: 'atd' }),
+    // A built-in rule (ROUTING_RULES) or one a plugin provides; the sidecar checks it exists.
+    routing: z
+      .object({
+        rule: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a rule name ([a-z0-9._-])'),
+        params: z.record(z.string(), z.string()).default({}),
+      })
+      .default({ rule: 'atd', params: {} }),
     // Log-odds of the ID scores (clipn calibrate): the probabilities saturate at 1 and cannot separate.
     thresholds: z.preprocess(
       (t, ctx) => {
@@ -102,4 +109,18 @@ export function parseLabelSet(value: unknown, source = 'label set', options: Par
 /** Python str.format with one positional `{}` (templates are formatted as is, quotes included). */
 export function formatTemplate(template: string, label: string): string {
   return template.replace(/\{\{|\}\}|\{\}/g, (m) => (m === '{}' ? label : m[0]!));
+}
+
+/** The LabelSet record (schemas/LabelSet.avsc) of a validated label set, stamped `updatedAt`. */
+export function labelSetRecord(ls: LabelSet, updatedAt = Date.now()): LabelSetRecord {
+  return {
+    id: ls.id,
+    version: ls.version,
+    labels: [...ls.labels],
+    templates: ls.templates ? [...ls.templates] : null,
+    routing: { rule: ls.routing.rule, params: { ...ls.routing.params } },
+    thresholds: ls.thresholds ? { ctwLogOdds: ls.thresholds.ctwLogOdds ?? null, atdLogOdds: ls.thresholds.atdLogOdds ?? null } : null,
+    description: ls.description ?? null,
+    updatedAt,
+  };
 }

@@ -153,8 +153,6 @@ export type DeadLetter = {
   failedAt: EpochMillis;
 };
 
-/** How a label set decides that an image goes to review. */
-export type RoutingRule = 'ctw' | 'atd' | 'both' | 'either' | 'calibrated';
 
 /** A label set on the compacted label-set topic (key: its id). */
 export type LabelSet = {
@@ -162,7 +160,8 @@ export type LabelSet = {
   version: number;
   labels: string[];
   templates: string[] | null;
-  routing: { rule: RoutingRule };
+  /** A built-in rule (ctw, atd, both, either, calibrated) or a plugin's, with its parameters. */
+  routing: { rule: string; params: Record<string, string> };
   thresholds: { ctwLogOdds: number | null; atdLogOdds: number | null } | null;
   description: string | null;
   updatedAt: EpochMillis;

@@ -232,9 +232,35 @@ const trainer = z
   })
   .prefault({});
 
+const plugins = z
+  .strictObject({
+    modules: z
+      .preprocess(
+        // From the environment the list comes as JSON text.
+        (v) => {
+          if (typeof v !== 'string') return v;
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return v;
+          }
+        },
+        z.array(
+          z.strictObject({
+            module: text(),
+            options: z.record(z.string(), z.unknown()).default({}),
+          }),
+          { error: 'expected a list of {module, options} (JSON in the environment)' },
+        ),
+      )
+      .default([])
+      .describe('Plugins to load (docs/plugins.md), in order: each {module, options}; module is a path (relative to the working folder) or a package name.'),
+  })
+  .prefault({});
+
 /** The whole configuration, with cross-setting checks. */
 export const configSchema = z
-  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer })
+  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer, plugins })
   .superRefine((c, ctx) => {
     const t = c.kafka.topics;
     const outputs = new Map([

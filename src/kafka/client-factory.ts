@@ -1,8 +1,10 @@
 /**
  * The one place kafkajs clients are created: brokers, TLS, SASL, timeouts and retries from the
- * options, and kafkajs' own log lines forwarded to the product logger (never with credentials).
+ * options, kafkajs' own log lines forwarded to the product logger (never with credentials), and
+ * producers whose sends are checked for a lost partition (confirmed-sends.ts).
  */
-import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { type Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { ConfirmingKafka } from './confirmed-sends.js';
 import { resolveKafkaOptions, type KafkaLogLevelName, type KafkaOptionsInput } from './options.js';
 
 /** Levels of forwarded log lines. */
@@ -26,6 +28,17 @@ const FROM_KAFKAJS: Record<number, KafkaSinkLevel> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+// kafkajs lines that say nothing is wrong: expected retries while a broker starts (its group
+// coordinator and offsets topic come up a few seconds after it answers), and notices printed at
+// every start. They go to debug so warn and error mean something.
+const EXPECTED: readonly RegExp[] = [
+  /coordinator is not available/i,
+  /coordinator is loading/i,
+  /not coordinator/i,
+  /Limiting retries for the idempotent producer/,
+  /switched default partitioner/,
+];
+
 const REDACTED = '[redacted]';
 const SECRET_KEY = /pass(word)?|secret|sasl|credential|token/i;
 
@@ -46,8 +59,9 @@ function scrub(value: unknown, secrets: readonly string[], depth: number): unkno
 export function toLogLine(entry: LogEntry, secrets: readonly string[]): { level: KafkaSinkLevel; message: string; extra: Record<string, unknown> } {
   const present = secrets.filter((s) => s.length > 0);
   const { message, ...extra } = entry.log;
+  const text = `${message} ${typeof extra.error === 'string' ? extra.error : ''}`;
   return {
-    level: FROM_KAFKAJS[entry.level] ?? 'info',
+    level: EXPECTED.some((p) => p.test(text)) ? 'debug' : (FROM_KAFKAJS[entry.level] ?? 'info'),
     message: scrub(`kafka${entry.namespace ? ` ${entry.namespace}` : ''}: ${message}`, present, 0) as string,
     extra: scrub(extra, present, 0) as Record<string, unknown>,
   };
@@ -55,7 +69,8 @@ export function toLogLine(entry: LogEntry, secrets: readonly string[]): { level:
 
 /**
  * Creates the kafkajs client. Options are validated and defaulted by {@link resolveKafkaOptions}
- * (throws ClipnError CONFIG_INVALID). Without a sink kafkajs logs nothing.
+ * (throws ClipnError CONFIG_INVALID). Without a sink kafkajs logs nothing. A send of its producers
+ * fails (retriable KAFKA_ERROR) rather than resolve when a partition written to went unacknowledged.
  */
 export function createKafka(input: KafkaOptionsInput, sink?: KafkaLogSink): Kafka {
   const options = resolveKafkaOptions(input);
@@ -75,5 +90,5 @@ export function createKafka(input: KafkaOptionsInput, sink?: KafkaLogSink): Kafk
     },
   };
   if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;
-  return new Kafka(config);
+  return new ConfirmingKafka(config);
 }

@@ -13,5 +13,7 @@ export {
 } from './options.js';
 export { createKafka, toLogLine, type KafkaLogSink, type KafkaSinkLevel } from './client-factory.js';
 export { kafkaError, isRetriable } from './errors.js';
-export { ensureTopics, maxMessageBytes, streamTopic, sideChannelTopic, DEFAULT_MAX_MESSAGE_BYTES, type NewTopicPolicy, type TopicSpec } from './topics.js';
+export { ensureTopics, maxMessageBytes, streamTopic, sideChannelTopic, DEFAULT_MAX_MESSAGE_BYTES, type EnsureTopicsOptions, type NewTopicPolicy, type TopicSpec } from './topics.js';
 export { endOffsets, readToEnd, latestByKey, type PartitionMessage, type ReadToEndOptions } from './read-to-end.js';
+/** The kafkajs types the rest of the product handles; kafkajs itself is used only here. */
+export type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';

@@ -64,14 +64,49 @@ function leafErrors(error: unknown, depth = 0): Array<{ type?: unknown; topic?: 
   return [error as { type?: unknown; topic?: unknown }];
 }
 
+// What metadata says while a new topic is still on its way to every broker: on a multi-broker
+// KRaft cluster each broker applies the controller's records on its own, so the broker asked
+// next may not know the topic, or its leader, for a moment.
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/** Asks for the metadata of `topics` until every partition has a leader, for up to `timeoutMs`. */
+async function awaitLeaders(admin: Admin, topics: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const led = (t: string): boolean => found.some((f) => f.name === t && f.partitions.length > 0 && f.partitions.every((p) => p.leader >= 0));
+      const waiting = topics.filter((t) => !led(t));
+      if (waiting.length === 0) return;
+      last = `no leader yet for ${waiting.join(', ')}`;
+    } catch (error) {
+      const leaves = leafErrors(error);
+      if (!leaves.every((e) => typeof e.type === 'string' && NOT_YET.has(e.type))) throw kafkaError(error, `waiting for the leaders of ${topics.join(', ')}`);
+      last = leaves.map((e) => String(e.type)).join(', ');
+    }
+    if (Date.now() + delay > deadline) {
+      throw new ClipnError('KAFKA_ERROR', `waiting for the leaders of ${topics.join(', ')}: expected a leader for every partition within ${timeoutMs} ms, got ${last}`, { retriable: true, details: { topics } });
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+/** Options of {@link ensureTopics}. */
+export interface EnsureTopicsOptions {
+  /** Longest wait for the created topics' leaders, in ms (default 30 000). */
+  leaderTimeoutMs?: number;
+}
+
 /**
  * Creates the topics that do not exist yet and waits for their leaders; existing topics are
  * left as they are (their partitions and configs are not changed). Another process creating
  * the same topics at the same moment is fine (TOPIC_ALREADY_EXISTS).
  * @returns the topics this call created.
- * @throws ClipnError CONFIG_INVALID for a bad spec, KAFKA_ERROR when the broker refuses.
+ * @throws ClipnError CONFIG_INVALID for a bad spec, KAFKA_ERROR when the broker refuses or the
+ * leaders do not appear in time.
  */
-export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
+export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], options: EnsureTopicsOptions = {}): Promise<string[]> {
   checkSpecs(specs);
   if (specs.length === 0) return [];
   const names = specs.map((s) => s.topic);
@@ -85,8 +120,9 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
   }
   if (missing.length === 0) return [];
   try {
+    // Not kafkajs' waitForLeaders: it gives up when the broker it asks does not know the topic yet.
     const created = await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.partitions ?? -1,
@@ -95,7 +131,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
       })),
     });
     // false: all of them appeared between listTopics and createTopics.
-    return created ? missing.map((s) => s.topic) : [];
+    existedMeanwhile = new Set(created ? [] : missing.map((s) => s.topic));
   } catch (error) {
     const leaves = leafErrors(error);
     if (!leaves.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) {
@@ -103,12 +139,8 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
     }
     existedMeanwhile = new Set(leaves.map((e) => String(e.topic)));
   }
-  // Some were created by someone else meanwhile: make sure all are there with leaders now.
-  try {
-    await admin.fetchTopicMetadata({ topics: missing.map((s) => s.topic) });
-  } catch (error) {
-    throw kafkaError(error, `waiting for topics ${missing.map((s) => s.topic).join(', ')}`);
-  }
+  // Ours or created by someone else meanwhile: all of them are there with leaders before we return.
+  await awaitLeaders(admin, missing.map((s) => s.topic), options.leaderTimeoutMs ?? 30_000);
   return missing.map((s) => s.topic).filter((t) => !existedMeanwhile.has(t));
 }
 

@@ -4,12 +4,14 @@
  * and the service reports ready only when all three are.
  */
 import { resolve } from 'node:path';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer } from '../kafka/index.js';
 import { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import type { ClipnError } from '../errors.js';
-import { createKafka, ensureTopics, sideChannelTopic, streamTopic } from '../kafka/index.js';
+import { createKafka, DEFAULT_MAX_MESSAGE_BYTES, ensureTopics, maxMessageBytes, sideChannelTopic, streamTopic } from '../kafka/index.js';
+import { PluginHost } from '../plugin/index.js';
+import { recordsLimit } from '../stream/produce-plan.js';
 import { labelSetHandler, type WatcherEvents } from '../stream/label-set-watcher.js';
 import { metrics as otelMetrics, trace, type Tracer } from '@opentelemetry/api';
 import { StreamProcessor } from '../stream/processor.js';
@@ -37,6 +39,8 @@ export class Sidecar {
   readonly liveness = new HealthChecks();
   private http: HttpServer | null = null;
   private stopWatch: (() => void) | null = null;
+  private plugins: PluginHost | null = null;
+  private pluginProducer: Producer | null = null;
   private resolveFatal!: (error: ClipnError) => void;
   /** Settles when processing has failed for good (the consumer crashed past its restarts): the caller should exit non-zero. */
   readonly fatal: Promise<ClipnError> = new Promise((resolve) => (this.resolveFatal = resolve));
@@ -82,11 +86,37 @@ export class Sidecar {
     await admin.connect();
     const t = config.kafka.topics;
     const policy = config.kafka.newTopics;
-    await ensureTopics(admin, [
-      ...[...t.input, t.results, t.review, t.deadLetter].map((topic) => streamTopic(topic, policy)),
-      sideChannelTopic(t.labelSets, policy),
-      sideChannelTopic(t.modelReleases, policy),
-    ]).finally(() => admin.disconnect());
+    let maxBytes: Map<string, number>;
+    try {
+      await ensureTopics(admin, [
+        ...[...t.input, t.results, t.review, t.deadLetter].map((topic) => streamTopic(topic, policy)),
+        sideChannelTopic(t.labelSets, policy),
+        sideChannelTopic(t.modelReleases, policy),
+      ]);
+      maxBytes = await maxMessageBytes(admin, [t.results, t.review, t.deadLetter]);
+    } finally {
+      await admin.disconnect();
+    }
+    // Records are produced within each output topic's max.message.bytes (produce-plan.ts).
+    const limit = (topic: string): number => recordsLimit(maxBytes.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES);
+
+    const kafka = this.kafka;
+    this.plugins = await PluginHost.load({
+      config,
+      logger,
+      meter: otelMetrics.getMeter('clipn-sidecar'),
+      tracer: telemetry.tracer,
+      codec: this.codec,
+      produce: async (records) => {
+        this.pluginProducer ??= kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+        const producer = this.pluginProducer;
+        await producer.connect();
+        await producer.sendBatch({ acks: -1, topicMessages: records.map((r) => ({ topic: r.topic, messages: [{ key: r.key, value: r.value, headers: r.headers ?? {} }] })) });
+      },
+      builtin: { reviewLimit: (bytes) => bytes <= limit(t.review) },
+    });
+    await this.plugins.start(this.readiness);
+    logger.info({ plugins: this.plugins.names }, 'plugins started');
 
     const m = telemetry.metrics;
     let cacheSeen = { hits: 0, misses: 0 };
@@ -119,8 +149,9 @@ export class Sidecar {
     const serial = new Serial();
     const codec = this.codec;
     const state = this.state;
+    const plugins = this.plugins;
     this.channels = [
-      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events, config.processing.labelSets)),
+      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events, config.processing.labelSets, (ls) => plugins.checkRule(ls))),
       new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events, config.model.releaseArtifactRoot)),
     ];
     for (const c of this.channels) await c.start();
@@ -139,6 +170,8 @@ export class Sidecar {
       tracer: telemetry.tracer,
       metrics: m,
       health: { readiness: consumer, liveness: consumerAlive, onFatal: (e) => this.resolveFatal(e) },
+      plugins,
+      limit,
     });
     await this.processor.start();
     logger.info({ topics: t.input, group: config.kafka.groupId, delivery: config.processing.delivery }, 'consuming');
@@ -147,6 +180,8 @@ export class Sidecar {
   async stop(): Promise<void> {
     this.stopWatch?.();
     await this.processor?.stop();
+    await this.plugins?.stop(this.options.logger);
+    await this.pluginProducer?.disconnect();
     await Promise.all(this.channels.map((c) => c.stop()));
     await this.state?.current.classifier.close();
     await this.http?.close();

@@ -5,7 +5,7 @@
  * after the chunk. Partitions run concurrently, which is what fills cross-partition
  * micro-batches in the batcher downstream.
  */
-import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { EachBatchPayload, KafkaMessage } from '../kafka/index.js';
 import { isClipnError } from '../errors.js';
 import type { Delivery, OutputRecord } from './delivery.js';
 import type { Slots } from './slots.js';

@@ -5,7 +5,7 @@
  * (kafka.consumer.maxRestarts within restartWindowMs): past the bound the crash is fatal, so the
  * process exits and the orchestrator restarts it rather than leaving a pod that does nothing.
  */
-import type { Consumer } from 'kafkajs';
+import type { Consumer } from '../kafka/index.js';
 import { ClipnError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { HealthCheck } from '../telemetry/types.js';
@@ -30,13 +30,14 @@ export class ConsumerState {
   private restarts: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private fatalError: ClipnError | null = null;
+  private stoppingOnPurpose = false;
 
   constructor(
     private readonly readiness: HealthCheck,
     private readonly liveness: HealthCheck,
     private readonly options: ConsumerStateOptions,
     private readonly logger: Logger,
-    private readonly hooks: { onFatal(error: ClipnError): void; onAssignment?(assignment: Assignment): void },
+    private readonly hooks: { onFatal(error: ClipnError): void; onAssignment?(assignment: Assignment): void; onRestart?(): void },
   ) {
     liveness.ready();
   }
@@ -52,14 +53,31 @@ export class ConsumerState {
   }
 
   /** kafkajs' restartOnFailure: restart while the bound allows. */
-  readonly restartOnFailure = async (error: Error): Promise<boolean> => {
+  readonly restartOnFailure = async (error: Error): Promise<boolean> => this.mayRestart(error);
+
+  private mayRestart(error: unknown): boolean {
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < this.options.restartWindowMs);
     this.restarts.push(now);
     const allowed = this.restarts.length <= this.options.maxRestarts;
     this.logger.warn({ err: error, restarts: this.restarts.length, maxRestarts: this.options.maxRestarts, windowMs: this.options.restartWindowMs }, allowed ? 'consumer crashed; restarting it' : 'consumer crashed too often; not restarting');
     return allowed;
-  };
+  }
+
+  /** The processor's own restart of a crashed consumer failed: consumption is over. */
+  restartFailed(error: ClipnError): void {
+    this.die(error.message, error);
+  }
+
+  private die(message: string, cause: unknown): void {
+    this.running = false;
+    this.crash = `crashed for good: ${message}`;
+    this.fatalError = new ClipnError('KAFKA_ERROR', `the input consumer crashed and will not restart: ${message}`, { cause, retriable: false });
+    this.liveness.notReady(this.crash);
+    this.update();
+    this.logger.error({ err: cause }, 'input consumer crashed for good');
+    this.hooks.onFatal(this.fatalError);
+  }
 
   /** Follows `consumer`'s events; call before consumer.run(). */
   attach(consumer: Consumer): void {
@@ -71,6 +89,8 @@ export class ConsumerState {
     };
     const e = consumer.events;
     consumer.on(e.GROUP_JOIN, ({ payload }) => {
+      // kafkajs' own restart after a crash emits STOP first and no start event: a join means it runs.
+      this.running = !this.stoppingOnPurpose;
       this.member = true;
       this.crash = null;
       fetched();
@@ -96,20 +116,24 @@ export class ConsumerState {
         this.crash = `crashed (${message}); restarting`;
         return;
       }
-      this.running = false;
-      this.crash = `crashed for good: ${message}`;
-      this.fatalError = new ClipnError('KAFKA_ERROR', `the input consumer crashed and will not restart: ${message}`, { cause: payload.error, retriable: false });
-      this.liveness.notReady(this.crash);
-      this.logger.error({ err: payload.error }, 'input consumer crashed for good');
-      this.hooks.onFatal(this.fatalError);
+      // kafkajs gives up on errors it calls non-retriable; some are transient on a cluster. The
+      // processor restarts the consumer itself while the same bound allows, else it is over.
+      if (this.hooks.onRestart && this.mayRestart(payload.error)) {
+        this.crash = `crashed (${message}); starting a new consumer`;
+        this.hooks.onRestart();
+        return;
+      }
+      this.die(message, payload.error);
     });
     this.running = true;
+    clearInterval(this.timer);
     this.timer = setInterval(() => this.update(), 250);
     this.timer.unref();
   }
 
   /** Consumption is ending on purpose (shutdown): not ready, not a failure. */
   stopping(): void {
+    this.stoppingOnPurpose = true;
     this.running = false;
     this.update();
     clearInterval(this.timer);

@@ -4,7 +4,7 @@
  * puts the records and the offset in one Kafka transaction. Either way records are sent within
  * the topics' size limits (produce-plan.ts).
  */
-import type { Consumer, Producer, Message } from 'kafkajs';
+import type { Consumer, Producer, Message } from '../kafka/index.js';
 import { ClipnError } from '../errors.js';
 import { sendWithinLimits, type OutputRecord, type Replace, type SizeLimit } from './produce-plan.js';
 import type { PartitionProducers } from './partition-producers.js';
@@ -42,12 +42,12 @@ function groupByTopic(records: OutputRecord[]): Array<{ topic: string; messages:
 }
 
 /** Produces with acks from all in-sync replicas, then commits the consumer offset. */
-export function atLeastOnce(producer: Producer, consumer: Consumer, sizes: SizePolicy): Delivery {
+export function atLeastOnce(producer: Producer, consumer: () => Consumer, sizes: SizePolicy): Delivery {
   return {
     mode: 'at-least-once',
     async deliver(records, commit) {
       await sendWithinLimits(records, (group) => producer.sendBatch({ topicMessages: groupByTopic(group), acks: -1 }).then(() => undefined), sizes.limit, sizes.replace);
-      await consumer.commitOffsets([commit]);
+      await consumer().commitOffsets([commit]);
     },
   };
 }

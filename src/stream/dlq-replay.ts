@@ -4,7 +4,7 @@
  * value, key and headers they were consumed with, so the sidecar processes them anew. Only
  * letters that kept their whole value can be replayed; the others are reported, never guessed.
  */
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../kafka/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
 import { readToEnd } from '../kafka/index.js';

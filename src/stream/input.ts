@@ -3,7 +3,7 @@
  * the codec's header) or raw image bytes, with id, content type, label set and caption in
  * headers (clipn-id, content-type, clipn-label-set, clipn-caption) or the key as the id.
  */
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { IHeaders, KafkaMessage } from '../kafka/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
 import type { ImageSource } from '../images/index.js';

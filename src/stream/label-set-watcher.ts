@@ -5,8 +5,8 @@
  * missing from the cache are encoded), then swapped in atomically. A bad record is refused,
  * logged and counted; the version already serving stays and the channel moves on.
  */
-import type { KafkaMessage } from 'kafkajs';
-import { parseLabelSet, type LabelSetCaps } from '../clipn/index.js';
+import type { KafkaMessage } from '../kafka/index.js';
+import { parseLabelSet, type LabelSet, type LabelSetCaps } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import { ClipnError, toClipnError } from '../errors.js';
 import type { Serial } from './serial.js';
@@ -19,8 +19,11 @@ export interface WatcherEvents {
   refused(kind: 'label-set' | 'release', id: string, error: ClipnError): void;
 }
 
-/** Builds the handler the label-set side channel applies, in order, through `serial`. */
-export function labelSetHandler(codec: RecordCodec, state: ServingState, serial: Serial, events: WatcherEvents, caps: LabelSetCaps): (m: KafkaMessage) => Promise<void> {
+/**
+ * Builds the handler the label-set side channel applies, in order, through `serial`; `checkRule`
+ * says what is wrong with a label set's routing rule (unknown, bad parameters), or null.
+ */
+export function labelSetHandler(codec: RecordCodec, state: ServingState, serial: Serial, events: WatcherEvents, caps: LabelSetCaps, checkRule: (ls: LabelSet) => string | null): (m: KafkaMessage) => Promise<void> {
   return (message) =>
     serial.run(async () => {
       const key = message.key?.toString('utf8') ?? '';
@@ -34,6 +37,8 @@ export function labelSetHandler(codec: RecordCodec, state: ServingState, serial:
         const labelSet = parseLabelSet(value, `label set ${key || '(no key)'}`, { caps, defaultTemplateCount: state.current.classifier.defaultTemplates.length });
         // Compaction keeps the latest record per key: a record under another key could never be replaced by its id's owner.
         if (labelSet.id !== key) throw new ClipnError('LABEL_SET_INVALID', `label set ${labelSet.id}: the record key must equal its id, got key ${JSON.stringify(key)}`);
+        const ruleProblem = checkRule(labelSet);
+        if (ruleProblem !== null) throw new ClipnError('LABEL_SET_INVALID', `label set ${labelSet.id}: ${ruleProblem}`);
         const current = state.current.labelSets.get(labelSet.id);
         if (current && current.labelSet.version > labelSet.version) {
           events.refused('label-set', labelSet.id, new ClipnError('LABEL_SET_INVALID', `version ${labelSet.version} is older than the serving version ${current.labelSet.version}`, { details: { reason: 'stale' } }));

@@ -6,12 +6,13 @@
  * instead of exhausting memory.
  */
 import type { Context, Tracer } from '@opentelemetry/api';
-import type { KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from '../kafka/index.js';
 import type { PreparedLabelSet } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { ClipnError, isClipnError, toClipnError } from '../errors.js';
 import { resolveImage } from '../images/index.js';
+import { asPlugin, type PluginHost, type PluginRecord, type RecordMeta } from '../plugin/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { failSpan, injectContext, inStage, startMessageSpan, startStageSpan } from '../telemetry/tracing.js';
@@ -22,7 +23,7 @@ import type { MemoryBudgets } from './memory.js';
 import { recordBytes, type OutputRecord, type RecordOrigin, type SizeLimit } from './produce-plan.js';
 import { deadLetter, reviewItem, taggedImage, type Timings } from './records.js';
 import { withRetries } from './retry.js';
-import { route, withTrainingSample } from './routing.js';
+import { withTrainingSample } from './routing.js';
 import type { ServingState } from './serving-state.js';
 import type { MessageSource } from './batch-handler.js';
 
@@ -35,6 +36,8 @@ export interface WorkerDeps {
   metrics: Metrics;
   inference: Inference;
   memory: MemoryBudgets;
+  /** Image sources, routing rules, review sinks and result hooks (built-in and plugins). */
+  plugins: PluginHost;
   /** Record size limit per output topic. */
   limit: SizeLimit;
   /** Aborted at shutdown: waits end, and work that would be retried is interrupted instead. */
@@ -86,7 +89,8 @@ export class MessageWorker {
           this.deps.logger.info({ code: e.code, id: parsed.id, attempt, waitMs }, `retrying: ${e.message}`);
         },
       });
-      const records = await this.records(parsed, scored, message, ctx, origin, started);
+      // Plugins run here (rules, hooks, sinks): a retriable plugin failure is tried again too.
+      const records = await withRetries(() => this.records(parsed, scored, message, ctx, origin, started), config.processing.retry, { signal });
       span.setAttributes({ 'clipn.id': parsed.id, 'clipn.label': scored.result.score.label, 'clipn.ood.ctw': scored.result.score.ood.ctw, 'clipn.ood.atd': scored.result.score.ood.atd, 'clipn.label_set': scored.prepared.labelSet.id });
       return records;
     } catch (error) {
@@ -117,7 +121,11 @@ export class MessageWorker {
     let decoding: Reservation | null = null;
     try {
       if (job.image.kind === 'uri') fetched = await memory.fetch.reserve(Math.min(config.images.maxBytes, config.images.fetch.maxBytes), signal);
-      const { bytes } = await inStage(tracer, 'resolve', ctx, () => resolveImage(job.image, config.images, { signal }));
+      const maxBytes = Math.min(config.images.maxBytes, config.images.fetch.maxBytes);
+      const image = job.image;
+      const { bytes } = await inStage(tracer, 'resolve', ctx, () =>
+        image.kind === 'inline' ? resolveImage(image, config.images) : this.deps.plugins.resolve(image.uri, { signal, maxBytes }),
+      );
       fetched?.resize(bytes.length);
       const t1 = performance.now();
       const { tensor } = await inStage(tracer, 'decode', ctx, () =>
@@ -146,26 +154,31 @@ export class MessageWorker {
   }
 
   private async records(job: ImageJob, scored: Scored, message: KafkaMessage, ctx: Context, origin: RecordOrigin, started: number): Promise<OutputRecord[]> {
-    const { config, codec, metrics } = this.deps;
+    const { config, codec, metrics, plugins } = this.deps;
     const { prepared, result } = scored;
-    const topics = config.kafka.topics;
-    const outlier = route(prepared.labelSet.routing.rule, result.score, prepared.labelSet.thresholds);
+    const outlier = await plugins.decide({ score: result.score, labelSet: prepared.labelSet });
     // Part of the captioned ID traffic goes to review too, as training pairs for the trainer.
     const decision = withTrainingSample(outlier, job, result.score, config.trainer.captionSampleShare);
     const timings: Timings = { resolveMs: scored.resolveMs, decodeMs: scored.decodeMs, inferMs: result.inferMs, scoreMs: result.scoreMs, totalMs: performance.now() - started };
     const key = job.key ?? job.id;
     const headers = injectContext(ctx, passHeaders(message));
-    metrics.imageDuration(timings.totalMs);
-    const out: OutputRecord[] = [{ topic: topics.results, key, value: await codec.encode('TaggedImage', taggedImage(job, result.score, prepared, decision, timings)), headers, origin }];
-    if (decision.review) {
-      const mode = config.processing.review.image;
-      let value = await codec.encode('ReviewItem', reviewItem(job, result.score, prepared, decision, result.embedding, mode));
-      // An inline image too large for the review topic travels as a reference instead.
-      if (mode === 'inline' && recordBytes({ topic: topics.review, key, value, headers }) > this.deps.limit(topics.review)) {
-        value = await codec.encode('ReviewItem', reviewItem(job, result.score, prepared, decision, result.embedding, 'reference'));
-      }
-      out.push({ topic: topics.review, key, value, headers, origin });
+    const meta: RecordMeta = { id: job.id, key, headers };
+    const asOutput = (r: PluginRecord): OutputRecord => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers ?? headers, origin });
+    const tagged = taggedImage(job, result.score, prepared, decision, timings);
+    const extra: OutputRecord[] = [];
+    for (const { plugin, hook } of plugins.resultHooks) {
+      const added = await asPlugin(plugin, 'result hook', () => hook.onResult(tagged, meta));
+      if (added?.metadata) tagged.metadata = { ...tagged.metadata, ...added.metadata };
+      for (const r of added?.records ?? []) extra.push(asOutput(r));
     }
+    const out: OutputRecord[] = [{ topic: config.kafka.topics.results, key, value: await codec.encode('TaggedImage', tagged), headers, origin }, ...extra];
+    if (decision.review) {
+      const item = reviewItem(job, result.score, prepared, decision, result.embedding, config.processing.review.image);
+      for (const { plugin, sink } of plugins.reviewSinks) {
+        for (const r of (await asPlugin(plugin, 'review sink', () => sink.deliver(item, meta))) ?? []) out.push(asOutput(r));
+      }
+    }
+    metrics.imageDuration(timings.totalMs);
     metrics.imageProcessed(outlier.review ? 'reviewed' : 'tagged', prepared.labelSet.id);
     if (outlier.review) metrics.oodFlaggedImage(prepared.labelSet.id, prepared.labelSet.routing.rule);
     return out;

@@ -5,7 +5,7 @@
  * previous owner: its open transaction is aborted and its later commits fail, so its work on that
  * partition is dropped, never committed. Producers of partitions this member lost are closed.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka, Producer } from '../kafka/index.js';
 import type { Assignment } from './consumer-state.js';
 
 /** A partition's producer; `fresh` until its first transaction has begun (and fenced older owners). */

@@ -5,11 +5,12 @@
  * partition, exactly-once).
  */
 import { ROOT_CONTEXT, type Tracer } from '@opentelemetry/api';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from '../kafka/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { ClipnError } from '../errors.js';
-import { kafkaError, maxMessageBytes } from '../kafka/index.js';
+import { kafkaError } from '../kafka/index.js';
+import type { PluginHost } from '../plugin/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { extractContext, startStageSpan } from '../telemetry/tracing.js';
@@ -21,7 +22,7 @@ import { Inference } from './inference.js';
 import { memoryBudgets } from './memory.js';
 import { MessageWorker } from './message-worker.js';
 import { PartitionProducers } from './partition-producers.js';
-import { recordsLimit } from './produce-plan.js';
+import type { SizeLimit } from './produce-plan.js';
 import type { ServingState } from './serving-state.js';
 import { Slots } from './slots.js';
 
@@ -35,6 +36,9 @@ export interface ProcessorDeps {
   metrics: Metrics;
   /** The consumer's readiness and liveness checks, and what to do when it is gone for good. */
   health: { readiness: HealthCheck; liveness: HealthCheck; onFatal(error: ClipnError): void };
+  plugins: PluginHost;
+  /** The record size limit of each output topic. */
+  limit: SizeLimit;
 }
 
 export class StreamProcessor {
@@ -49,6 +53,7 @@ export class StreamProcessor {
   private readonly consumerState: ConsumerState;
   private accepting = true;
   private chunksInFlight = 0;
+  private eachBatch: ((payload: EachBatchPayload) => Promise<void>) | null = null;
   private readonly drainWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: ProcessorDeps) {
@@ -59,6 +64,7 @@ export class StreamProcessor {
     this.consumerState = new ConsumerState(deps.health.readiness, deps.health.liveness, deps.config.kafka.consumer, deps.logger, {
       onFatal: deps.health.onFatal,
       onAssignment: (a) => this.assigned(a),
+      onRestart: () => void this.restartConsumer(),
     });
   }
 
@@ -73,21 +79,8 @@ export class StreamProcessor {
     const exactly = config.processing.delivery === 'exactly-once';
     this.admin = kafka.admin();
     await this.admin.connect();
-    const limits = await this.outputLimits(this.admin);
-    const limit = (topic: string): number => limits.get(topic) ?? recordsLimit(0);
-    const worker = new MessageWorker({ ...this.deps, inference: this.inference, memory: memoryBudgets(config.processing.memory.maxInFlightBytes), limit, signal: this.shutdown.signal });
-    this.consumer = kafka.consumer({
-      groupId: config.kafka.groupId,
-      sessionTimeout: c.sessionTimeoutMs,
-      heartbeatInterval: c.heartbeatIntervalMs,
-      maxWaitTimeInMs: c.fetchMaxWaitMs,
-      // In exactly-once mode only committed input counts (a producer upstream may be transactional too).
-      readUncommitted: false,
-      retry: { restartOnFailure: this.consumerState.restartOnFailure },
-    });
-    this.consumerState.attach(this.consumer);
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...config.kafka.topics.input], fromBeginning: true });
+    const limit = this.deps.limit;
+    const worker = new MessageWorker({ ...this.deps, inference: this.inference, memory: memoryBudgets(config.processing.memory.maxInFlightBytes), signal: this.shutdown.signal });
     const sizes = { limit, replace: (r: OutputRecord, bytes: number, max: number) => worker.replaceOversize(r, bytes, max) };
     let delivery: Delivery;
     if (exactly) {
@@ -96,46 +89,80 @@ export class StreamProcessor {
     } else {
       this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
       await this.producer.connect();
-      delivery = atLeastOnce(this.producer, this.consumer, sizes);
+      // The consumer of the moment: a consumer the processor restarted is a new object.
+      delivery = atLeastOnce(this.producer, () => this.consumer!, sizes);
     }
     const chunkDone = (): void => {
       if (--this.chunksInFlight === 0) for (const wake of this.drainWaiters.splice(0)) wake();
     };
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently,
-      eachBatch: createBatchHandler(
-        (msg, s) => worker.handle(msg, s),
-        delivery,
-        this.slots,
-        { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: c.heartbeatIntervalMs, accepting: () => this.accepting },
-        {
-          onLag: (s, lag) => this.lag.set(`${s.topic}\u0000${s.partition}`, { ...s, lag }),
-          onPaused: (_s, paused) => metrics.pausedPartitionsChanged(paused ? 1 : -1),
-          onTaken: (n) => {
-            this.chunksInFlight++;
-            metrics.inFlightChanged(n);
-          },
-          onSettled: (messages) => {
-            metrics.inFlightChanged(-messages);
-            chunkDone();
-          },
-          onDelivery: (_s, ms, records) => {
-            metrics.stageDuration('produce', ms);
-            const end = performance.timeOrigin + performance.now();
-            // One produce span per message, child of its message span (whose context the records carry).
-            const seen = new Set<string>();
-            for (const r of records) {
-              const tp = r.headers?.traceparent;
-              if (tp === undefined || seen.has(String(tp))) continue;
-              seen.add(String(tp));
-              startStageSpan(tracer, 'produce', extractContext(r.headers, ROOT_CONTEXT), { startTime: end - ms, destination: r.topic }).end(end);
-            }
-          },
+    this.eachBatch = createBatchHandler(
+      (msg, s) => worker.handle(msg, s),
+      delivery,
+      this.slots,
+      { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: c.heartbeatIntervalMs, accepting: () => this.accepting },
+      {
+        onLag: (s, lag) => this.lag.set(`${s.topic}\u0000${s.partition}`, { ...s, lag }),
+        onPaused: (_s, paused) => metrics.pausedPartitionsChanged(paused ? 1 : -1),
+        onTaken: (n) => {
+          this.chunksInFlight++;
+          metrics.inFlightChanged(n);
         },
-      ),
+        onSettled: (messages) => {
+          metrics.inFlightChanged(-messages);
+          chunkDone();
+        },
+        onDelivery: (_s, ms, records) => {
+          metrics.stageDuration('produce', ms);
+          const end = performance.timeOrigin + performance.now();
+          // One produce span per message, child of its message span (whose context the records carry).
+          const seen = new Set<string>();
+          for (const r of records) {
+            const tp = r.headers?.traceparent;
+            if (tp === undefined || seen.has(String(tp))) continue;
+            seen.add(String(tp));
+            startStageSpan(tracer, 'produce', extractContext(r.headers, ROOT_CONTEXT), { startTime: end - ms, destination: r.topic }).end(end);
+          }
+        },
+      },
+    );
+    await this.runConsumer();
+  }
+
+  /** A consumer of the input topics in the group, running the batch handler. */
+  private async runConsumer(): Promise<void> {
+    const { config, kafka } = this.deps;
+    const c = config.kafka.consumer;
+    const consumer = kafka.consumer({
+      groupId: config.kafka.groupId,
+      sessionTimeout: c.sessionTimeoutMs,
+      heartbeatInterval: c.heartbeatIntervalMs,
+      maxWaitTimeInMs: c.fetchMaxWaitMs,
+      // In exactly-once mode only committed input counts (a producer upstream may be transactional too).
+      readUncommitted: false,
+      retry: { restartOnFailure: this.consumerState.restartOnFailure },
     });
+    this.consumer = consumer;
+    this.consumerState.attach(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...config.kafka.topics.input], fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently, eachBatch: this.eachBatch! });
+  }
+
+  /**
+   * kafkajs does not restart a consumer whose crash it calls non-retriable, some of which are
+   * transient on a cluster (a broker gone from its metadata cache during a fail-over): within
+   * the restart bound, the processor starts a new consumer itself.
+   */
+  private async restartConsumer(): Promise<void> {
+    if (!this.accepting) return;
+    await this.consumer?.disconnect().catch(() => undefined);
+    try {
+      await this.runConsumer();
+      this.deps.logger.info('input consumer restarted');
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'the input consumer could not be restarted');
+      this.consumerState.restartFailed(kafkaError(error, 'restarting the input consumer'));
+    }
   }
 
   /** The group's committed offset of a partition (null: none yet), read fresh from the broker. */
@@ -153,13 +180,6 @@ export class StreamProcessor {
   private assigned(assignment: Assignment): void {
     for (const [key, l] of this.lag) if (!assignment.get(l.topic)?.has(l.partition)) this.lag.delete(key);
     void this.producers?.retain(assignment);
-  }
-
-  /** The record size limit of each output topic, from its max.message.bytes. */
-  private async outputLimits(admin: Admin): Promise<Map<string, number>> {
-    const t = this.deps.config.kafka.topics;
-    const bytes = await maxMessageBytes(admin, [t.results, t.review, t.deadLetter]);
-    return new Map([...bytes].map(([topic, max]) => [topic, recordsLimit(max)]));
   }
 
   private drained(): Promise<void> {

@@ -1,8 +1,9 @@
 /** The values of the records the processor produces (schemas/*.avsc), built from a job and its scores. */
 import type { ImageScore, PreparedLabelSet } from '../clipn/index.js';
+import type { DeadLetter, ReviewItem, TaggedImage } from '../codec/index.js';
 import type { ClipnError } from '../errors.js';
 import type { ImageJob } from './input.js';
-import type { RoutingDecision } from './routing.js';
+import type { RoutingDecision } from '../plugin/index.js';
 
 export interface Timings {
   resolveMs: number;
@@ -16,7 +17,7 @@ const sourceOf = (job: ImageJob) => ({ topic: job.source.topic, partition: job.s
 const scoresOf = ({ scores: s }: ImageScore) => ({ ctw: s.ctw, atd: s.atd, msp: s.msp, maxLogit: s.maxLogit, energy: s.energy, ctwLogOdds: s.ctwLogOdds, atdLogOdds: s.atdLogOdds });
 const topOf = (s: ImageScore) => s.top.map((t) => ({ label: t.label, index: t.index, p: t.p, pYes: t.pYes }));
 
-export function taggedImage(job: ImageJob, score: ImageScore, prepared: PreparedLabelSet, decision: RoutingDecision, timings: Timings): Record<string, unknown> {
+export function taggedImage(job: ImageJob, score: ImageScore, prepared: PreparedLabelSet, decision: RoutingDecision, timings: Timings): TaggedImage {
   return {
     id: job.id,
     key: job.key,
@@ -44,9 +45,9 @@ export function reviewItem(
   decision: RoutingDecision,
   embedding: Float32Array,
   imageMode: 'inline' | 'reference' | 'none',
-): Record<string, unknown> {
-  let image: unknown = null;
-  if (imageMode === 'inline' && job.image.kind === 'inline') image = job.image.bytes;
+): ReviewItem {
+  let image: ReviewItem['image'] = null;
+  if (imageMode === 'inline' && job.image.kind === 'inline') image = Buffer.from(job.image.bytes.buffer, job.image.bytes.byteOffset, job.image.bytes.byteLength);
   else if (imageMode !== 'none') image = job.image.kind === 'uri' ? { uri: job.image.uri } : { uri: `kafka://${job.source.topic}/${job.source.partition}/${job.source.offset}` };
   let norm = 0;
   for (const v of embedding) norm += v * v;
@@ -78,7 +79,7 @@ export function deadLetter(
   error: ClipnError,
   id: string | null,
   maxValueBytes: number,
-): Record<string, unknown> {
+): DeadLetter {
   const value = message.value ?? Buffer.alloc(0);
   const headers: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(message.headers ?? {})) {

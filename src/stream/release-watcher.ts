@@ -7,7 +7,7 @@
  * the serving model stays.
  */
 import { createHash } from 'node:crypto';
-import type { KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from '../kafka/index.js';
 import type { PreparedLabelSet } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import { ClipnError, toClipnError } from '../errors.js';

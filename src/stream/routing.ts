@@ -1,49 +1,10 @@
 /**
- * Routing rules: which scored images go to the review topic. A label set names its rule; the
- * "calibrated" rule uses thresholds measured by `clipn calibrate` on that label set's ID data.
+ * Training samples from the stream: a share of the captioned inputs that no rule routed and no
+ * flag calls OOD also go to review, as in-distribution training pairs for the trainer. (Which
+ * images go to review as outliers is the label set's routing rule: src/plugin.)
  */
 import { createHash } from 'node:crypto';
-import type { RoutingRule, ScoreThresholds } from '../clipn/index.js';
-import { ClipnError } from '../errors.js';
-
-/** What the router needs of a scored image. */
-export interface RoutableScore {
-  scores: { ctwLogOdds: number; atdLogOdds: number };
-  ood: { ctw: boolean; atd: boolean };
-}
-
-/** The routing decision, with the reasons a reviewer reads. */
-export interface RoutingDecision {
-  review: boolean;
-  reasons: string[];
-}
-
-/** Decides whether one scored image goes to review under `rule`. */
-export function route(rule: RoutingRule, result: RoutableScore, thresholds?: ScoreThresholds | null): RoutingDecision {
-  const reasons: string[] = [];
-  if (rule === 'calibrated') {
-    const ctw = thresholds?.ctwLogOdds ?? null;
-    const atd = thresholds?.atdLogOdds ?? null;
-    if (ctw === null && atd === null) {
-      throw new ClipnError('LABEL_SET_INVALID', 'routing rule "calibrated" needs thresholds.ctwLogOdds or thresholds.atdLogOdds');
-    }
-    if (ctw !== null && result.scores.ctwLogOdds < ctw) reasons.push(`ctw log-odds ${fmt(result.scores.ctwLogOdds)} < calibrated ${fmt(ctw)}`);
-    if (atd !== null && result.scores.atdLogOdds < atd) reasons.push(`atd log-odds ${fmt(result.scores.atdLogOdds)} < calibrated ${fmt(atd)}`);
-    return { review: reasons.length > 0, reasons };
-  }
-  if (result.ood.ctw) reasons.push(`ctw: p_no > p_yes for the predicted class (log-odds ${fmt(result.scores.ctwLogOdds)})`);
-  if (result.ood.atd) reasons.push(`atd: p_ood > max class probability (log-odds ${fmt(result.scores.atdLogOdds)})`);
-  const review =
-    rule === 'ctw' ? result.ood.ctw
-    : rule === 'atd' ? result.ood.atd
-    : rule === 'both' ? result.ood.ctw && result.ood.atd
-    : result.ood.ctw || result.ood.atd;
-  return { review, reasons: review ? reasons : [] };
-}
-
-function fmt(x: number): string {
-  return x.toFixed(4);
-}
+import type { RoutableScore, RoutingDecision } from '../plugin/index.js';
 
 /** The reason a captioned in-distribution input is in the review topic: a training pair, not an outlier. */
 export const SAMPLED_REASON = 'sampled';

@@ -4,7 +4,7 @@
  * `caughtUp` resolves once everything that was on the topic at start has been applied.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage } from '../kafka/index.js';
 import { endOffsets } from '../kafka/index.js';
 
 export class SideChannel {

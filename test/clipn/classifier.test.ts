@@ -62,6 +62,6 @@ test('label sets are validated with the field named', () => {
   assert.throws(() => parseLabelSet({ id: 'x', labels: [] }), (e: unknown) => isClipnError(e, 'LABEL_SET_INVALID') && /labels: at least one label/.test((e as Error).message));
   assert.throws(() => parseLabelSet({ id: 'x', labels: ['a', 'a'] }), (e: unknown) => isClipnError(e, 'LABEL_SET_INVALID') && /unique/.test((e as Error).message));
   assert.throws(() => parseLabelSet({ id: 'x', labels: ['a'], templates: ['no placeholder'] }), (e: unknown) => isClipnError(e, 'LABEL_SET_INVALID') && /templates\.0/.test((e as Error).message));
-  assert.throws(() => parseLabelSet({ id: 'x', labels: ['a'], routing: { rule: 'sometimes' } }), (e: unknown) => isClipnError(e, 'LABEL_SET_INVALID') && /routing\.rule/.test((e as Error).message));
+  assert.throws(() => parseLabelSet({ id: 'x', labels: ['a'], routing: { rule: 'Some Rule!' } }), (e: unknown) => isClipnError(e, 'LABEL_SET_INVALID') && /routing\.rule/.test((e as Error).message));
   assert.throws(() => parseLabelSet({ id: 'x', labels: ['a'], routing: { rule: 'calibrated' } }), (e: unknown) => isClipnError(e, 'LABEL_SET_INVALID') && /thresholds/.test((e as Error).message));
 });

@@ -9,7 +9,7 @@ const invalid = (value: unknown, field: RegExp) => () =>
 test('defaults: version 1, routing atd, no templates or thresholds; the result is frozen', () => {
   const ls = parseLabelSet({ id: 'shapes', labels: ['circle', 'square'] });
   assert.equal(ls.version, 1);
-  assert.deepEqual(ls.routing, { rule: 'atd' });
+  assert.deepEqual(ls.routing, { rule: 'atd', params: {} });
   assert.equal(ls.templates, undefined);
   assert.ok(Object.isFrozen(ls));
 });
@@ -47,7 +47,7 @@ test("formatTemplate follows Python's str.format for one positional field", () =
 test('a label set decoded from its Avro record (class instances, not plain objects) validates', async () => {
   const { createCodec } = await import('../../src/codec/index.js');
   const codec = createCodec({ registryUrl: null });
-  const record = { id: 'x', version: 3, labels: ['a', 'b'], templates: null, routing: { rule: 'calibrated' }, thresholds: { ctwLogOdds: null, atdLogOdds: 4.5 }, description: null, updatedAt: 1 };
+  const record = { id: 'x', version: 3, labels: ['a', 'b'], templates: null, routing: { rule: 'calibrated', params: {} }, thresholds: { ctwLogOdds: null, atdLogOdds: 4.5 }, description: null, updatedAt: 1 };
   const decoded = (await codec.decode(await codec.encode('LabelSet', record), 'LabelSet')).value;
   const ls = parseLabelSet(decoded);
   assert.equal(ls.thresholds?.atdLogOdds, 4.5);

@@ -80,7 +80,7 @@ test('record fingerprints equal those of the Apache Avro Python library', () => 
   const expected: Record<string, string> = {
     DeadLetter: '4948694e50cf7f04',
     ImageRequest: 'a0c5fef54562da49',
-    LabelSet: 'a3d4bb1a0ab1c879',
+    LabelSet: '525a8eacd2a90838',
     ModelRelease: 'e501f5f3a6238d26',
     ReviewDecision: '11fc6bb7ce923375',
     ReviewItem: '2868e6db1ccd274b',

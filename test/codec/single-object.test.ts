@@ -57,7 +57,7 @@ test('bad framing, a cut or padded body and the wrong record type are decode fai
   const good = await codec.encode('LabelSet', exampleRecords().LabelSet);
   await assert.rejects(codec.decode(Buffer.from([0xff, 0xd8, 0xff])), rejectsWith('CODEC_DECODE_FAILED', /expected header c301 .* got ffd8 in 3 bytes/));
   await assert.rejects(codec.decode(Buffer.alloc(0)), rejectsWith('CODEC_DECODE_FAILED', /got nothing in 0 bytes/));
-  await assert.rejects(codec.decode(good.subarray(0, 12)), rejectsWith('CODEC_DECODE_FAILED', /LabelSet: record LabelSet needs at least 8 bytes, 2 left at offset 10$/));
+  await assert.rejects(codec.decode(good.subarray(0, 12)), rejectsWith('CODEC_DECODE_FAILED', /LabelSet: record LabelSet needs at least \d+ bytes, 2 left at offset 10$/));
   await assert.rejects(codec.decode(Buffer.concat([good, Buffer.from([7])])), rejectsWith('CODEC_DECODE_FAILED', new RegExp(`LabelSet: expected the record to end the input, got 1 trailing byte at offset ${good.length}$`)));
   await assert.rejects(codec.decode(good, 'TaggedImage'), rejectsWith('CODEC_DECODE_FAILED', /expected a TaggedImage record, got a LabelSet/));
   // A view into a larger buffer decodes from its own offset.
@@ -68,7 +68,7 @@ test('bad framing, a cut or padded body and the wrong record type are decode fai
 test('a value that does not fit names every bad field path with expected and got', async () => {
   const ls = exampleRecords().LabelSet;
   await assert.rejects(codec.encode('LabelSet', { ...ls, version: 'one' }), rejectsWith('CODEC_ENCODE_FAILED', /LabelSet: version: expected long, got "one"/));
-  await assert.rejects(codec.encode('LabelSet', { ...ls, routing: { rule: 'sometimes' } }), rejectsWith('CODEC_ENCODE_FAILED', /routing\.rule: expected enum io\.clipn\.v1\.RoutingRule, got "sometimes"/));
+  await assert.rejects(codec.encode('LabelSet', { ...ls, routing: { rule: 7, params: {} } }), rejectsWith('CODEC_ENCODE_FAILED', /routing\.rule: expected string, got 7/));
   const tagged = exampleRecords().TaggedImage;
   await assert.rejects(
     codec.encode('TaggedImage', { ...tagged, scores: { ...tagged.scores, ctw: 'high' }, labelSet: { id: 'x' } }),

@@ -152,7 +152,7 @@ test('unknown keys are errors listing the known ones, in the file and in CLIPN_<
   const known = 'maxBatch, maxWaitMs, maxInFlight, delivery, shutdownTimeoutMs, defaultLabelSet, modelName, review, deadLetter, retry, memory, labelSets';
   assert.ok(lines.includes(`processing.maxBatc: unknown setting, expected one of ${known}`), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('kafka.brokerz (CLIPN_KAFKA__BROKERZ): unknown setting, expected one of brokers,')));
-  assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer'));
+  assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer, plugins'));
 });
 
 test('settings that contradict each other are refused', () => {

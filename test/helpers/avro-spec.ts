@@ -107,3 +107,49 @@ function blocks(items: number[][], style: BlockStyle): number[] {
   out.push(0);
   return out;
 }
+
+/**
+ * The value with the shortest encoding of a type that has a finite one: null in unions that allow
+ * it, empty strings, bytes, arrays and maps, zeros, the first enum symbol or union branch.
+ * Tests build bodies around one field from it, so they follow the schemas as they change.
+ */
+export function minimalValue(type: avro.Type): unknown {
+  const t = type as unknown as { typeName: string; types?: avro.Type[]; fields?: Array<{ name: string; type: avro.Type }>; symbols?: string[]; size?: number };
+  switch (t.typeName) {
+    case 'null':
+      return null;
+    case 'boolean':
+      return false;
+    case 'int':
+    case 'long':
+    case 'float':
+    case 'double':
+      return 0;
+    case 'string':
+      return '';
+    case 'bytes':
+      return Buffer.alloc(0);
+    case 'fixed':
+      return Buffer.alloc(t.size ?? 0);
+    case 'enum':
+      return t.symbols![0];
+    case 'array':
+      return [];
+    case 'map':
+      return {};
+    case 'record':
+    case 'error':
+      return Object.fromEntries(t.fields!.map((f) => [f.name, minimalValue(f.type)]));
+    default: {
+      // unions: null when allowed (avsc's unwrapped form), else the first branch.
+      const branches = t.types ?? [];
+      return branches.some((b) => (b as unknown as { typeName: string }).typeName === 'null') ? null : minimalValue(branches[0]!);
+    }
+  }
+}
+
+/** The encodings of a record's fields (each from `values`, else its minimal value), by name and in order. */
+export function fieldBytes(type: avro.Type, values: Record<string, unknown> = {}): Array<{ name: string; bytes: Buffer }> {
+  const fields = (type as unknown as { fields: Array<{ name: string; type: avro.Type }> }).fields;
+  return fields.map((f) => ({ name: f.name, bytes: encodeBySpec(f.type, f.name in values ? values[f.name] : minimalValue(f.type)) }));
+}

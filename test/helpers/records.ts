@@ -24,7 +24,7 @@ export function exampleRecords(): RecordValues {
       headers: { h: Buffer.from('x') }, originalValue: Buffer.from([255, 216]), originalValueBytes: 2, truncated: false, failedAt: 1700000000000,
     },
     LabelSet: {
-      id: 'default', version: 1, labels: ['a', 'b'], templates: ['a photo of a {}.'], routing: { rule: 'calibrated' }, thresholds: { ctwLogOdds: null, atdLogOdds: 2.5 },
+      id: 'default', version: 1, labels: ['a', 'b'], templates: ['a photo of a {}.'], routing: { rule: 'calibrated', params: {} }, thresholds: { ctwLogOdds: null, atdLogOdds: 2.5 },
       description: null, updatedAt: 1700000000000,
     },
     ModelRelease: {

@@ -33,7 +33,7 @@ test('labels put validates and publishes; labels list shows the latest version p
   writeFileSync(good, JSON.stringify({ id: 'animals', version: 2, labels: ['cat', 'dog', 'bird'], routing: { rule: 'atd' } }));
   assert.equal((await clipn(['labels', 'put', good], env)).code, 0);
   const bad = join(dir, 'bad.json');
-  writeFileSync(bad, JSON.stringify({ id: 'x', version: 1, labels: ['a'], routing: { rule: 'sometimes' } }));
+  writeFileSync(bad, JSON.stringify({ id: 'x', version: 1, labels: ['a'], routing: { rule: 'Some Rule!' } }));
   const refused = await clipn(['labels', 'put', bad], env);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /LABEL_SET_INVALID.*routing\.rule/);

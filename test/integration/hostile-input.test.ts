@@ -86,7 +86,7 @@ test('block-count bombs on the label-set and release topics: refused and counted
   const results = await collect(kafka, topics.results);
   let serve = await startServe(env);
   try {
-    const labelSetHeader = await header('LabelSet', { id: 'a', version: 1, labels: ['a'], templates: null, routing: { rule: 'atd' }, thresholds: null, description: null, updatedAt: 1 });
+    const labelSetHeader = await header('LabelSet', { id: 'a', version: 1, labels: ['a'], templates: null, routing: { rule: 'atd', params: {} }, thresholds: null, description: null, updatedAt: 1 });
     const releaseHeader = await header('ModelRelease', {
       model: 'demo', version: 'v', parentVersion: null, kind: 'prompt', baseModelVersion: 'b', prompt: null, artifact: null, lineage: { sampleCount: 0, metrics: {}, kernelArgs: {} }, createdAt: 1,
     });

@@ -22,7 +22,7 @@ async function setUp(topics: TestTopics): Promise<void> {
 }
 
 async function putLabelSet(topics: TestTopics, id: string, version: number, labels: string[], rule = 'atd', thresholds: { ctwLogOdds: number | null; atdLogOdds: number | null } | null = null): Promise<void> {
-  const value = await codec.encode('LabelSet', { id, version, labels, templates: null, routing: { rule }, thresholds, description: null, updatedAt: Date.now() });
+  const value = await codec.encode('LabelSet', { id, version, labels, templates: null, routing: { rule, params: {} }, thresholds, description: null, updatedAt: Date.now() });
   await produce(kafka, topics.labelSets, [{ key: id, value }]);
 }
 

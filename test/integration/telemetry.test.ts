@@ -47,7 +47,7 @@ test('readiness, trace propagation, stage spans and metrics', { timeout: 180_000
     assert.equal(before.status, 503, 'not ready before the default label set is loaded');
     assert.match(before.body, /label-set:default/);
 
-    await produce(kafka, topics.labelSets, [{ key: 'default', value: await codec.encode('LabelSet', { id: 'default', version: 1, labels: ['circle', 'square', 'star'], templates: null, routing: { rule: 'atd' }, thresholds: null, description: null, updatedAt: Date.now() }) }]);
+    await produce(kafka, topics.labelSets, [{ key: 'default', value: await codec.encode('LabelSet', { id: 'default', version: 1, labels: ['circle', 'square', 'star'], templates: null, routing: { rule: 'atd', params: {} }, thresholds: null, description: null, updatedAt: Date.now() }) }]);
     await starting;
     await until('ready', async () => (await get(port, '/readyz')).status === 200, 30_000);
 

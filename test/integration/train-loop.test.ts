@@ -107,7 +107,7 @@ async function newTopics(): Promise<Topics> {
   const labelSet = await codec.encode('LabelSet', {
     id: 'default', version: 1, labels: DEMO.labels, templates: null,
     // Strict calibrated routing sends (nearly) every image to review, whatever the model's own flags.
-    routing: { rule: 'calibrated' }, thresholds: { ctwLogOdds: null, atdLogOdds: 13.8 }, description: null, updatedAt: Date.now(), // atd 0.999999
+    routing: { rule: 'calibrated', params: {} }, thresholds: { ctwLogOdds: null, atdLogOdds: 13.8 }, description: null, updatedAt: Date.now(), // atd 0.999999
   });
   await produce(kafka, topics.labelSets, [{ key: 'default', value: labelSet }]);
   return topics;

@@ -78,3 +78,13 @@ test('without a sink nothing is logged, and logLevel nothing silences a sink', (
   createKafka({ brokers: ['127.0.0.1:1'], logLevel: 'debug' }, (_l, m) => debug.push(m)).logger().debug('seen', {});
   assert.deepEqual(debug, ['kafka: seen']);
 });
+
+test('expected retries while a broker starts and notices printed at every start go to debug, real errors stay', async () => {
+  const { toLogLine } = await import('../../src/kafka/client-factory.js');
+  const line = (level: number, message: string, extra: Record<string, unknown> = {}) => toLogLine({ namespace: 'Connection', level, label: 'ERROR', log: { timestamp: 't', logger: 'kafkajs', message, ...extra } } as never, []);
+  assert.equal(line(1, 'Response GroupCoordinator(key: 10, version: 2)', { error: 'The group coordinator is not available' }).level, 'debug');
+  assert.equal(line(2, 'KafkaJS v2.0.0 switched default partitioner. To retain the same partitioning behavior ...').level, 'debug');
+  assert.equal(line(2, 'Limiting retries for the idempotent producer may invalidate EoS guarantees').level, 'debug');
+  assert.equal(line(1, 'Response Metadata(key: 3, version: 6)', { error: 'This server does not host this topic-partition' }).level, 'error');
+  assert.equal(line(1, 'Connection error: connect ECONNREFUSED 127.0.0.1:9092').level, 'error');
+});

@@ -18,22 +18,36 @@ function protocolError(type: string, topic: string, retriable = false): Error {
   return Object.assign(e, { topic });
 }
 
-/** An Admin double: the topic list, and what createTopics does with the request. */
-function fakeAdmin(existing: string[], create: (request: { topics: Array<Record<string, unknown>> }) => Promise<boolean>): { admin: Admin; requests: Array<Array<Record<string, unknown>>>; metadataFor: string[][] } {
+type Metadata = { topics: Array<{ name: string; partitions: Array<{ partitionId: number; leader: number }> }> };
+
+/** Metadata in which every topic has one partition led by broker 1. */
+const led = (topics: string[]): Metadata => ({ topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0, leader: 1 }] })) });
+
+/**
+ * An Admin double: the topic list, what createTopics does with the request, and what metadata
+ * answers (default: every topic led).
+ */
+function fakeAdmin(
+  existing: string[],
+  create: (request: { topics: Array<Record<string, unknown>> }) => Promise<boolean>,
+  metadata: (topics: string[], call: number) => Promise<Metadata> = async (topics) => led(topics),
+): { admin: Admin; requests: Array<Array<Record<string, unknown>>>; waitForLeaders: unknown[]; metadataFor: string[][] } {
   const requests: Array<Array<Record<string, unknown>>> = [];
+  const waitForLeaders: unknown[] = [];
   const metadataFor: string[][] = [];
   const admin = {
     listTopics: async () => [...existing],
-    createTopics: async (request: { topics: Array<Record<string, unknown>> }) => {
+    createTopics: async (request: { topics: Array<Record<string, unknown>>; waitForLeaders?: boolean }) => {
       requests.push(request.topics);
+      waitForLeaders.push(request.waitForLeaders);
       return create(request);
     },
     fetchTopicMetadata: async ({ topics }: { topics: string[] }) => {
       metadataFor.push(topics);
-      return { topics: [] };
+      return metadata(topics, metadataFor.length);
     },
   } as unknown as Admin;
-  return { admin, requests, metadataFor };
+  return { admin, requests, waitForLeaders, metadataFor };
 }
 
 test('creates only the missing topics, with broker defaults unless given', async () => {
@@ -48,6 +62,33 @@ test('creates only the missing topics, with broker defaults unless given', async
     { topic: 'plain', numPartitions: -1, replicationFactor: -1, configEntries: [] },
     { topic: 'side', numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
   ]]);
+});
+
+test('waits for the leaders itself: a broker that does not know the new topic yet, or has no leader for it, is asked again', async () => {
+  // What kafkajs throws when the broker asked has not applied the new topic yet (a 3-node KRaft cluster).
+  const unknown = bailed(protocolError('UNKNOWN_TOPIC_OR_PARTITION', 'a', true));
+  const { admin, waitForLeaders, metadataFor } = fakeAdmin([], async () => true, async (topics, call) => {
+    if (call === 1) throw unknown;
+    if (call === 2) return { topics: [{ name: 'a', partitions: [{ partitionId: 0, leader: -1 }] }, ...led(topics.slice(1)).topics] };
+    return led(topics);
+  });
+  assert.deepEqual(await ensureTopics(admin, [{ topic: 'a' }, { topic: 'b' }]), ['a', 'b']);
+  assert.deepEqual(waitForLeaders, [false]);
+  assert.equal(metadataFor.length, 3);
+});
+
+test('leaders that do not appear in time, or a metadata refusal, become KAFKA_ERROR', async () => {
+  const never = fakeAdmin([], async () => true, async () => ({ topics: [] }));
+  await assert.rejects(ensureTopics(never.admin, [{ topic: 'a' }], { leaderTimeoutMs: 300 }), (e: unknown) => {
+    assert.ok(isClipnError(e, 'KAFKA_ERROR'));
+    assert.match(e.message, /^waiting for the leaders of a: expected a leader for every partition within 300 ms, got no leader yet for a/);
+    assert.equal(e.retriable, true);
+    return true;
+  });
+  const refused = fakeAdmin([], async () => true, async () => {
+    throw bailed(protocolError('TOPIC_AUTHORIZATION_FAILED', 'a'));
+  });
+  await assert.rejects(ensureTopics(refused.admin, [{ topic: 'a' }]), (e: unknown) => isClipnError(e, 'KAFKA_ERROR') && /^waiting for the leaders of a: /.test(e.message) && refused.metadataFor.length === 1);
 });
 
 test('nothing to create: no create request', async () => {

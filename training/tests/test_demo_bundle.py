@@ -21,7 +21,9 @@ def quality() -> dict:
 
 def test_the_label_set_is_the_worlds_id_shapes(quality):
     labels = json.loads((BUNDLE / "labels.json").read_text())
-    assert (labels["id"], labels["version"], labels["labels"]) == ("demo", 1, list(ID_SHAPES))
+    # "default": the label set a sidecar on default settings serves.
+    assert (labels["id"], labels["version"], labels["labels"]) == ("default", 1, list(ID_SHAPES))
+    assert labels["routing"] == {"rule": "calibrated", "params": {}}
     assert quality["result"]["labels"] == list(ID_SHAPES)
     assert sorted(quality["result"]["ood"]) == sorted(OOD_SHAPES)
 
@@ -60,3 +62,20 @@ def test_the_quality_numbers_are_measured_on_the_committed_files_through_the_onn
         "idAccuracy": recorded["idAccuracy"] >= quality["targets"]["idAccuracy"],
         "atdAuroc": recorded["mean"]["atd"]["auroc"] >= quality["targets"]["atdAuroc"],
     }
+
+
+def test_the_shipped_label_set_reviews_most_ood_images_and_few_id_ones(quality):
+    """The demo's label set is calibrated on its own split of ID images; on the held-out images it
+    sends at least 60% of the OOD ones and at most 5% of the ID ones to review (the record is
+    re-measured here; one image is 1/n of a share, the tolerance for the CPU's last bits)."""
+    from clipn_kernel.demo.build import routed_shares
+
+    recorded = quality["shippedLabelSet"]
+    measured = routed_shares(BUNDLE, HELDOUT)
+    n_id = quality["result"]["idImages"]
+    assert measured["idReviewed"] == pytest.approx(recorded["idReviewed"], abs=1 / n_id + 1e-9)
+    for concept, share in recorded["oodReviewed"].items():
+        n = quality["result"]["ood"][concept]["images"]
+        assert measured["oodReviewed"][concept] == pytest.approx(share, abs=1 / n + 1e-9), concept
+    assert recorded["idReviewed"] <= 0.05
+    assert sum(recorded["oodReviewed"].values()) / len(recorded["oodReviewed"]) >= 0.60

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as pace } from 'node:timers/promises';
+import { labelSetRecord, parseLabelSet } from '../../clipn/index.js';
 import { createCodec } from '../../codec/index.js';
 import { createKafka } from '../../kafka/index.js';
 import { Sidecar } from '../../service/sidecar.js';
@@ -46,17 +47,17 @@ export function register(program: Command): void {
       const kafka = createKafka(config.kafka);
       const producer = kafka.producer();
       await producer.connect();
-      const labels = JSON.parse(readFileSync(join(root, 'models', 'demo', 'labels.json'), 'utf8')) as { labels: string[] };
-      await producer.send({
-        topic: config.kafka.topics.labelSets,
-        messages: [{ key: 'default', value: await codec.encode('LabelSet', { id: 'default', version: Date.now(), labels: labels.labels, templates: null, routing: { rule: 'atd' }, thresholds: null, description: 'demo', updatedAt: Date.now() }) }],
-      });
+      // The demo model's own label set: calibrated on ID images of the demo world (never the held-out ones shown here).
+      const shipped = parseLabelSet(JSON.parse(readFileSync(join(root, 'models', 'demo', 'labels.json'), 'utf8')), 'models/demo/labels.json');
+      const labelSet = parseLabelSet({ ...shipped, id: config.processing.defaultLabelSet, version: Date.now(), description: 'demo' });
+      await producer.send({ topic: config.kafka.topics.labelSets, messages: [{ key: labelSet.id, value: await codec.encode('LabelSet', labelSetRecord(labelSet)) }] });
+      process.stdout.write(`label set ${labelSet.id}: ${labelSet.labels.join(', ')}; routing ${labelSet.routing.rule}${labelSet.thresholds?.atdLogOdds != null ? ` (ATD log-odds below ${labelSet.thresholds.atdLogOdds.toFixed(2)})` : ''}\n`);
       const sidecar = new Sidecar({ config, logger, root });
       await sidecar.start();
       const max = flags.maxImages ? Number(flags.maxImages) : Infinity;
       const inputs = demoInputs(root, Number.isFinite(max) ? max : 100_000);
       const kinds = new Map(inputs.map((i) => [i.id, i.kind]));
-      const summary = { results: 0, reviewed: 0, dead: 0, correct: 0, idSeen: 0, oodFlagged: 0, oodSeen: 0, byClass: new Map<string, number>() };
+      const summary = { results: 0, reviewed: 0, dead: 0, correct: 0, idSeen: 0, idReviewed: 0, oodFlagged: 0, oodSeen: 0, byClass: new Map<string, number>() };
       const watcher = kafka.consumer({ groupId: `clipn-demo-watch-${stamp}` });
       await watcher.connect();
       await watcher.subscribe({ topics: [topics.results, topics.deadLetter], fromBeginning: true });
@@ -71,16 +72,18 @@ export function register(program: Command): void {
             if (r.routed) summary.reviewed++;
             summary.byClass.set(r.label, (summary.byClass.get(r.label) ?? 0) + 1);
             const kind = kinds.get(r.id) ?? '';
-            if (kind.startsWith('id:')) (summary.idSeen++, kind === `id:${r.label}` && summary.correct++);
+            if (kind.startsWith('id:')) (summary.idSeen++, kind === `id:${r.label}` && summary.correct++, r.routed && summary.idReviewed++);
             if (kind.startsWith('ood:')) (summary.oodSeen++, r.routed && summary.oodFlagged++);
           }
           if (summary.results + summary.dead >= max) done();
         },
       });
+      const pct = (a: number, b: number): string => (b === 0 ? '-' : `${Math.round((100 * a) / b)}%`);
       const print = (): void => {
         const classes = [...summary.byClass].map(([k, v]) => `${k} ${v}`).join(', ');
         process.stdout.write(
-          `results ${summary.results} (ID correct ${summary.correct}/${summary.idSeen}, OOD sent to review ${summary.oodFlagged}/${summary.oodSeen}), review ${summary.reviewed}, dead letters ${summary.dead} | ${classes}\n`,
+          `results ${summary.results}: ID correct ${summary.correct}/${summary.idSeen}; sent to review: OOD ${summary.oodFlagged}/${summary.oodSeen} (${pct(summary.oodFlagged, summary.oodSeen)}), ` +
+            `ID ${summary.idReviewed}/${summary.idSeen} (${pct(summary.idReviewed, summary.idSeen)}); dead letters ${summary.dead} (the corrupt inputs) | ${classes}\n`,
         );
       };
       const ticker = setInterval(print, 2000);

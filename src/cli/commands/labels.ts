@@ -1,24 +1,11 @@
 /** `clipn labels put FILE.json` and `clipn labels list`: the label-set topic. */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { parseLabelSet } from '../../clipn/index.js';
+import { labelSetRecord, parseLabelSet } from '../../clipn/index.js';
 import { createCodec } from '../../codec/index.js';
 import { ClipnError } from '../../errors.js';
 import { createKafka, ensureTopics, readToEnd, sideChannelTopic } from '../../kafka/index.js';
 import { runtime } from '../shared/runtime.js';
-
-function toRecord(ls: ReturnType<typeof parseLabelSet>): Record<string, unknown> {
-  return {
-    id: ls.id,
-    version: ls.version,
-    labels: [...ls.labels],
-    templates: ls.templates ? [...ls.templates] : null,
-    routing: { rule: ls.routing.rule },
-    thresholds: ls.thresholds ? { ctwLogOdds: ls.thresholds.ctwLogOdds ?? null, atdLogOdds: ls.thresholds.atdLogOdds ?? null } : null,
-    description: ls.description ?? null,
-    updatedAt: Date.now(),
-  };
-}
 
 export function register(program: Command): void {
   const labels = program.command('labels').description('manage label sets on the label-set topic');
@@ -37,7 +24,7 @@ export function register(program: Command): void {
       }
       const ls = parseLabelSet(raw, file, { caps: config.processing.labelSets });
       const codec = createCodec({ registryUrl: config.codec.registryUrl });
-      const value = await codec.encode('LabelSet', toRecord(ls));
+      const value = await codec.encode('LabelSet', labelSetRecord(ls));
       const kafka = createKafka(config.kafka);
       const admin = kafka.admin();
       await admin.connect();

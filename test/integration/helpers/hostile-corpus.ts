@@ -57,7 +57,7 @@ function requestPrefix(id: string): Buffer {
 /** Avro records crafted against ImageRequest (and others) that no decoder should trust. */
 export async function avroBombs(tag: string): Promise<Array<{ what: string; bytes: (id: string) => Buffer }>> {
   const req = await header('ImageRequest', validRequest);
-  const labelSet = await header('LabelSet', { id: 'a', version: 1, labels: ['a'], templates: null, routing: { rule: 'atd' }, thresholds: null, description: null, updatedAt: 1 });
+  const labelSet = await header('LabelSet', { id: 'a', version: 1, labels: ['a'], templates: null, routing: { rule: 'atd', params: {} }, thresholds: null, description: null, updatedAt: 1 });
   const decision = await header('ReviewDecision', { itemId: 'i', decision: 'new_concept', label: null, concept: 'c', caption: null, reviewer: null, decidedAt: 1 });
   return [
     { what: 'map block count 2^60', bytes: (id) => Buffer.concat([req, requestPrefix(id), varint(2n ** 60n)]) },

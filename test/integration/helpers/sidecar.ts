@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../../src/config/index.js';
 import { Sidecar } from '../../../src/service/sidecar.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 import type { Kafka } from 'kafkajs';
+import { labelSetRecord, parseLabelSet } from '../../../src/clipn/index.js';
 import { createCodec } from '../../../src/codec/index.js';
 import assert from 'node:assert/strict';
 import { BROKERS, produce, uniqueName, until } from './kafka.js';
@@ -98,16 +99,18 @@ export interface TestLabelSet {
   id: string;
   labels: string[];
   version?: number;
-  rule?: 'ctw' | 'atd' | 'both' | 'either' | 'calibrated';
+  rule?: string;
+  params?: Record<string, string>;
   thresholds?: { ctwLogOdds: number | null; atdLogOdds: number | null } | null;
   templates?: string[] | null;
 }
 
 /** Produces a label set record to `topic` (key = its id). */
 export async function putLabelSet(kafka: Kafka, topic: string, ls: TestLabelSet): Promise<void> {
-  const value = await createCodec({ registryUrl: null }).encode('LabelSet', {
-    id: ls.id, version: ls.version ?? 1, labels: ls.labels, templates: ls.templates ?? null, routing: { rule: ls.rule ?? 'atd' }, thresholds: ls.thresholds ?? null, description: null, updatedAt: Date.now(),
-  });
+  const value = await createCodec({ registryUrl: null }).encode(
+    'LabelSet',
+    labelSetRecord(parseLabelSet({ id: ls.id, version: ls.version ?? 1, labels: ls.labels, templates: ls.templates ?? null, routing: { rule: ls.rule ?? 'atd', params: ls.params ?? {} }, thresholds: ls.thresholds ?? null })),
+  );
   await produce(kafka, topic, [{ key: ls.id, value }]);
 }
 

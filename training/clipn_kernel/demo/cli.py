@@ -40,6 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--out", default="models/demo")
     m.add_argument("--heldout", default="models/demo-heldout")
     m.set_defaults(run=run_quality)
+    c = dsub.add_parser("calibrate", help="write labels.json: the demo label set with an ATD threshold calibrated on a calibration split of ID images")
+    c.add_argument("--out", default="models/demo")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(run=run_calibrate)
     i = dsub.add_parser("images", help="render demo-world images into DIR/<shape>/")
     i.add_argument("--out", required=True)
     i.add_argument("--split", choices=("id", "ood"), default="id")
@@ -61,6 +65,15 @@ def run_quality(args: argparse.Namespace) -> int:
 
     q = remeasure(args.out, args.heldout)
     return 0 if all(q["met"].values()) else 1
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path as _Path
+
+    from .build import calibrate_label_set
+
+    calibrate_label_set(_Path(args.out), seed=args.seed)
+    return 0
 
 
 def run_images(args: argparse.Namespace) -> int:
