@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   if (quick) report.notes.push('Quick run: repetitions cut to a minimum; the numbers show the suite works, not how fast anything is.');
 
   if (sections.has('encoder')) {
-    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [20, 10, 5], threads, device, budgetSeconds: quick ? 5 : 25 };
+    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [10, 6, 3], threads, device, budgetSeconds: quick ? 5 : 12 };
     log(`encoder: batches ${plan.batches.join(', ')}, ${plan.reps.join('/')} timed runs`);
     report.encoder = await measureEncoders(bundle.dir, int8.dir, plan, log);
     log('ONNX Runtime op profiles (fp32, int8) at batch 8');
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
   if (sections.has('fusion')) {
     const unfused = await unfusedBundle();
     log('fusion: traced against fused image graph');
-    const rates = await compareImageGraphs({ unfused: unfused.dir, fused: bundle.dir }, quick ? [1, 8] : [1, 8, 32], quick ? 2 : 4, threads, log);
+    const rates = await compareImageGraphs({ unfused: unfused.dir, fused: bundle.dir }, [1, 8], quick ? 2 : 4, threads, log);
     const profiles = {
       unfused: await profileImageGraph(unfused.path(unfused.manifest.graphs.image.file), m.preprocess.imageSize, 8, 1, threads, join(CACHE, 'profiles'), device),
       fused: await profileImageGraph(bundle.path(m.graphs.image.file), m.preprocess.imageSize, 8, 1, threads, join(CACHE, 'profiles'), device),
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
   if (sections.has('int8methods')) {
     const stat = await int8Copy(bundle, join(CACHE, 'vit-b-16-int8-static'), 'static');
     log('int8 methods: fp32, dynamic, static');
-    const rates = await compareImageGraphs({ fp32: bundle.dir, dynamic: int8.dir, static: stat.dir }, quick ? [1, 8] : [1, 8, 32], quick ? 2 : 3, threads, log);
+    const rates = await compareImageGraphs({ fp32: bundle.dir, dynamic: int8.dir, static: stat.dir }, [1, 8], quick ? 2 : 3, threads, log);
     const demo = await loadBundle(join(ROOT, 'models', 'demo'));
     const quality: Record<string, Int8Quality> = {};
     for (const method of ['dynamic', 'static'] as const) {
