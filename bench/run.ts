@@ -81,7 +81,8 @@ async function int8Copy(src: Bundle, dir: string, method: 'dynamic' | 'static', 
   if (!always && existsSync(join(dir, 'manifest.json'))) {
     try {
       const b = await loadBundle(dir);
-      const made = (b.manifest.graphs.image as { quantization?: { method?: string } }).quantization?.method;
+      const raw = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { graphs: { image: { quantization?: { method?: string } } } };
+      const made = raw.graphs.image.quantization?.method;
       if (b.manifest.modelVersion === src.manifest.modelVersion && b.manifest.precision === 'int8' && made === method) return b;
     } catch {
       /* made again below */
