@@ -29,7 +29,11 @@ function profileRows(p: OpProfile): Array<Array<string | number>> {
 /** The CPU's int8 instruction sets and what they mean for the choice of int8 method. */
 export function int8Advice(m: Machine): string {
   const f = new Set(m.cpuFlags.split(' '));
-  if (f.has('amx_int8')) return 'AMX-INT8 and AVX-512 VNNI: ONNX Runtime uses VNNI for u8s8 products (MLAS has no AMX path in this version).';
+  return `${int8Isa(f)} Recommendation for this CPU: ${f.has('avx512_vnni') || f.has('avx_vnni') ? 'dynamic int8 (`export --int8-image`, the default method), measured below' : f.has('avx2') ? 'dynamic int8 where its accuracy is acceptable (1.55-1.73x fp32 measured on an AVX2 AMD EPYC in the run of commit c878b22)' : 'fp32'}.`;
+}
+
+function int8Isa(f: Set<string>): string {
+  if (f.has('amx_int8')) return 'AMX-INT8 and AVX-512 VNNI: the int8 kernel ONNX Runtime picks at run time for this CPU is what was measured here.';
   if (f.has('avx512_vnni')) return 'AVX-512 VNNI: u8s8 dot products in one instruction, the best case for int8 on the CPU.';
   if (f.has('avx_vnni')) return 'AVX-VNNI (256-bit): int8 products at half the AVX-512 VNNI width.';
   if (f.has('avx2')) return 'AVX2 without VNNI: int8 products need three instructions per multiply-add, expect int8 gains well under 2x.';
