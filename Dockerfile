@@ -1,13 +1,17 @@
-# syntax=docker/dockerfile:1
+# syntax=docker/dockerfile:1.7@sha256:a57df69d0ea827fb7266491f2813635de6f17269be881f696fbfdf2d83dda33e
 # clipn-sidecar images. Targets:
 #   runtime  (default) `clipn serve` on CPU:           docker build -t clipn-sidecar .
 #   cuda     `clipn serve` with the CUDA provider:     docker build --target cuda -t clipn-sidecar:cuda .
 #   trainer  `clipn train` (Node + the Python kernel): docker build --target trainer -t clipn-sidecar:trainer .
 # No model is baked in: mount one at /models and point CLIPN_MODEL__DIR at it.
 
-ARG NODE_IMAGE=node:20.19-bookworm-slim
+# Base images are pinned by digest (a tag can be moved to other bytes); the tag says what the
+# digest is. Refresh both together (docs/deploy.md, Supply chain):
+#   docker buildx imagetools inspect node:20.19.6-bookworm-slim --format '{{json .Manifest.Digest}}'
+# and check with `python3 helm/tools/check-dockerfile.py Dockerfile .dockerignore`.
+ARG NODE_IMAGE=node:20.19.6-bookworm-slim@sha256:b342de02eb4a57cd6986290a69833d20818508db8078dba0197a024193410aee
 # onnxruntime-node 1.30's CUDA provider is built for CUDA 12 with cuDNN 9.
-ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04@sha256:ac55d124da4882b497f732d8dfd9a702d5447a5f29d08d56da6f64f0a1eb34bc
 
 # ---- build: compile TypeScript to dist/ (dev dependencies live only here)
 FROM ${NODE_IMAGE} AS build
@@ -17,8 +21,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-# Only src/ goes into the image: the repository's tsconfig also covers tests and benches.
-RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts"],"compilerOptions":{"sourceMap":false}}' > tsconfig.image.json \
+COPY plugins ./plugins
+# Only src/ and the bundled plugins go into the image: the repository's tsconfig also covers tests and benches.
+RUN printf '{"extends":"./tsconfig.json","include":["src/**/*.ts","plugins/**/*.ts"],"compilerOptions":{"sourceMap":false}}' > tsconfig.image.json \
  && npx tsc -p tsconfig.image.json
 
 # ---- deps: production node_modules; onnxruntime-node's install script fetches nothing on CPU
@@ -43,6 +48,7 @@ COPY package.json /app/package.json
 COPY bin /app/bin
 COPY schemas /app/schemas
 COPY --from=build /src/dist/src /app/dist/src
+COPY --from=build /src/dist/plugins /app/dist/plugins
 
 # ---- runtime: small CPU image, non-root
 FROM ${NODE_IMAGE} AS runtime
@@ -86,7 +92,9 @@ EXPOSE 9464
 ENTRYPOINT ["node", "bin/clipn.js"]
 CMD ["serve", "--config", "/etc/clipn/config.json"]
 
-# ---- trainer: the runtime plus python3 and the training/ kernel in a venv (CPU torch)
+# ---- trainer: the runtime plus python3 and the training/ kernel in a venv. Every Python package
+# comes from training/requirements.lock, pinned with its sha256 (--require-hashes); PyPI's torch
+# wheels for Linux bundle the CUDA 12 libraries, so the trainer can also train on a GPU.
 FROM runtime AS trainer
 USER 0:0
 ENV CLIPN_TRAINER__PYTHON_BIN=/opt/clipn-venv/bin/python \
@@ -98,11 +106,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/clipn-venv \
  && mkdir -p /var/lib/clipn/samples && chown 10001:10001 /var/lib/clipn/samples
-# CPU wheels of torch first, so the kernel's torch==2.9.1 pin is met without the CUDA wheels.
-RUN /opt/clipn-venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu torch==2.9.1
+COPY training/requirements.lock /opt/clipn-src/training/requirements.lock
+RUN /opt/clipn-venv/bin/pip install --require-hashes -r /opt/clipn-src/training/requirements.lock
 COPY training/pyproject.toml /opt/clipn-src/training/pyproject.toml
 COPY training/clipn_kernel /opt/clipn-src/training/clipn_kernel
-RUN /opt/clipn-venv/bin/pip install /opt/clipn-src/training && rm -rf /opt/clipn-src
+# The kernel alone: its dependencies and its build backend (setuptools) are already the locked ones.
+RUN /opt/clipn-venv/bin/pip install --no-deps --no-build-isolation /opt/clipn-src/training && rm -rf /opt/clipn-src
 USER 10001:10001
 CMD ["train", "--config", "/etc/clipn/config.json"]
 

@@ -71,7 +71,6 @@ export async function startServe(kafka: Kafka, plan: ServePlan, maxWaitMs: numbe
     CLIPN_MODEL__EXECUTION_PROVIDERS: plan.device,
     CLIPN_MODEL__INTRA_OP_THREADS: String(plan.threads),
     CLIPN_MODEL__INTER_OP_THREADS: '1',
-    CLIPN_MODEL__MAX_BATCH: String(plan.batch),
     CLIPN_PROCESSING__MAX_BATCH: String(plan.batch),
     CLIPN_PROCESSING__MAX_WAIT_MS: String(maxWaitMs),
     CLIPN_TELEMETRY__LOG_LEVEL: 'info',

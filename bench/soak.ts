@@ -135,3 +135,19 @@ export function soakMarkdown(run: SoakRun): string {
     '',
   ].join('\n');
 }
+
+/** Replaces the "## Soak" section of `text` (up to the next "## " heading) with `section`, or appends it. */
+export function spliceSoakSection(text: string, section: string): string {
+  const start = text.search(/^## Soak/m);
+  if (start < 0) return `${text.trimEnd()}\n\n${section}`;
+  const rest = text.slice(start + 1).search(/^## /m);
+  return text.slice(0, start) + section + (rest < 0 ? '' : `\n${text.slice(start + 1 + rest)}`);
+}
+
+/** The soak section of an earlier RESULTS.md kept in a newly written one (a bench run without the soak). */
+export function keepSoakSection(previous: string, next: string): string {
+  const start = previous.search(/^## Soak/m);
+  if (start < 0) return next;
+  const rest = previous.slice(start + 1).search(/^## /m);
+  return spliceSoakSection(next, previous.slice(start, rest < 0 ? undefined : start + 1 + rest).trimEnd() + '\n');
+}

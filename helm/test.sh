@@ -182,6 +182,42 @@ render_ok "OpenTelemetry variables" "$CHART" \
   "env($C)['OTEL_SERVICE_NAME'] == 'rel-clipn-sidecar'" \
   "config()['telemetry']['logLevel'] == 'debug' and config()['telemetry']['otlpEndpoint'] == 'http://otel-collector:4318'"
 
+ARGS=(--set labelStudio.enabled=true --set labelStudio.url=http://label-studio.labelling:8080 --set labelStudio.tokenSecret.name=ls-token --set trainer.enabled=true --set-json 'labelStudio.options={"projectTitle":"Review {labelSet}"}')
+render_ok "label-studio plugin, token from a Secret" "$CHART" \
+  "config()['plugins']['modules'][0]['module'] == '/app/dist/plugins/label-studio/index.js'" \
+  "config()['plugins']['modules'][0]['options']['url'] == 'http://label-studio.labelling:8080' and config()['plugins']['modules'][0]['options']['tokenEnv'] == 'CLIPN_LABEL_STUDIO_TOKEN'" \
+  "config()['plugins']['modules'][0]['options']['projectTitle'] == 'Review {labelSet}'" \
+  "config()['plugins']['modules'][0]['options']['webhook'] == {'enabled': True, 'host': '0.0.0.0', 'port': 9470, 'publicUrl': 'http://rel-clipn-sidecar.clipn.svc:9470/label-studio/webhook'}" \
+  "env($C)['CLIPN_LABEL_STUDIO_TOKEN'] == {'secretKeyRef': {'name': 'ls-token', 'key': 'token'}}" \
+  "{'name': 'label-studio', 'containerPort': 9470, 'protocol': 'TCP'} in $C['ports']" \
+  "[p['targetPort'] for p in one('Service')['spec']['ports']] == ['clipn-http', 'label-studio']" \
+  "not has('Secret')" \
+  "'CLIPN_LABEL_STUDIO_TOKEN' not in env(container(one('Deployment', 'rel-clipn-sidecar-trainer'), 'trainer'))"
+
+ARGS=()
+render_ok "label-studio plugin off by default" "$CHART" \
+  "'plugins' not in config()" \
+  "'CLIPN_LABEL_STUDIO_TOKEN' not in env($C)" \
+  "len(one('Service')['spec']['ports']) == 1"
+
+T='one("Deployment", "rel-clipn-sidecar-trainer")'
+ARGS=(--set trust.publicKeysSecret=clipn-trusted-keys --set trust.signingKeySecret=clipn-signing --set trainer.enabled=true --set-json 'labelSets=[{"id":"default","labels":["cat"],"routing":{"rule":"atd"}}]')
+render_ok "signed side channels: trusted keys from a Secret, the signing key in the publishers only" "$CHART" \
+  "config()['trust'] == {'publicKeys': ['/etc/clipn-trust/public']}" \
+  "[v['secret'] for v in pod($D)['volumes'] if v['name'] == 'clipn-trust-public'] == [{'secretName': 'clipn-trusted-keys', 'defaultMode': 0o444}]" \
+  "{'name': 'clipn-trust-public', 'mountPath': '/etc/clipn-trust/public', 'readOnly': True} in $C['volumeMounts']" \
+  "'/etc/clipn-trust/public' in [m['mountPath'] for m in container($T, 'trainer')['volumeMounts']]" \
+  "'CLIPN_TRUST__SIGNING_KEY' not in env($C) and 'clipn-trust-signing' not in [v['name'] for v in pod($D)['volumes']]" \
+  "env(container($T, 'trainer'))['CLIPN_TRUST__SIGNING_KEY'] == '/etc/clipn-trust/signing/signing.pem'" \
+  "[v['secret']['secretName'] for v in pod($T)['volumes'] if v['name'] == 'clipn-trust-signing'] == ['clipn-signing']" \
+  "env(container(one('Job'), 'publish'))['CLIPN_TRUST__SIGNING_KEY'] == '/etc/clipn-trust/signing/signing.pem'" \
+  "'/etc/clipn-trust/signing' in [m['mountPath'] for m in container(one('Job'), 'publish')['volumeMounts']]" \
+  "not has('Secret')"
+
+ARGS=(--set kafka.sasl.enabled=true --set kafka.sasl.existingSecret=kafka-creds --set kafka.allowPlaintextSasl=true)
+render_ok "SASL without TLS only when allowed" "$CHART" \
+  "config()['kafka']['allowPlaintextSasl'] is True and config()['kafka']['ssl'] is False"
+
 echo "== bad values"
 ARGS=(--set replicaCount=-1);                  render_fails "replicaCount -1" "at '/replicaCount': minimum: got -1, want 0"
 ARGS=(--set-json 'labelSets=[{"id":"a","labels":["x"],"routing":{"rule":"sometimes"}}]')
@@ -191,12 +227,20 @@ ARGS=(--set telemetry.logLevel=loud);          render_fails "logLevel loud" "at 
 ARGS=(--set replicaCuont=2);                   render_fails "misspelt key" "additional properties 'replicaCuont' not allowed"
 ARGS=(--set-json 'kafka.brokers=["kafka"]');   render_fails "broker without port" "at '/kafka/brokers/0'"
 ARGS=(--set kafka.sasl.enabled=true);          render_fails "SASL without a Secret" "kafka.sasl.existingSecret: expected the name of a Secret"
+ARGS=(--set kafka.sasl.enabled=true --set kafka.sasl.existingSecret=kafka-creds); render_fails "SASL without TLS" "kafka.tls.enabled: expected true with kafka.sasl.enabled"
 ARGS=(--set model.source=pvc);                 render_fails "PVC source without a claim" "model.pvc.claimName: expected an existing PersistentVolumeClaim"
 ARGS=(--set processing.shutdownGraceSeconds=0); render_fails "grace period not beyond the shutdown deadline" "at '/processing/shutdownGraceSeconds': minimum: got 0, want 1"
 ARGS=(--set keda.enabled=true --set keda.minReplicaCount=9 --set keda.maxReplicaCount=3)
 render_fails "KEDA min above max" "keda.minReplicaCount: expected at most keda.maxReplicaCount (3), got 9"
 ARGS=(--set-json 'labelSets=[{"id":"a","labels":["x"],"routing":{"rule":"calibrated"}}]')
 render_fails "calibrated rule without thresholds" "labelSets[a].thresholds: expected ctwLogOdds or atdLogOdds thresholds"
+
+ARGS=(--set labelStudio.enabled=true --set labelStudio.tokenSecret.name=ls-token)
+render_fails "label-studio without a URL" "labelStudio.url: expected Label Studio's URL"
+ARGS=(--set labelStudio.enabled=true --set labelStudio.url=http://ls:8080)
+render_fails "label-studio without a token Secret" "labelStudio.tokenSecret.name: expected the name of a Secret"
+ARGS=(--set labelStudio.enabled=true --set labelStudio.url=ls:8080 --set labelStudio.tokenSecret.name=ls-token)
+render_fails "label-studio URL without a scheme" "at '/labelStudio/url'"
 
 echo "== Dockerfile"
 if err=$(.tools/py/bin/hadolint Dockerfile 2>&1); then ok "hadolint Dockerfile"; else ko "hadolint Dockerfile" "$err"; fi

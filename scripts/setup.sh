@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for a fresh machine: Node packages, the Python venv for training/, the Kafka broker
-# artifacts and the chart tools; then runs the main job on the demo model (skip with --no-run).
+# artifacts, Label Studio and the chart tools; then runs the main job on the demo model (skip with --no-run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run_demo=1
@@ -13,12 +13,20 @@ npm ci --no-audit --no-fund
 
 echo "== Python venv (training/)"
 python=${PYTHON:-python3}
-[ -x training/.venv/bin/python ] || "$python" -m venv training/.venv
-training/.venv/bin/pip install --quiet --upgrade pip==26.3
-training/.venv/bin/pip install --quiet -e 'training[test]'
+venv=${CLIPN_VENV:-training/.venv}
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+# Every package pinned with its sha256 (training/requirements-test.lock, from scripts/lock-python.sh):
+# pip refuses anything unpinned or whose file does not match. The kernel itself comes last,
+# without dependencies and with the locked setuptools as its build backend.
+"$venv/bin/pip" install --quiet --require-hashes -r training/requirements-test.lock
+"$venv/bin/pip" install --quiet --no-deps --no-build-isolation -e training
 
 echo "== Kafka broker artifacts"
 bash scripts/kafka.sh fetch
+
+# The label-studio plugin's integration test runs against a real Label Studio (its own venv).
+echo "== Label Studio (its own venv, for the label-studio plugin's tests and demo)"
+bash scripts/label-studio.sh fetch
 
 if [ -f scripts/helm-tools.sh ]; then
   echo "== Chart tools (helm, kubeconform)"

@@ -15,6 +15,18 @@ count_node() { # node:test spec reporter summary lines
   if [ -z "$p" ]; then failed=$((failed + 1)); echo "!! no test summary from $2"; fi
 }
 
+# The label-studio integration test needs a real Label Studio (scripts/label-studio.sh, the test's
+# port and data folder). Started now in the background, bounded, so that its first start (database
+# migrations, 1-2 min) overlaps the type-check and unit tests; the test finds it running (or starts
+# it itself, failing with the script's message: it is never skipped), and it is stopped at the end.
+ls_env=(CLIPN_LABEL_STUDIO_PORT=8090 CLIPN_LABEL_STUDIO_DATA_DIR="$PWD/.cache/label-studio-test" CLIPN_LABEL_STUDIO_START_TIMEOUT=600)
+ls_started=0
+if ! env "${ls_env[@]}" bash scripts/label-studio.sh status >/dev/null 2>&1; then
+  echo "== Label Studio: starting in the background (log $logdir/label-studio.log)"
+  env "${ls_env[@]}" timeout 900 bash scripts/label-studio.sh start >"$logdir/label-studio.log" 2>&1 &
+  ls_started=$!
+fi
+
 echo "== type-check"
 if ! npx tsc -p tsconfig.json --noEmit; then failed=$((failed + 1)); status=1; echo "!! type-check failed"; fi
 
@@ -32,6 +44,10 @@ if [ -n "$integ" ]; then
   bash scripts/with-kafka.sh node --import tsx --test --test-force-exit --test-reporter=spec --test-concurrency=1 $integ 2>&1 | tee "$logdir/integ.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   count_node "$logdir/integ.log" "integration tests"
+fi
+if [ "$ls_started" != 0 ]; then
+  wait "$ls_started" 2>/dev/null || { echo "!! Label Studio did not start in the background:"; tail -20 "$logdir/label-studio.log"; }
+  env "${ls_env[@]}" bash scripts/label-studio.sh stop
 fi
 
 if [ -x training/.venv/bin/python ]; then

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   LABEL_SET_INVALID: false,
   LABEL_SET_UNKNOWN: true,
   RELEASE_INVALID: false,
+  // a side-channel record that is unsigned, signed by a key that is not trusted, or whose signature does not verify
+  SIGNATURE_INVALID: false,
   // kafka and process lifecycle
   KAFKA_ERROR: true,
   OUTPUT_TOO_LARGE: false,

@@ -2,11 +2,14 @@
 
 usage: python check-dockerfile.py Dockerfile .dockerignore
 
-Checks: the stages exist; production dependencies come from `npm ci --omit=dev`; the CPU build
-skips onnxruntime-node's download and the CUDA build asks for a variant that onnxruntime-node's
-install script knows (read from node_modules when present); the serve, cuda and trainer images
-run as uid 10001 with the serve/train commands; no model is copied in; every path copied from
-the build context survives .dockerignore. Prints each failed check and exits 1 when any failed.
+Checks: every base image (each FROM, the ARG defaults they use, the syntax frontend) is pinned
+by an @sha256: digest; the stages exist; production dependencies come from `npm ci --omit=dev`;
+the CPU build skips onnxruntime-node's download and the CUDA build asks for a variant that
+onnxruntime-node's install script knows (read from node_modules when present); the trainer's
+Python packages are installed from the hashed lock with --require-hashes and the kernel with
+--no-deps; the serve, cuda and trainer images run as uid 10001 with the serve/train commands; no
+model is copied in; every path copied from the build context survives .dockerignore. Prints each
+failed check and exits 1 when any failed.
 """
 from __future__ import annotations
 
@@ -33,6 +36,26 @@ def stages(text: str) -> dict[str, list[str]]:
             out[current] = [line]
         elif current is not None:
             out[current].append(line)
+    return out
+
+
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def unpinned_images(text: str, stage_names: set[str]) -> list[str]:
+    """Base images not pinned by digest: FROM lines, the ARG defaults they name, the syntax line."""
+    args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", text, re.M))
+    out: list[str] = []
+    syntax = re.search(r"^#\s*syntax=(\S+)", text, re.M)
+    if syntax and not DIGEST.search(syntax.group(1)):
+        out.append(f"# syntax={syntax.group(1)}")
+    for image in re.findall(r"^FROM\s+(?:--platform=\S+\s+)?(\S+)", text, re.M):
+        ref = re.fullmatch(r"\$\{?(\w+)\}?", image)
+        resolved = args.get(ref.group(1), image) if ref else image
+        if resolved in stage_names or resolved == "scratch":
+            continue
+        if not DIGEST.search(resolved):
+            out.append(f"FROM {image}" + (f" ({ref.group(1)}={resolved})" if ref else ""))
     return out
 
 
@@ -79,6 +102,8 @@ def main(argv: list[str]) -> int:
         print("\n".join(failures))
         return 1
     body = {k: "\n".join(v) for k, v in st.items()}
+    for image in unpinned_images(text, set(st)):
+        failures.append(f"{image}: expected a base image pinned by @sha256:<digest> (a tag can move)")
     check("npm ci --omit=dev" in body["deps"], "stage deps: expected `npm ci --omit=dev`")
     check("ONNXRUNTIME_NODE_INSTALL=skip" in body["deps"], "stage deps: expected ONNXRUNTIME_NODE_INSTALL=skip (CPU needs no download)")
     m = re.search(r"ONNXRUNTIME_NODE_INSTALL=(\S+)", body["deps-cuda"])
@@ -95,7 +120,8 @@ def main(argv: list[str]) -> int:
         check('ENTRYPOINT ["node", "bin/clipn.js"]' in body[name], f"stage {name}: expected ENTRYPOINT [\"node\", \"bin/clipn.js\"]")
         check('CMD ["serve", "--config", "/etc/clipn/config.json"]' in body[name], f"stage {name}: expected CMD serve --config /etc/clipn/config.json")
     check('CMD ["train", "--config", "/etc/clipn/config.json"]' in body["trainer"], "stage trainer: expected CMD train --config /etc/clipn/config.json")
-    check("download.pytorch.org/whl/cpu" in body["trainer"], "stage trainer: expected CPU torch wheels")
+    check(re.search(r"pip install --require-hashes -r \S*training/requirements\.lock", body["trainer"]) is not None, "stage trainer: expected `pip install --require-hashes -r .../training/requirements.lock`")
+    check(re.search(r"pip install --no-deps \S*(--no-build-isolation \S+)?", body["trainer"]) is not None and "--index-url" not in body["trainer"], "stage trainer: expected the kernel installed with --no-deps, and no other index")
     check("HEALTHCHECK" not in text, "HEALTHCHECK: expected none (Kubernetes probes /healthz and /readyz)")
     copies = [l for l in text.splitlines() if l.startswith("COPY") and "--from=" not in l]
     sources = [tok for l in copies for tok in l.split()[1:-1] if not tok.startswith("--")]

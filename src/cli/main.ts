@@ -9,6 +9,7 @@ import * as classify from './commands/classify.js';
 import * as demo from './commands/demo.js';
 import * as dlq from './commands/dlq.js';
 import * as evaluate from './commands/eval.js';
+import * as keys from './commands/keys.js';
 import * as labels from './commands/labels.js';
 import * as models from './commands/models.js';
 import * as review from './commands/review.js';
@@ -20,7 +21,7 @@ const program = new Command('clipn')
   .showHelpAfterError();
 
 // Commands register themselves here, one import each.
-const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate, serve, labels, review, dlq, train, models, demo];
+const commands: Array<{ register(program: Command): void }> = [classify, evaluate, calibrate, serve, labels, review, dlq, train, models, keys, demo];
 for (const command of commands) command.register(program);
 
 try {

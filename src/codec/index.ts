@@ -25,7 +25,7 @@ export {
   type ResolvedCodecOptions,
 } from './options.js';
 export { rabinFingerprint } from './fingerprint.js';
-export { SchemaCatalog, type SchemaEntry } from './schema-catalog.js';
+export { SchemaCatalog, type PreviousSchema, type SchemaEntry } from './schema-catalog.js';
 export { SchemaRegistryClient, type RegistryClientOptions } from './registry-client.js';
 export { isSingleObject, SINGLE_OBJECT_HEADER_BYTES, SINGLE_OBJECT_MAGIC } from './single-object.js';
 export { isConfluentFramed, CONFLUENT_HEADER_BYTES } from './confluent.js';
@@ -44,6 +44,7 @@ export function createCodec(options: CodecOptions): RecordCodec {
       encode: (name, value) => confluent.encode(name, value),
       decode: ((bytes: Uint8Array, expected?: RecordName) => confluent.decode(bytes, expected)) as RecordCodec['decode'],
       looksLikeRecord: isConfluentFramed,
+      canonicalBody: (name, value) => catalog.canonicalBody(name, value),
     };
   }
   return {
@@ -51,5 +52,6 @@ export function createCodec(options: CodecOptions): RecordCodec {
     encode: async (name, value) => encodeSingleObject(catalog, name, value),
     decode: (async (bytes: Uint8Array, expected?: RecordName): Promise<DecodedRecord> => decodeSingleObject(catalog, bytes, expected, resolved)) as RecordCodec['decode'],
     looksLikeRecord: isSingleObject,
+    canonicalBody: (name, value) => catalog.canonicalBody(name, value),
   };
 }

@@ -27,6 +27,19 @@ export interface SchemaEntry {
   scanPlan: ScanPlan;
 }
 
+/**
+ * An earlier version of one of our schemas (schemas/previous/<Name>-<fingerprint>.avsc): records
+ * written with it are still read, resolved into the current shape (new fields take their defaults).
+ */
+export interface PreviousSchema {
+  /** The current schema its records are read as. */
+  entry: SchemaEntry;
+  fingerprintHex: string;
+  resolver: avro.Resolver;
+  /** The earlier schema compiled for the pre-scan: the body is laid out as it was written. */
+  scanPlan: ScanPlan;
+}
+
 /** Parses a schema's JSON text; a schema that avsc rejects is a CODEC_DECODE_FAILED naming `what`. */
 export function parseSchema(schemaText: string, what: string): avro.Type {
   try {
@@ -41,6 +54,7 @@ export function parseSchema(schemaText: string, what: string): avro.Type {
 export class SchemaCatalog {
   private readonly byName = new Map<RecordName, SchemaEntry>();
   private readonly byFingerprint = new Map<string, SchemaEntry>();
+  private readonly previous = new Map<string, PreviousSchema>();
 
   /** Loads every record schema from `dir` (the package's schemas/ folder). */
   constructor(readonly dir: string) {
@@ -69,6 +83,41 @@ export class SchemaCatalog {
       this.byName.set(name, entry);
       this.byFingerprint.set(entry.fingerprintHex, entry);
     }
+    if (files.has('previous')) this.loadPrevious(join(dir, 'previous'));
+  }
+
+  /** Earlier versions of the schemas, each named `<Name>-<fingerprint>.avsc` (the name is checked). */
+  private loadPrevious(dir: string): void {
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.avsc')).sort()) {
+      const m = /^([A-Za-z]+)-([0-9a-f]{16})\.avsc$/.exec(file);
+      const entry = m ? this.byName.get(m[1] as RecordName) : undefined;
+      if (!m || entry === undefined) throw new ClipnError('INTERNAL', `schema ${join(dir, file)}: expected a name <Record>-<16 hex fingerprint>.avsc of one of ${RECORD_NAMES.join(', ')}`);
+      let writer: avro.Type;
+      try {
+        writer = parseSchema(readFileSync(join(dir, file), 'utf8'), join(dir, file));
+      } catch (error) {
+        throw new ClipnError('INTERNAL', (error as Error).message, { cause: error });
+      }
+      const fingerprintHex = rabinFingerprint(JSON.stringify(writer.schema())).toString('hex');
+      if (fingerprintHex !== m[2] || writer.name !== entry.fullName) {
+        throw new ClipnError('INTERNAL', `schema ${join(dir, file)}: expected record ${entry.fullName} with fingerprint ${m[2]}, got ${writer.name ?? writer.typeName} with ${fingerprintHex}`);
+      }
+      if (fingerprintHex === entry.fingerprintHex) continue;
+      this.previous.set(fingerprintHex, { entry, fingerprintHex, resolver: entry.type.createResolver(writer), scanPlan: compileScanPlan(writer) });
+    }
+  }
+
+  /** The earlier schema with this fingerprint (16 hex digits), if any. */
+  previousByFingerprintHex(hex: string): PreviousSchema | undefined {
+    return this.previous.get(hex);
+  }
+
+  /**
+   * The Avro binary body of `value` under this version's schema, without framing: the same bytes
+   * whichever wire format carries the record (what signatures cover).
+   */
+  canonicalBody(name: RecordName, value: unknown): Buffer {
+    return this.encodeBody(name, value);
   }
 
   /** The schema of a record. */

@@ -40,7 +40,8 @@ export function decodeSingleObject(catalog: SchemaCatalog, bytes: Uint8Array, ex
     );
   }
   const hex = buf.subarray(2, SINGLE_OBJECT_HEADER_BYTES).toString('hex');
-  const entry = catalog.byFingerprintHex(hex);
+  const previous = catalog.previousByFingerprintHex(hex);
+  const entry = catalog.byFingerprintHex(hex) ?? previous?.entry;
   if (entry === undefined) {
     const known = catalog.entries().map((e) => `${e.name}=${e.fingerprintHex}`).join(', ');
     throw new ClipnError('CODEC_UNKNOWN_FINGERPRINT', `unknown schema fingerprint ${hex}: expected one of ${known}`, { details: { fingerprint: hex } });
@@ -48,9 +49,10 @@ export function decodeSingleObject(catalog: SchemaCatalog, bytes: Uint8Array, ex
   if (expected !== undefined && entry.name !== expected) {
     throw new ClipnError('CODEC_DECODE_FAILED', `expected a ${expected} record, got a ${entry.name} (fingerprint ${hex})`, { details: { expected, got: entry.name } });
   }
-  scanAvroBody(entry.scanPlan, buf, SINGLE_OBJECT_HEADER_BYTES, limits);
+  // A record written with an earlier version of the schema is scanned as written and resolved into the current shape.
+  scanAvroBody(previous?.scanPlan ?? entry.scanPlan, buf, SINGLE_OBJECT_HEADER_BYTES, limits);
   try {
-    return { name: entry.name, value: entry.type.fromBuffer(buf.subarray(SINGLE_OBJECT_HEADER_BYTES)) } as DecodedRecord;
+    return { name: entry.name, value: entry.type.fromBuffer(buf.subarray(SINGLE_OBJECT_HEADER_BYTES), previous?.resolver) } as DecodedRecord;
   } catch (error) {
     throw new ClipnError('CODEC_DECODE_FAILED', `${entry.name}: body of ${buf.length - SINGLE_OBJECT_HEADER_BYTES} bytes does not decode: ${(error as Error).message}`, { cause: error });
   }

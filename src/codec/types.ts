@@ -154,6 +154,14 @@ export type DeadLetter = {
 };
 
 
+/** An Ed25519 signature of a side-channel record (docs/records.md, Signed records). */
+export type Signature = {
+  /** First 16 hex digits of the sha256 of the signer's raw 32-byte public key. */
+  keyId: string;
+  /** The 64 signature bytes. */
+  value: Buffer;
+};
+
 /** A label set on the compacted label-set topic (key: its id). */
 export type LabelSet = {
   id: string;
@@ -165,6 +173,10 @@ export type LabelSet = {
   thresholds: { ctwLogOdds: number | null; atdLogOdds: number | null } | null;
   description: string | null;
   updatedAt: EpochMillis;
+  /** True deletes the label set (a deletion that can be signed, unlike a tombstone). Default false. */
+  deleted?: boolean;
+  /** Null or absent when unsigned. */
+  signature?: Signature | null;
 };
 
 /** New "no" prompts (inline) or a new no-text tower (by URI) for the sidecars. */
@@ -178,6 +190,12 @@ export type ModelRelease = {
   artifact: { uri: string; sha256: string; bytes: number } | null;
   lineage: { sampleCount: number; metrics: Record<string, number>; kernelArgs: Record<string, string> };
   createdAt: EpochMillis;
+  /** Publication order of the model's releases (default 0); set when published. */
+  sequence?: number;
+  /** True when an earlier version is republished on purpose (default false). */
+  rollback?: boolean;
+  /** Null or absent when unsigned. */
+  signature?: Signature | null;
 };
 
 /** A reviewer's decision on a review item. */
@@ -223,4 +241,10 @@ export interface RecordCodec {
   decode(bytes: Uint8Array): Promise<DecodedRecord>;
   /** True when the bytes are framed like a record of this codec (raw image bytes are not). */
   looksLikeRecord(bytes: Uint8Array): boolean;
+  /**
+   * The Avro binary body of a record under this version's schema, without the wire format's
+   * framing: the same bytes in either format (signatures cover them). CODEC_ENCODE_FAILED as
+   * for encode.
+   */
+  canonicalBody(name: RecordName, value: unknown): Buffer;
 }

@@ -87,7 +87,7 @@ export function list<T extends z.ZodType>(item: T, nonEmpty = true) {
         try {
           return JSON.parse(s) as unknown;
         } catch {
-          return v;
+          // Not JSON: a comma list whose first item starts with a bracket ([::1]:9092,...).
         }
       }
       return s.split(',').map((p) => p.trim()).filter((p) => p !== '');

@@ -1,6 +1,7 @@
 /**
  * Loads the configuration once at start-up: defaults, then a JSON file, then CLIPN_* environment
- * variables, then explicit overrides; validated by the one schema and deeply frozen. Every
+ * variables, then explicit overrides; validated by the one schema, path settings made absolute
+ * (src/config/paths.ts), and deeply frozen. Every
  * problem is reported at once, each naming its path.
  */
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { extname } from 'node:path';
 import { ClipnError } from '../errors.js';
 import { envToTree } from './env.js';
 import { formatIssues } from './issues.js';
+import { packageRoot } from '../package-root.js';
+import { resolvePaths } from './paths.js';
 import { CONFIG_FILE_VARIABLE, type LoadConfigOptions } from './options.js';
 import { configSchema } from './schema.js';
 import type { Config, ConfigTree } from './types.js';
@@ -73,5 +76,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const where = file ? ` (file ${file} and the environment)` : '';
     throw new ClipnError('CONFIG_INVALID', `invalid configuration${where}: ${problems.join('; ')}`, { details: { problems, ...(file ? { file } : {}) } });
   }
+  resolvePaths(parsed.data as never, raw as never, { cwd: options.cwd ?? process.cwd(), packageRoot: packageRoot() });
   return deepFreeze(parsed.data) as Config;
 }

@@ -16,4 +16,6 @@ export interface LoadConfigOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Values that win over everything (command-line flags). */
   overrides?: ConfigTree;
+  /** Base of relative paths given in the file, the environment or overrides (default: process.cwd()). */
+  cwd?: string;
 }

@@ -4,7 +4,7 @@ import type { Config } from './types.js';
 /** What replaces a secret. */
 export const REDACTED = '[redacted]';
 
-const SECRET_KEY = /password|secret|token/i;
+const SECRET_KEY = /password|secret|token|signingKey/i;
 const SECRET_QUERY = /token|secret|signature|sig|password|key|credential/i;
 
 /** The URL in `value` when it has credentials or secret query parameters. */

@@ -74,6 +74,9 @@ later ones winning: the defaults below, a JSON file (\`--config FILE\`, or the f
 - Unknown keys are errors, in the file and in \`CLIPN_<SECTION>__...\` variables. Every bad value
   is reported with its path (and variable) and what was expected and got, e.g.
   \`processing.maxBatch (CLIPN_PROCESSING__MAX_BATCH): expected integer >= 1, got -3\`.
+- Relative paths you give (file, environment or flags) are relative to the working folder. The
+  defaults of \`model.dir\` and \`trainer.pythonBin\` name what the package ships (the demo bundle,
+  the training kernel's venv) and are relative to the package, so they work from any folder.
 - Only JSON files are read (no YAML parser is bundled).
 - The SASL password and credentials in URLs are redacted wherever the configuration is logged.
 

@@ -4,23 +4,22 @@
  * error instead of a silently ignored setting.
  */
 import { z } from 'zod';
+import { kafkaConnectionShape } from '../kafka/options.js';
+import { EXECUTION_PROVIDERS } from '../model/execution-providers.js';
 import { bool, bytes, duration, fraction, hexColour, httpUrl, int, list, nullable, oneOf, text } from './coerce.js';
 
 const MiB = 1024 * 1024;
 
-/** Execution providers ONNX Runtime is asked for, in order of preference. */
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt', 'webgpu'] as const;
 
 const model = z
   .strictObject({
-    dir: text().default('models/demo').describe('Model bundle folder (manifest.json, ONNX graphs, tokenizer), relative to the working folder.'),
+    dir: text().default('models/demo').describe('Model bundle folder (manifest.json, ONNX graphs, tokenizer), relative to the working folder; the default is the demo bundle the package ships.'),
     executionProviders: list(oneOf(EXECUTION_PROVIDERS))
       .default(['cpu'])
       .describe('ONNX Runtime execution providers, in order of preference.'),
     intraOpThreads: int(0).default(0).describe('Threads inside one operator; 0 lets ONNX Runtime choose.'),
     interOpThreads: int(0).default(0).describe('Threads across operators; 0 lets ONNX Runtime choose.'),
     graphOptimization: oneOf(['disabled', 'basic', 'extended', 'all']).default('all').describe('ONNX Runtime graph optimisation level.'),
-    maxBatch: int(1).default(16).describe('Largest batch one encoder run takes (bigger batches are split).'),
     cacheDir: nullable(text()).default(null).describe('Folder of the text-embedding cache (label-set heads survive restarts); null keeps it in memory only.'),
     cacheEntries: int(1).default(200_000).describe('Most text embeddings kept in the cache.'),
     releaseArtifactRoot: nullable(text())
@@ -52,12 +51,6 @@ const images = z
   })
   .prefault({});
 
-const sasl = z.strictObject({
-  mechanism: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']).describe('SASL mechanism.'),
-  username: text().describe('SASL user name.'),
-  password: text().describe('SASL password (redacted from logs; prefer the environment or a mounted secret).'),
-});
-
 const topics = z
   .strictObject({
     input: list(text()).default(['clipn.images']).describe('Topics of images to tag (raw image bytes or ImageRequest records).'),
@@ -72,24 +65,12 @@ const topics = z
 
 const kafka = z
   .strictObject({
-    brokers: list(z.string({ error: 'expected host:port' }).regex(/^[^\s:/]+:\d{1,5}$/, { error: 'expected host:port' }))
-      .default(['127.0.0.1:9092'])
-      .describe('Bootstrap brokers, host:port.'),
-    clientId: text().default('clipn-sidecar').describe('Kafka client id.'),
+    ...kafkaConnectionShape,
     groupId: text().default('clipn-sidecar').describe('Consumer group of the input topics (side channels use <groupId>-labels and -releases).'),
-    ssl: bool().default(false).describe('Connect with TLS.'),
-    sasl: nullable(sasl).default(null).describe('SASL credentials: null, or {mechanism, username, password}.'),
-    connectionTimeoutMs: duration(1).default(10_000).describe('Limit on connecting to a broker, in milliseconds.'),
-    requestTimeoutMs: duration(1).default(30_000).describe('Limit on one Kafka request, in milliseconds.'),
+    allowPlaintextSasl: bool()
+      .default(false)
+      .describe('Allow SASL without TLS (kafka.ssl false): the credentials (PLAIN sends the password as is) and every record travel in clear. Off: such a config is refused at start-up.'),
     partitionsConsumedConcurrently: int(1).default(8).describe('Input partitions processed at the same time.'),
-    logLevel: oneOf(['nothing', 'error', 'warn', 'info', 'debug']).default('warn').describe('The loudest kafkajs log level forwarded to the log.'),
-    retry: z
-      .strictObject({
-        retries: int(0).default(8).describe('Retries of a failed Kafka request before it fails.'),
-        initialRetryTimeMs: duration(1).default(200).describe('Wait before the first retry of a Kafka request, in milliseconds (then exponential).'),
-        maxRetryTimeMs: duration(1).default(30_000).describe('Longest wait between retries of a Kafka request, in milliseconds.'),
-      })
-      .prefault({}),
     consumer: z
       .strictObject({
         sessionTimeoutMs: duration(6000)
@@ -114,7 +95,7 @@ const kafka = z
 
 const processing = z
   .strictObject({
-    maxBatch: int(1).default(16).describe('Most images per inference batch.'),
+    maxBatch: int(1).default(16).describe('Most images per inference batch, and per encoder run when label-set texts are encoded (bigger batches are split).'),
     maxWaitMs: int(0).default(25).describe('Longest wait for a batch to fill before it runs, in milliseconds.'),
     maxInFlight: int(1).default(256).describe('Most messages consumed but not yet committed (back-pressure).'),
     delivery: oneOf(['at-least-once', 'exactly-once'])
@@ -194,7 +175,7 @@ const telemetry = z
 const trainer = z
   .strictObject({
     samplesDir: text().default('.cache/trainer').describe('Folder of the reviewed samples (embeddings, captions, decisions), training runs and, by default, the release history.'),
-    pythonBin: text().default('training/.venv/bin/python').describe('Python interpreter that runs the training kernel.'),
+    pythonBin: text().default('training/.venv/bin/python').describe('Python interpreter that runs the training kernel: a path (relative to the working folder; the default is the package\'s training venv) or a command on PATH.'),
     groupId: text().default('clipn-trainer').describe('Consumer group of the trainer.'),
     minNewSamples: int(1).default(200).describe('New reviewed samples that trigger a training run.'),
     schedule: nullable(duration(60_000))
@@ -258,9 +239,23 @@ const plugins = z
   })
   .prefault({});
 
+const trust = z
+  .strictObject({
+    publicKeys: list(text(), false)
+      .default([])
+      .describe('Trusted Ed25519 public keys of the side channels: each a PEM key, the base64 of its 32 raw bytes, or a file or folder of them (a mounted Secret). Set, unsigned or wrongly signed label sets and releases are refused, versions must increase (a release may go back only as a signed rollback); empty, records are not verified (a warning at start-up).'),
+    signingKey: nullable(text())
+      .default(null)
+      .describe('Ed25519 private key (PKCS#8 PEM, inline or a file) that signs the releases the trainer publishes and what clipn labels put and clipn models rollback publish; null signs nothing (clipn keys generate makes a pair).'),
+    maxArtifactBytes: bytes(1)
+      .default(2 * 1024 * MiB)
+      .describe('Largest no-tower graph a release may declare, in bytes: checked, with the file\'s size on disk, before anything is read.'),
+  })
+  .prefault({});
+
 /** The whole configuration, with cross-setting checks. */
 export const configSchema = z
-  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer, plugins })
+  .strictObject({ model, images, kafka, processing, codec, telemetry, trainer, plugins, trust })
   .superRefine((c, ctx) => {
     const t = c.kafka.topics;
     const outputs = new Map([
@@ -282,6 +277,9 @@ export const configSchema = z
     }
     if (c.processing.maxInFlight < c.processing.maxBatch) {
       ctx.addIssue({ code: 'custom', path: ['processing', 'maxInFlight'], input: c.processing.maxInFlight, message: `expected at least processing.maxBatch (${c.processing.maxBatch})` });
+    }
+    if (c.kafka.sasl !== null && !c.kafka.ssl && !c.kafka.allowPlaintextSasl) {
+      ctx.addIssue({ code: 'custom', path: ['kafka', 'ssl'], input: c.kafka.ssl, message: `expected true with kafka.sasl (${c.kafka.sasl.mechanism}): SASL without TLS sends the credentials and records in clear (set kafka.allowPlaintextSasl to allow)` });
     }
     const providers = c.model.executionProviders;
     if (new Set(providers).size !== providers.length) {

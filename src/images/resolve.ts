@@ -14,6 +14,7 @@ import { constants, open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClipnError } from '../errors.js';
+import { redactUris, uriForLog } from '../telemetry/redact-uri.js';
 import { ipLiteral, isInternalAddress } from './address.js';
 import type { ImageOptions } from './options.js';
 
@@ -50,7 +51,7 @@ async function resolveUriSource(uri: string, options: SourceOptions, signal: Abo
   try {
     url = new URL(uri);
   } catch {
-    throw new ClipnError('INPUT_INVALID', `expected an absolute URI (https://, http://, file://), got ${JSON.stringify(uri.slice(0, 200))}`);
+    throw new ClipnError('INPUT_INVALID', `expected an absolute URI (https://, http://, file://), got ${JSON.stringify(uriForLog(uri.slice(0, 200)))}`);
   }
   if (url.protocol === 'http:' || url.protocol === 'https:') return fetchHttp(url, options, signal);
   if (url.protocol === 'file:') return { bytes: await readFileUri(url, options, signal), contentType: null };
@@ -139,7 +140,7 @@ async function fetchHttp(start: URL, options: SourceOptions, callerSignal: Abort
     for (let hop = 0; ; hop++) {
       const scheme = url.protocol.slice(0, -1);
       if (!(f.allowedSchemes as readonly string[]).includes(scheme)) {
-        throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${url.href}: scheme ${scheme} is not allowed: expected one of ${f.allowedSchemes.join(', ')}`, { details: { scheme, hop } });
+        throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${uriForLog(url)}: scheme ${scheme} is not allowed: expected one of ${f.allowedSchemes.join(', ')}`, { details: { scheme, hop } });
       }
       if (url.username || url.password) throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${url.origin}: URLs with credentials are refused`, { details: { hop } });
       await checkHost(url.hostname, f.allowPrivateNetworks, signal);
@@ -148,64 +149,64 @@ async function fetchHttp(start: URL, options: SourceOptions, callerSignal: Abort
       if (REDIRECTS.has(res.status) && location !== null) {
         await res.body?.cancel().catch(() => undefined);
         if (hop >= f.maxRedirects) {
-          throw new ClipnError('IMAGE_FETCH_FAILED', `${start.href}: more than ${f.maxRedirects} redirects (images.fetch.maxRedirects)`, { retriable: false, details: { limit: f.maxRedirects } });
+          throw new ClipnError('IMAGE_FETCH_FAILED', `${uriForLog(start)}: more than ${f.maxRedirects} redirects (images.fetch.maxRedirects)`, { retriable: false, details: { limit: f.maxRedirects } });
         }
         url = new URL(location, url);
         continue;
       }
       if (!res.ok) {
         await res.body?.cancel().catch(() => undefined);
-        throw new ClipnError('IMAGE_FETCH_FAILED', `${url.href}: expected HTTP 200, got ${res.status}`, {
+        throw new ClipnError('IMAGE_FETCH_FAILED', `${uriForLog(url)}: expected HTTP 200, got ${res.status}`, {
           retriable: res.status >= 500 || res.status === 429 || res.status === 408,
           details: { status: res.status, hop },
         });
       }
-      return { bytes: await readCapped(res, limit, url.href), contentType: res.headers.get('content-type') };
+      return { bytes: await readCapped(res, limit, uriForLog(url)), contentType: res.headers.get('content-type') };
     }
   } catch (error) {
     if (error instanceof ClipnError) throw error;
     if (timeout.aborted) {
-      throw new ClipnError('IMAGE_FETCH_TIMEOUT', `${start.href}: no complete answer within ${f.timeoutMs} ms (images.fetch.timeoutMs)`, { cause: error, details: { limit: f.timeoutMs } });
+      throw new ClipnError('IMAGE_FETCH_TIMEOUT', `${uriForLog(start)}: no complete answer within ${f.timeoutMs} ms (images.fetch.timeoutMs)`, { cause: error, details: { limit: f.timeoutMs } });
     }
-    if (callerSignal?.aborted) throw new ClipnError('IMAGE_FETCH_FAILED', `${start.href}: fetch cancelled`, { cause: error, details: { cancelled: true } });
+    if (callerSignal?.aborted) throw new ClipnError('IMAGE_FETCH_FAILED', `${uriForLog(start)}: fetch cancelled`, { cause: error, details: { cancelled: true } });
     const cause = (error as Error & { cause?: Error }).cause;
-    throw new ClipnError('IMAGE_FETCH_FAILED', `${url.href}: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`, { cause: error });
+    throw new ClipnError('IMAGE_FETCH_FAILED', `${uriForLog(url)}: ${redactUris((error as Error).message)}${cause ? ` (${redactUris(cause.message)})` : ''}`, { cause: error });
   }
 }
 
 async function readFileUri(url: URL, options: SourceOptions, signal: AbortSignal | undefined): Promise<Buffer> {
-  if (options.fileRoot === null) throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${url.href}: file:// URIs are refused: images.fileRoot is not set`);
+  if (options.fileRoot === null) throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${uriForLog(url)}: file:// URIs are refused: images.fileRoot is not set`);
   let path: string;
   try {
     path = fileURLToPath(url);
   } catch (e) {
-    throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${url.href}: expected a local file URI, got ${(e as Error).message}`, { cause: e });
+    throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${uriForLog(url)}: expected a local file URI, got ${(e as Error).message}`, { cause: e });
   }
   const root = await realpath(options.fileRoot).catch((e: Error) => {
     throw new ClipnError('IMAGE_NOT_FOUND', `images.fileRoot ${options.fileRoot} does not exist: ${e.message}`, { cause: e });
   });
   const real = await realpath(path).catch((e: NodeJS.ErrnoException) => {
-    throw new ClipnError(e.code === 'ENOENT' || e.code === 'ENOTDIR' ? 'IMAGE_NOT_FOUND' : 'IMAGE_FETCH_FAILED', `${url.href}: ${e.message}`, { cause: e });
+    throw new ClipnError(e.code === 'ENOENT' || e.code === 'ENOTDIR' ? 'IMAGE_NOT_FOUND' : 'IMAGE_FETCH_FAILED', `${uriForLog(url)}: ${e.message}`, { cause: e });
   });
   // realpath resolves every symlink, so a link pointing out of the root is caught here.
   if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
-    throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${url.href} is outside images.fileRoot ${options.fileRoot}`, { details: { root, path: real } });
+    throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${uriForLog(url)} is outside images.fileRoot ${options.fileRoot}`, { details: { root, path: real } });
   }
   // O_NOFOLLOW: a last component swapped for a symlink after the check is refused, not followed.
   const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
-    throw new ClipnError(e.code === 'ENOENT' ? 'IMAGE_NOT_FOUND' : e.code === 'ELOOP' ? 'IMAGE_SOURCE_FORBIDDEN' : 'IMAGE_FETCH_FAILED', `${url.href}: ${e.message}`, { cause: e });
+    throw new ClipnError(e.code === 'ENOENT' ? 'IMAGE_NOT_FOUND' : e.code === 'ELOOP' ? 'IMAGE_SOURCE_FORBIDDEN' : 'IMAGE_FETCH_FAILED', `${uriForLog(url)}: ${e.message}`, { cause: e });
   });
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${url.href}: expected a regular file`, { details: { path: real } });
-    if (stat.size > options.maxBytes) throw tooLarge(url.href, stat.size, options.maxBytes);
+    if (!stat.isFile()) throw new ClipnError('IMAGE_SOURCE_FORBIDDEN', `${uriForLog(url)}: expected a regular file`, { details: { path: real } });
+    if (stat.size > options.maxBytes) throw tooLarge(uriForLog(url), stat.size, options.maxBytes);
     const bytes = await handle.readFile({ signal });
     // The file may have grown since the stat.
-    if (bytes.length > options.maxBytes) throw tooLarge(url.href, bytes.length, options.maxBytes);
+    if (bytes.length > options.maxBytes) throw tooLarge(uriForLog(url), bytes.length, options.maxBytes);
     return bytes;
   } catch (e) {
     if (e instanceof ClipnError) throw e;
-    throw new ClipnError('IMAGE_FETCH_FAILED', `${url.href}: ${(e as Error).message}`, { cause: e });
+    throw new ClipnError('IMAGE_FETCH_FAILED', `${uriForLog(url)}: ${(e as Error).message}`, { cause: e });
   } finally {
     await handle.close();
   }

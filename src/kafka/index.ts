@@ -1,7 +1,7 @@
 /** Kafka: options, the client factory, error mapping and topic helpers (the only place kafkajs clients are created). */
 export {
   resolveKafkaOptions,
-  KAFKA_DEFAULTS,
+  kafkaConnectionShape,
   KAFKA_LOG_LEVELS,
   SASL_MECHANISMS,
   type KafkaOptions,

@@ -1,7 +1,10 @@
 /**
- * Connection options of the Kafka client: their defaults and their validation, done once before
- * a client is created. `config.kafka` satisfies {@link KafkaOptionsInput} as it is.
+ * Connection options of the Kafka client: one schema, which the configuration embeds as its
+ * `kafka` connection settings and which {@link resolveKafkaOptions} applies to callers that build
+ * options in code, so both accept and default the same values.
  */
+import { z } from 'zod';
+import { bool, duration, int, list, nullable, oneOf, text } from '../config/coerce.js';
 import { ClipnError } from '../errors.js';
 
 /** SASL mechanisms the client supports. */
@@ -14,111 +17,80 @@ export const KAFKA_LOG_LEVELS = ['nothing', 'error', 'warn', 'info', 'debug'] as
 /** A kafkajs log level. */
 export type KafkaLogLevelName = (typeof KAFKA_LOG_LEVELS)[number];
 
-/** SASL credentials. */
-export interface KafkaSasl {
-  mechanism: SaslMechanism;
-  username: string;
-  password: string;
-}
-
-/** Retries of a failed request: exponential back-off from `initialRetryTimeMs` up to `maxRetryTimeMs`. */
-export interface KafkaRetry {
-  retries: number;
-  initialRetryTimeMs: number;
-  maxRetryTimeMs: number;
-}
-
-/** Validated, complete connection options. */
-export interface KafkaOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly ssl: boolean;
-  readonly sasl: Readonly<KafkaSasl> | null;
-  readonly connectionTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly retry: Readonly<KafkaRetry>;
-  /** The loudest kafkajs level forwarded to the log sink. */
-  readonly logLevel: KafkaLogLevelName;
-}
-
-/** What callers pass: brokers are required, everything else has a default. */
-export interface KafkaOptionsInput {
-  brokers: readonly string[];
-  clientId?: string;
-  ssl?: boolean;
-  sasl?: KafkaSasl | null;
-  connectionTimeoutMs?: number;
-  requestTimeoutMs?: number;
-  retry?: Partial<KafkaRetry>;
-  logLevel?: KafkaLogLevelName;
-}
-
-/** The defaults of every optional field. */
-export const KAFKA_DEFAULTS = Object.freeze({
-  clientId: 'clipn-sidecar',
-  ssl: false,
-  sasl: null,
-  connectionTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  retry: Object.freeze({ retries: 8, initialRetryTimeMs: 200, maxRetryTimeMs: 30_000 }),
-  logLevel: 'warn' as KafkaLogLevelName,
-});
-
 // host:port, where host is a name, an IPv4 address or a bracketed IPv6 address.
 const BROKER = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
+const EXPECTED_BROKER = 'expected host:port (an IPv6 host in brackets) with a port from 1 to 65535';
 
-// `described`: a description to show instead of the value (for secrets).
-function invalid(field: string, expected: string, got: unknown, described?: string): ClipnError {
-  const shown = described ?? (typeof got === 'string' ? JSON.stringify(got) : String(got));
-  return new ClipnError('CONFIG_INVALID', `kafka.${field}: expected ${expected}, got ${shown}`, { details: { field: `kafka.${field}` } });
-}
+const broker = () =>
+  z.string({ error: EXPECTED_BROKER }).refine((b) => {
+    const m = BROKER.exec(b);
+    return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 65535;
+  }, { error: EXPECTED_BROKER });
 
-function wholeNumber(field: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw invalid(field, `a whole number >= ${min}`, value);
-  return value;
-}
+const retry = z
+  .strictObject({
+    retries: int(0).default(8).describe('Retries of a failed Kafka request before it fails.'),
+    initialRetryTimeMs: duration(1).default(200).describe('Wait before the first retry of a Kafka request, in milliseconds (then exponential).'),
+    maxRetryTimeMs: duration(1).default(30_000).describe('Longest wait between retries of a Kafka request, in milliseconds.'),
+  })
+  .refine((r) => r.maxRetryTimeMs >= r.initialRetryTimeMs, { error: (i) => `expected maxRetryTimeMs >= initialRetryTimeMs (${(i.input as { initialRetryTimeMs: number }).initialRetryTimeMs})`, path: ['maxRetryTimeMs'] })
+  .prefault({});
+
+const sasl = z.strictObject({
+  mechanism: oneOf(SASL_MECHANISMS).describe('SASL mechanism.'),
+  username: text().describe('SASL user name.'),
+  password: text().describe('SASL password (redacted from logs; prefer the environment or a mounted secret).'),
+});
+
+/** The connection settings, each with its default and meaning; `config.kafka` spreads them. */
+export const kafkaConnectionShape = {
+  brokers: list(broker()).default(['127.0.0.1:9092']).describe('Bootstrap brokers, host:port (IPv6 hosts in brackets: [::1]:9092).'),
+  clientId: text().default('clipn-sidecar').describe('Kafka client id.'),
+  ssl: bool().default(false).describe('Connect with TLS.'),
+  sasl: nullable(sasl).default(null).describe('SASL credentials: null, or {mechanism, username, password}.'),
+  connectionTimeoutMs: duration(1).default(10_000).describe('Limit on connecting to a broker, in milliseconds.'),
+  requestTimeoutMs: duration(1).default(30_000).describe('Limit on one Kafka request, in milliseconds.'),
+  logLevel: oneOf(KAFKA_LOG_LEVELS).default('warn').describe('The loudest kafkajs log level forwarded to the log.'),
+  retry,
+};
+
+// Not strict: config.kafka carries the consumer, topic and group settings too.
+const connection = z.object(kafkaConnectionShape);
+
+/** Validated, complete connection options. */
+export type KafkaOptions = Readonly<z.output<typeof connection>>;
+/** What callers pass: anything left out takes its default. */
+export type KafkaOptionsInput = z.input<typeof connection>;
+/** SASL credentials. */
+export type KafkaSasl = z.output<typeof sasl>;
+/** Retries of a failed request: exponential back-off from `initialRetryTimeMs` up to `maxRetryTimeMs`. */
+export type KafkaRetry = z.output<typeof retry>;
+
+const pathOf = (path: readonly PropertyKey[]): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 
 /**
- * Fills in the defaults and checks every field.
+ * Fills in the defaults and checks every field, with the rules `config.kafka` is loaded with.
  * @throws ClipnError CONFIG_INVALID naming the field, what was expected and what was got
  * (never the SASL password itself).
  */
 export function resolveKafkaOptions(input: KafkaOptionsInput): KafkaOptions {
-  const brokers: unknown = input.brokers;
-  if (!Array.isArray(brokers) || brokers.length === 0) throw invalid('brokers', 'at least one host:port', brokers);
-  brokers.forEach((b, i) => {
-    const m = typeof b === 'string' ? BROKER.exec(b) : null;
-    if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) throw invalid(`brokers[${i}]`, 'host:port with a port from 1 to 65535', b);
-  });
-  const clientId = input.clientId ?? KAFKA_DEFAULTS.clientId;
-  if (typeof clientId !== 'string' || clientId.length === 0) throw invalid('clientId', 'a non-empty string', clientId);
-  const ssl = input.ssl ?? KAFKA_DEFAULTS.ssl;
-  if (typeof ssl !== 'boolean') throw invalid('ssl', 'true or false', ssl);
-  let sasl: Readonly<KafkaSasl> | null = null;
-  if (input.sasl) {
-    const { mechanism, username, password } = input.sasl;
-    if (!SASL_MECHANISMS.includes(mechanism)) throw invalid('sasl.mechanism', `one of ${SASL_MECHANISMS.join(', ')}`, mechanism);
-    if (typeof username !== 'string' || username.length === 0) throw invalid('sasl.username', 'a non-empty string', username);
-    if (typeof password !== 'string' || password.length === 0) throw invalid('sasl.password', 'a non-empty string', null, typeof password === 'string' ? 'an empty string' : `a ${typeof password}`);
-    sasl = Object.freeze({ mechanism, username, password });
+  const parsed = connection.safeParse(input, { reportInput: true });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = `kafka.${pathOf(issue.path)}`;
+    const got = issue.path.includes('password') ? '[redacted]' : issue.input === undefined ? 'nothing' : JSON.stringify(issue.input);
+    const expected = issue.message.startsWith('expected') ? issue.message : `expected a valid value (${issue.message})`;
+    throw new ClipnError('CONFIG_INVALID', `${field}: ${expected}, got ${got}`, { details: { field } });
   }
-  const retry = { ...KAFKA_DEFAULTS.retry, ...(input.retry ?? {}) };
-  wholeNumber('retry.retries', retry.retries, 0);
-  wholeNumber('retry.initialRetryTimeMs', retry.initialRetryTimeMs, 1);
-  wholeNumber('retry.maxRetryTimeMs', retry.maxRetryTimeMs, 1);
-  if (retry.maxRetryTimeMs < retry.initialRetryTimeMs) {
-    throw invalid('retry.maxRetryTimeMs', `a value >= retry.initialRetryTimeMs (${retry.initialRetryTimeMs})`, retry.maxRetryTimeMs);
-  }
-  const logLevel = input.logLevel ?? KAFKA_DEFAULTS.logLevel;
-  if (!KAFKA_LOG_LEVELS.includes(logLevel)) throw invalid('logLevel', `one of ${KAFKA_LOG_LEVELS.join(', ')}`, logLevel);
+  const o = parsed.data;
   return Object.freeze({
-    brokers: Object.freeze([...(brokers as string[])]),
-    clientId,
-    ssl,
-    sasl,
-    connectionTimeoutMs: wholeNumber('connectionTimeoutMs', input.connectionTimeoutMs ?? KAFKA_DEFAULTS.connectionTimeoutMs, 1),
-    requestTimeoutMs: wholeNumber('requestTimeoutMs', input.requestTimeoutMs ?? KAFKA_DEFAULTS.requestTimeoutMs, 1),
-    retry: Object.freeze(retry),
-    logLevel,
-  });
+    brokers: Object.freeze([...o.brokers]),
+    clientId: o.clientId,
+    ssl: o.ssl,
+    sasl: o.sasl === null ? null : Object.freeze({ ...o.sasl }),
+    connectionTimeoutMs: o.connectionTimeoutMs,
+    requestTimeoutMs: o.requestTimeoutMs,
+    logLevel: o.logLevel,
+    retry: Object.freeze({ ...o.retry }),
+  }) as KafkaOptions;
 }

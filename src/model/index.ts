@@ -1,6 +1,7 @@
 /** The model layer: bundles, ONNX Runtime sessions, the tokenizer and the encoders. */
 export { loadBundle, readPrompt, readTemplates, checkPrompt, float32FromBytes, sha256File, type Bundle } from './bundle.js';
 export { type Manifest } from './manifest.js';
-export { createSession, availableProviders, DEFAULT_ONNX_OPTIONS, EXECUTION_PROVIDERS, type ExecutionProvider, type OnnxOptions, type OnnxSession } from './onnx.js';
+export { createSession, availableProviders, DEFAULT_ONNX_OPTIONS, type OnnxOptions, type OnnxSession } from './onnx.js';
+export { EXECUTION_PROVIDERS, type ExecutionProvider } from './execution-providers.js';
 export { ClipTokenizer } from './tokenizer.js';
 export { ClipnEncoders, type EncoderOptions, type TokenRow } from './encoders.js';

@@ -6,10 +6,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ClipnError } from '../errors.js';
+import type { ExecutionProvider } from './execution-providers.js';
 
 /** Execution providers the runtime knows how to ask for. */
-export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'webgpu', 'cpu'] as const;
-export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 /** Session options, from config. */
 export interface OnnxOptions {

@@ -3,7 +3,6 @@
  * Start order matters: the model and the label sets must be in place before the consumer joins,
  * and the service reports ready only when all three are.
  */
-import { resolve } from 'node:path';
 import type { Kafka, Producer } from '../kafka/index.js';
 import { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
@@ -20,6 +19,7 @@ import { releaseHandler } from '../stream/release-watcher.js';
 import { Serial } from '../stream/serial.js';
 import { ServingState } from '../stream/serving-state.js';
 import { SideChannel } from '../stream/side-channel.js';
+import { trustOptions } from '../trust/index.js';
 import { watchEventLoop } from '../telemetry/event-loop.js';
 import { HealthChecks, startHttpServer, type HttpServer } from '../telemetry/health.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -58,6 +58,8 @@ export class Sidecar {
 
   async start(): Promise<void> {
     const { config, logger } = this.options;
+    // Keys first: a key that cannot be read stops the start before anything is loaded.
+    const trust = trustOptions(config.trust, this.options.root);
     const model = this.readiness.register('model', 'loading');
     const labels = this.readiness.register(`label-set:${config.processing.defaultLabelSet}`, `not on ${config.kafka.topics.labelSets} yet (clipn labels put)`);
     const consumer = this.readiness.register('consumer', 'not started');
@@ -70,10 +72,10 @@ export class Sidecar {
     this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, liveness: this.liveness, metricsHandler: telemetry.metricsHandler });
     logger.info({ port: this.http.port }, 'health endpoint listening');
 
-    const classifier = await ClipnClassifier.load(resolve(this.options.root, config.model.dir), {
-      encoders: { ...config.model, executionProviders: config.model.executionProviders as never },
+    const classifier = await ClipnClassifier.load(config.model.dir, {
+      encoders: { ...config.model, maxBatch: config.processing.maxBatch },
       images: config.images,
-      cache: { dir: config.model.cacheDir ? resolve(this.options.root, config.model.cacheDir) : null, maxEntries: config.model.cacheEntries },
+      cache: { dir: config.model.cacheDir, maxEntries: config.model.cacheEntries },
       topK: config.processing.review.topK,
     });
     model.ready();
@@ -150,9 +152,13 @@ export class Sidecar {
     const codec = this.codec;
     const state = this.state;
     const plugins = this.plugins;
+    if (trust.keys === null) logger.warn({ topics: [t.labelSets, t.modelReleases] }, 'trust.publicKeys is not set: label sets and model releases are applied unsigned, from anyone who can produce to their topics');
+    else logger.info({ keyIds: [...trust.keys.keys()] }, 'side channels: only records signed by these keys are applied');
+    const labelPolicy = { keys: trust.keys, defaultLabelSet: config.processing.defaultLabelSet };
+    const releasePolicy = { keys: trust.keys, maxArtifactBytes: trust.maxArtifactBytes };
     this.channels = [
-      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events, config.processing.labelSets, (ls) => plugins.checkRule(ls))),
-      new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events, config.model.releaseArtifactRoot)),
+      new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events, config.processing.labelSets, (ls) => plugins.checkRule(ls), labelPolicy)),
+      new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events, config.model.releaseArtifactRoot, releasePolicy)),
     ];
     for (const c of this.channels) await c.start();
     await Promise.all(this.channels.map((c) => c.caughtUp));

@@ -2,6 +2,7 @@
 import type { ImageScore, PreparedLabelSet } from '../clipn/index.js';
 import type { DeadLetter, ReviewItem, TaggedImage } from '../codec/index.js';
 import type { ClipnError } from '../errors.js';
+import { redactUris } from '../telemetry/redact-uri.js';
 import type { ImageJob } from './input.js';
 import type { RoutingDecision } from '../plugin/index.js';
 
@@ -89,7 +90,8 @@ export function deadLetter(
   return {
     id,
     errorCode: error.code,
-    errorMessage: error.message.slice(0, 4000),
+    // URLs cut to scheme, host and path: a pre-signed URL's query is its credential.
+    errorMessage: redactUris(error.message).slice(0, 4000),
     retriable: error.retriable,
     source: { topic: message.topic, partition: message.partition, offset: Number(message.offset), key: message.key, timestamp: Number(message.timestamp) || null },
     headers,

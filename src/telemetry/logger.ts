@@ -1,11 +1,13 @@
 /**
  * JSON-lines logs (pino). Known secret fields are redacted by path; on top of that every
- * finished line is scrubbed of credentials inside URLs and of the configured secret strings,
- * whatever field (message, error text, nested detail) they hide in.
+ * finished line is scrubbed of the configured secret strings and every URL in it is cut to
+ * scheme, host and path (no userinfo, query or fragment: a pre-signed URL's query is its
+ * credential), whatever field (message, error text, nested detail) they hide in.
  */
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Bindings, type Logger } from 'pino';
 import { checkLoggerOptions, type LoggerOptions } from './options.js';
+import { redactUris } from './redact-uri.js';
 
 export type { Logger } from 'pino';
 export type { LoggerOptions } from './options.js';
@@ -44,7 +46,7 @@ function secretForms(secrets: readonly string[]): string[] {
 }
 
 function scrubForms(line: string, forms: readonly string[]): string {
-  let out = line.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
+  let out = redactUris(line).replace(URL_CREDENTIALS, `$1${REDACTED}@`);
   for (const form of forms) out = out.split(form).join(REDACTED);
   return out;
 }

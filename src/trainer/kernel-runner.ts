@@ -45,6 +45,24 @@ export interface KernelOutput {
   readonly args: Readonly<Record<string, string>>;
 }
 
+/**
+ * Environment variables the kernel gets, by name or prefix: what Python, PyTorch and CUDA read.
+ * Nothing else crosses over, so the service's secrets (CLIPN_KAFKA__SASL__PASSWORD, a signing
+ * key, cloud credentials) never reach the kernel or what it imports.
+ */
+const KERNEL_ENV_NAMES = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR', 'TMP', 'TEMP', 'VIRTUAL_ENV', 'LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'CUDA_HOME', 'CUDA_PATH', 'XDG_CACHE_HOME', 'TORCH_HOME']);
+const KERNEL_ENV_PREFIXES = ['LC_', 'PYTHON', 'OMP_', 'MKL_', 'OPENBLAS_', 'NUMEXPR_', 'KMP_', 'NVIDIA_', 'CUBLAS_', 'CUDNN_', 'PYTORCH_', 'TORCH_'];
+
+/** The allow-listed part of `env` for the kernel, with PYTHONUNBUFFERED set. */
+export function kernelEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || name.startsWith('CLIPN_')) continue;
+    if (KERNEL_ENV_NAMES.has(name) || KERNEL_ENV_PREFIXES.some((p) => name.startsWith(p))) out[name] = value;
+  }
+  return { ...out, PYTHONUNBUFFERED: '1' };
+}
+
 /** The kernel's command line (after the interpreter). */
 export function kernelArgs(o: KernelRunOptions): string[] {
   const args = ['-m', 'clipn_kernel', 'train-prompts', '--bundle', resolve(o.bundleDir), '--samples', resolve(o.samplesFile), '--out', resolve(o.outDir)];
@@ -77,7 +95,7 @@ function lineageArgs(o: KernelRunOptions): Record<string, string> {
  */
 export async function runKernel(o: KernelRunOptions): Promise<KernelOutput> {
   const args = kernelArgs(o);
-  const child = spawn(o.pythonBin, args, { cwd: resolve(o.outDir, '..'), stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  const child = spawn(o.pythonBin, args, { cwd: resolve(o.outDir, '..'), stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: kernelEnv(process.env) });
   const tail: string[] = [];
   let errorLine: string | null = null;
   const spawned = new Promise<void>((res, rej) => {

@@ -1,6 +1,7 @@
 /** The trainer's settings, taken once from the validated config, with every path made absolute. */
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../config/index.js';
+import { trustOptions, type TrustOptions } from '../trust/index.js';
 import { historyDir } from './release-history.js';
 
 /** Kernel settings (trainer.kernel). */
@@ -39,6 +40,8 @@ export interface TrainerOptions {
   readonly maxSamples: number;
   readonly kernel: KernelSettings;
   readonly http: { readonly host: string; readonly port: number };
+  /** trust: the key that signs published releases, and the keys what is read is checked against. */
+  readonly trust: TrustOptions;
 }
 
 /** The trainer's options from config; relative paths are relative to `root` (the package root). */
@@ -65,5 +68,6 @@ export function trainerOptions(config: Config, root: string): TrainerOptions {
     maxSamples: t.retention.maxSamples,
     kernel: Object.freeze({ ...t.kernel }),
     http: Object.freeze({ host: config.telemetry.http.host, port: t.httpPort }),
+    trust: trustOptions(config.trust, root),
   });
 }

@@ -11,6 +11,7 @@ import { ClipnError } from '../errors.js';
 import { createKafka } from '../kafka/index.js';
 import { loadBundle, readPrompt } from '../model/index.js';
 import { trainerOptions } from './options.js';
+import { readingKeys, type Signer } from '../trust/index.js';
 import { latestRelease, publishRelease } from './release-channel.js';
 import { ReleaseHistory } from './release-history.js';
 
@@ -31,7 +32,7 @@ export interface ReleaseRow {
 export async function listReleases(config: Config, root: string): Promise<{ releases: ReleaseRow[]; servingVersion: string | null; historyDir: string }> {
   const options = trainerOptions(config, root);
   const history = new ReleaseHistory(options.historyDir);
-  const current = await latestRelease(createKafka(config.kafka), createCodec({ registryUrl: config.codec.registryUrl }), options.topics.modelReleases, options.modelName);
+  const current = await latestRelease(createKafka(config.kafka), createCodec({ registryUrl: config.codec.registryUrl }), options.topics.modelReleases, options.modelName, readingKeys(options.trust));
   const releases = (await history.list()).map(({ record: r }) => ({
     version: r.version,
     parentVersion: r.parentVersion,
@@ -46,12 +47,13 @@ export async function listReleases(config: Config, root: string): Promise<{ rele
 }
 
 /**
- * Republishes `version` as the current release with a fresh createdAt: a release from the
- * history, or the bundle's own prompt version (back to the model as shipped). Sidecars swap
- * because the version differs from the one they serve.
+ * Republishes `version` as the current release with a fresh createdAt, marked as a rollback and
+ * signed by `signer` (default trust.signingKey): a release from the history, or the bundle's own
+ * prompt version (back to the model as shipped). Sidecars swap because the version differs from
+ * the one they serve; with trusted keys they accept the older version because it is a signed rollback.
  * @throws ClipnError TRAINER_RELEASE_NOT_FOUND when neither, RELEASE_INVALID when it is for another bundle.
  */
-export async function rollback(config: Config, root: string, version: string): Promise<ModelRelease> {
+export async function rollback(config: Config, root: string, version: string, signer?: Signer): Promise<ModelRelease> {
   const options = trainerOptions(config, root);
   const bundle = await loadBundle(options.bundleDir);
   const kept = await new ReleaseHistory(options.historyDir).get(version);
@@ -60,7 +62,7 @@ export async function rollback(config: Config, root: string, version: string): P
     if (kept.record.baseModelVersion !== bundle.manifest.modelVersion) {
       throw new ClipnError('RELEASE_INVALID', `release ${version} applies to ${kept.record.baseModelVersion}, the bundle in ${options.bundleDir} is ${bundle.manifest.modelVersion}`);
     }
-    record = { ...kept.record, createdAt: Date.now() };
+    record = { ...kept.record, createdAt: Date.now(), rollback: true };
   } else if (version === bundle.manifest.prompt.version) {
     await readPrompt(bundle); // verifies the file against the manifest
     const data = await readFile(bundle.path(bundle.manifest.prompt.file));
@@ -74,10 +76,11 @@ export async function rollback(config: Config, root: string, version: string): P
       artifact: null,
       lineage: { sampleCount: 0, metrics: {}, kernelArgs: { source: 'bundle' } },
       createdAt: Date.now(),
+      rollback: true,
     };
   } else {
     throw new ClipnError('TRAINER_RELEASE_NOT_FOUND', `release ${version}: expected a version kept in ${options.historyDir} or the bundle's ${bundle.manifest.prompt.version}, got neither (clipn models list shows them)`);
   }
-  await publishRelease(createKafka(config.kafka), createCodec({ registryUrl: config.codec.registryUrl }), options.topics.modelReleases, record);
-  return record;
+  const trust = signer === undefined ? options.trust : { ...options.trust, signer };
+  return publishRelease(createKafka(config.kafka), createCodec({ registryUrl: config.codec.registryUrl }), options.topics.modelReleases, record, trust.signer, readingKeys(trust));
 }

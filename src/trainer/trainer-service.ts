@@ -153,9 +153,9 @@ export class TrainerService {
     await this.cleanRuns();
     this.reportCounts('sample store opened');
     this.classifier = await ClipnClassifier.load(this.options.bundleDir, {
-      encoders: { ...config.model, executionProviders: config.model.executionProviders as never },
+      encoders: { ...config.model, maxBatch: config.processing.maxBatch },
       images: config.images,
-      cache: { dir: config.model.cacheDir ? join(this.deps.root, config.model.cacheDir) : null, maxEntries: config.model.cacheEntries },
+      cache: { dir: config.model.cacheDir, maxEntries: config.model.cacheEntries },
       topK: 1,
     });
     this.codec = createCodec({ registryUrl: config.codec.registryUrl });

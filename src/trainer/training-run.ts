@@ -20,6 +20,7 @@ import { runKernel } from './kernel-runner.js';
 import { knownTextFilter } from './text-filter.js';
 import type { TrainerOptions } from './options.js';
 import { latestLabelSets, latestRelease, publishRelease, servingPrompt } from './release-channel.js';
+import { readingKeys } from '../trust/index.js';
 import { nextVersion, type ReleaseHistory } from './release-history.js';
 import type { SampleStore } from './sample-store.js';
 import type { TrainerMetrics } from './trainer-metrics.js';
@@ -87,8 +88,8 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
   }
 
   const [release, labelSets] = await Promise.all([
-    latestRelease(deps.kafka, deps.codec, options.topics.modelReleases, options.modelName),
-    latestLabelSets(deps.kafka, deps.codec, options.topics.labelSets),
+    latestRelease(deps.kafka, deps.codec, options.topics.modelReleases, options.modelName, readingKeys(options.trust)),
+    latestLabelSets(deps.kafka, deps.codec, options.topics.labelSets, readingKeys(options.trust)),
   ]);
   const serving = await servingPrompt(release, bundle);
   const labelSet = chooseLabelSet(heldOut, labelSets, options.defaultLabelSet);
@@ -162,7 +163,7 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
     };
     // Kept before it is published: a release on the topic is always one `models rollback` knows.
     await deps.history.save(record, { ...output.files, 'result.json': join(runDir, 'out', 'result.json') });
-    await withSpan(deps.tracer, 'trainer.publish', () => publishRelease(deps.kafka, deps.codec, options.topics.modelReleases, record));
+    await withSpan(deps.tracer, 'trainer.publish', () => publishRelease(deps.kafka, deps.codec, options.topics.modelReleases, record, options.trust.signer, readingKeys(options.trust)));
     await store.markRun('published', through);
     return { ...base, status: 'published', version, reasons: [] };
   } finally {

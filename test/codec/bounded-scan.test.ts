@@ -166,7 +166,7 @@ test('a negative block whose byte size is negative, too small, too large or not 
 });
 
 test('lengths beyond the bytes left, negative lengths, and bad union and enum indices', async () => {
-  await refused('LabelSet', bytesOf(zz(100), Buffer.from('abcdefgh')), 'LabelSet.id', 'string length 100 needs 100 bytes, 8 left', 0);
+  await refused('LabelSet', bytesOf(zz(100), Buffer.alloc(labelSetMin, 0x61)), 'LabelSet.id', `string length 100 needs 100 bytes, ${labelSetMin} left`, 0);
   await refused('LabelSet', labelSet([...zz(1), ...zz(2n ** 62n), 0]), 'LabelSet.labels[0]', `string length 4611686018427387904 needs 4611686018427387904 bytes, ${1 + labelSetTail.length} left`, 4);
   await refused('ImageRequest', bytesOf(str('x'), 0, zz(-5), Buffer.alloc(6)), 'ImageRequest.image.data', 'expected a bytes length >= 0, got -5', 3);
   await refused('ImageRequest', bytesOf(imageRequestHead, 2, str('k'), zz(-1), 0, 0), 'ImageRequest.metadata["k"]', 'expected a string length >= 0, got -1', 13);
@@ -188,8 +188,10 @@ test('booleans other than 0 and 1, over-long and out-of-range varints, and a var
   await refused('ImageRequest', image([0x80, 0x80, 0x80, 0x80, 0x10]), 'ImageRequest.image', 'expected a union branch index within 32 bits, got a varint of 5 bytes ending in 0x10', 2);
   // A padded varint is still the Avro encoding of 0: the inline branch.
   assert.ok('io.clipn.v1.InlineImage' in ((await decoded('ImageRequest', image([0x80, 0])))[0] as { image: object }).image);
-  // updatedAt (the last field) cut: a varint byte that says more follows.
-  const cut = bytesOf(str('x'), 0, 0, labelSetTail.subarray(0, labelSetTail.length - 1), 0x80);
+  // updatedAt cut: the fields before it, then a varint byte that says more follows.
+  const beforeUpdatedAt = labelSetFields.slice(labelSetFields.findIndex((f) => f.name === 'labels') + 1, labelSetFields.findIndex((f) => f.name === 'updatedAt'));
+  // A long id keeps the cut record above the record's minimum size, so the scan reaches updatedAt.
+  const cut = bytesOf(str('x'.repeat(labelSetMin)), 0, 0, ...beforeUpdatedAt.map((f) => f.bytes), 0x80);
   await refused('LabelSet', cut, 'LabelSet.updatedAt', 'expected a long (varint), got the end of the input', cut.length - 1);
   // The largest long passes the scan; avsc then refuses it as beyond a safe integer.
   for (const f of framings('LabelSet')) {

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createCodec, isSingleObject, RECORD_NAMES, SchemaCatalog } from '../../src/codec/index.js';
+import { parseSchema } from '../../src/codec/schema-catalog.js';
 import { isClipnError } from '../../src/errors.js';
 import { exampleRecords, plain } from '../helpers/records.js';
 
@@ -77,4 +80,26 @@ test('a value that does not fit names every bad field path with expected and got
   await assert.rejects(codec.encode('DeadLetter', { ...exampleRecords().DeadLetter, originalValueBytes: 2 ** 60 }), rejectsWith('CODEC_ENCODE_FAILED', /originalValueBytes: .*not a safe integer/));
   await assert.rejects(codec.encode('ReviewDecision', null), rejectsWith('CODEC_ENCODE_FAILED', /\(record\): expected record io\.clipn\.v1\.ReviewDecision, got null/));
   await assert.rejects(codec.encode('Nope' as never, {}), rejectsWith('CODEC_ENCODE_FAILED', /record name: expected one of ImageRequest/));
+});
+
+test('records written with an earlier schema (schemas/previous) are read with the new fields at their defaults', async () => {
+  const { LabelSet, ModelRelease } = exampleRecords();
+  for (const [name, hex, value, defaults] of [
+    ['LabelSet', '525a8eacd2a90838', LabelSet, { deleted: false, signature: null }],
+    ['ModelRelease', 'e501f5f3a6238d26', ModelRelease, { sequence: 0, rollback: false, signature: null }],
+  ] as const) {
+    const { signature: _s, deleted: _d, sequence: _q, rollback: _r, ...old } = value as Record<string, unknown>;
+    const writer = parseSchema(readFileSync(join('schemas', 'previous', `${name}-${hex}.avsc`), 'utf8'), name);
+    const bytes = Buffer.concat([Buffer.from([0xc3, 0x01]), Buffer.from(hex, 'hex'), writer.toBuffer(old)]);
+    const back = await codec.decode(bytes, name);
+    assert.deepEqual(plain(back.value), { ...old, ...defaults }, name);
+    // The bounded pre-scan reads the body as written: a cut one is still refused.
+    await assert.rejects(codec.decode(bytes.subarray(0, bytes.length - 3), name), rejectsWith('CODEC_DECODE_FAILED', new RegExp(name)));
+  }
+});
+
+test('the canonical body is the record without framing, the same in both wire formats', async () => {
+  const value = exampleRecords().LabelSet;
+  const framed = await codec.encode('LabelSet', value);
+  assert.deepEqual(codec.canonicalBody('LabelSet', value), framed.subarray(10));
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { isClipnError } from '../../src/errors.js';
+import { packageRoot } from '../../src/package-root.js';
 
 const MiB = 1024 * 1024;
 
@@ -27,7 +28,8 @@ function problems(load: () => unknown): string[] {
 
 test('defaults load with no file and no environment', () => {
   const c = loadConfig({ env: {} });
-  assert.equal(c.model.dir, 'models/demo');
+  // The default bundle is the package's own, wherever the process runs (test/config/paths.test.ts).
+  assert.equal(c.model.dir, join(packageRoot(), 'models', 'demo'));
   assert.deepEqual(c.model.executionProviders, ['cpu']);
   assert.equal(c.model.graphOptimization, 'all');
   assert.equal(c.images.maxBytes, 20 * MiB);
@@ -122,7 +124,7 @@ test('every bad value is reported at once, naming its path, its variable, expect
   );
   assert.deepEqual(lines, [
     'images.background (CLIPN_IMAGES__BACKGROUND): expected a colour #rrggbb, got "white"',
-    'kafka.brokers.1 (CLIPN_KAFKA__BROKERS): expected host:port, got "nohostport"',
+    'kafka.brokers.1 (CLIPN_KAFKA__BROKERS): expected host:port (an IPv6 host in brackets) with a port from 1 to 65535, got "nohostport"',
     'processing.maxBatch (CLIPN_PROCESSING__MAX_BATCH): expected integer >= 1, got -3',
     'processing.delivery (CLIPN_PROCESSING__DELIVERY): expected one of at-least-once, exactly-once, got "maybe"',
     'codec.registryUrl (CLIPN_CODEC__REGISTRY_URL): expected an http(s) URL, got "ftp://registry"',
@@ -152,7 +154,15 @@ test('unknown keys are errors listing the known ones, in the file and in CLIPN_<
   const known = 'maxBatch, maxWaitMs, maxInFlight, delivery, shutdownTimeoutMs, defaultLabelSet, modelName, review, deadLetter, retry, memory, labelSets';
   assert.ok(lines.includes(`processing.maxBatc: unknown setting, expected one of ${known}`), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('kafka.brokerz (CLIPN_KAFKA__BROKERZ): unknown setting, expected one of brokers,')));
-  assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer, plugins'));
+  assert.ok(lines.includes('kafak: unknown setting, expected one of model, images, kafka, processing, codec, telemetry, trainer, plugins, trust'));
+});
+
+test('SASL without TLS is refused unless kafka.allowPlaintextSasl says so', () => {
+  const sasl = { CLIPN_KAFKA__SASL__MECHANISM: 'plain', CLIPN_KAFKA__SASL__USERNAME: 'svc', CLIPN_KAFKA__SASL__PASSWORD: 'pw' };
+  const lines = problems(() => loadConfig({ env: sasl }));
+  assert.ok(lines.some((l) => l.startsWith('kafka.ssl: expected true with kafka.sasl (plain): SASL without TLS sends the credentials and records in clear')), lines.join('\n'));
+  assert.equal(loadConfig({ env: { ...sasl, CLIPN_KAFKA__SSL: 'true' } }).kafka.sasl?.mechanism, 'plain');
+  assert.equal(loadConfig({ env: { ...sasl, CLIPN_KAFKA__ALLOW_PLAINTEXT_SASL: 'true' } }).kafka.allowPlaintextSasl, true);
 });
 
 test('settings that contradict each other are refused', () => {

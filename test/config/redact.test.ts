@@ -5,6 +5,7 @@ import { loadConfig, REDACTED, redactConfig, secretsOf } from '../../src/config/
 const withSecrets = () =>
   loadConfig({
     env: {
+      CLIPN_KAFKA__SSL: 'true',
       CLIPN_KAFKA__SASL__MECHANISM: 'plain',
       CLIPN_KAFKA__SASL__USERNAME: 'svc',
       CLIPN_KAFKA__SASL__PASSWORD: 'hunter2',
@@ -37,4 +38,11 @@ test('a configuration without secrets is redacted to an equal copy', () => {
 
 test('secretsOf lists every secret string for the log scrubber, encoded and decoded', () => {
   assert.deepEqual(new Set(secretsOf(withSecrets())), new Set(['hunter2', 'p%40ss', 'p@ss', 'tok123', 'sig456']));
+});
+
+test('an inline signing key is a secret: redacted, and scrubbed from log lines', () => {
+  const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIH1x\n-----END PRIVATE KEY-----\n';
+  const config = loadConfig({ env: { CLIPN_TRUST__SIGNING_KEY: pem } });
+  assert.equal(redactConfig(config).trust.signingKey, REDACTED);
+  assert.ok(secretsOf(config).includes(pem));
 });

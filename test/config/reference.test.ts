@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { configReference, envToTree, loadConfig, renderConfigReference } from '../../src/config/index.js';
+import { configReference, configSchema, envToTree, loadConfig, renderConfigReference } from '../../src/config/index.js';
 
 // A setting whose value is an object (a colour as {r, g, b}) is one leaf: `stop` holds such paths.
 const leaves = (node: unknown, prefix: string[] = [], stop: ReadonlySet<string> = new Set()): string[] =>
@@ -9,8 +9,9 @@ const leaves = (node: unknown, prefix: string[] = [], stop: ReadonlySet<string> 
     ? Object.entries(node).flatMap(([k, v]) => leaves(v, [...prefix, k], stop))
     : [prefix.join('.')];
 
-test('every setting of the loaded defaults is in the reference, with a meaning and its default', () => {
-  const defaults = loadConfig({ env: {} });
+test('every setting of the loaded defaults is in the reference, with a meaning and its default as written', () => {
+  const defaults = configSchema.parse({});
+  assert.deepEqual(leaves(loadConfig({ env: {} }), [], new Set(['images.background'])), leaves(defaults, [], new Set(['images.background'])));
   const keys = configReference();
   const byPath = new Map(keys.map((k) => [k.path, k]));
   for (const path of leaves(defaults, [], new Set(['images.background']))) {

@@ -25,12 +25,13 @@ export function exampleRecords(): RecordValues {
     },
     LabelSet: {
       id: 'default', version: 1, labels: ['a', 'b'], templates: ['a photo of a {}.'], routing: { rule: 'calibrated', params: {} }, thresholds: { ctwLogOdds: null, atdLogOdds: 2.5 },
-      description: null, updatedAt: 1700000000000,
+      description: null, updatedAt: 1700000000000, deleted: false, signature: null,
     },
     ModelRelease: {
       model: 'demo', version: 'demo@abc/p1', parentVersion: 'demo@abc/p0', kind: 'prompt', baseModelVersion: 'demo@abc',
       prompt: { shape: [77, 4], dtype: 'float32', data: Buffer.alloc(77 * 4 * 4), sha256: 'x' }, artifact: null,
       lineage: { sampleCount: 10, metrics: { atdAuroc: 0.9 }, kernelArgs: { epochs: '3' } }, createdAt: 1700000000000,
+      sequence: 3, rollback: false, signature: { keyId: '0123456789abcdef', value: Buffer.alloc(64, 7) },
     },
     ReviewDecision: { itemId: 'img-1', decision: 'new_concept', label: null, concept: 'crescent', caption: null, reviewer: null, decidedAt: 1700000000000 },
   };

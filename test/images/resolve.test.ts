@@ -150,3 +150,30 @@ test('file:// only inside the configured root; symlinks out, folders, other host
   await assert.rejects(resolveUri(`file://otherhost${join(base, 'root', 'in.png')}`, opts), isCode('IMAGE_SOURCE_FORBIDDEN'));
   await assert.rejects(resolveUri(uri('root', 'in.png'), imageOptions()), isCode('IMAGE_SOURCE_FORBIDDEN', (e) => /fileRoot/.test(e.message)));
 });
+
+test('messages name a URL by scheme, host and path only: a pre-signed URL\'s query and fragment never appear', async () => {
+  const secret = 'X-Amz-Signature=0ddba11c0ffee';
+  const srv = await serve((req, res) => {
+    if (req.url!.startsWith('/hop')) {
+      res.writeHead(302, { location: `/missing.png?${secret}` });
+      return res.end();
+    }
+    res.writeHead(404).end();
+  });
+  try {
+    const failures = await Promise.all([
+      resolveImage({ kind: 'uri', uri: `${srv.url}/missing.png?${secret}#frag` }, local()).catch((e: unknown) => e),
+      resolveImage({ kind: 'uri', uri: `${srv.url}/hop.png?${secret}` }, local()).catch((e: unknown) => e),
+      resolveImage({ kind: 'uri', uri: `${srv.url}/missing.png?${secret}` }, local({ allowedSchemes: ['https'] })).catch((e: unknown) => e),
+      resolveImage({ kind: 'uri', uri: `file:///nowhere/a.png?${secret}` }, imageOptions({ fileRoot: tmpdir() })).catch((e: unknown) => e),
+      resolveImage({ kind: 'uri', uri: `not a url ?${secret}` }, local()).catch((e: unknown) => e),
+    ]);
+    for (const e of failures) {
+      assert.ok(isClipnError(e), String(e));
+      assert.ok(!e.message.includes('0ddba11c0ffee') && !e.message.includes('frag'), e.message);
+    }
+    assert.match((failures[0] as Error).message, /^http:\/\/127\.0\.0\.1:\d+\/missing\.png: expected HTTP 200, got 404$/);
+  } finally {
+    await srv.close();
+  }
+});

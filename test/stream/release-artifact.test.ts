@@ -48,3 +48,18 @@ test('a missing file, a relative path and an absurd size are refused with the re
   await assert.rejects(readReleaseArtifact({ ...ref(''), uri: 'store/text_no.onnx' }, root, 'v4'), refused(/expected an absolute path or file:\/\/ URI, got a relative one/));
   await assert.rejects(readReleaseArtifact(ref(join(root, 'text_no.onnx'), { bytes: -1 }), root, 'v4'), refused(/artifact size -1: expected 1 to/));
 });
+
+test('a declared size over the bound is refused before the file is read; a bad sha256 before it is opened', async () => {
+  await assert.rejects(readReleaseArtifact(ref(join(root, 'text_no.onnx')), root, 'v5', graph.length - 1), refused(new RegExp(`artifact size ${graph.length}: expected 1 to ${graph.length - 1} bytes \\(trust.maxArtifactBytes\\)`)));
+  await assert.rejects(readReleaseArtifact(ref(join(root, 'text_no.onnx'), { sha256: 'not-hex' }), root, 'v5'), refused(/artifact sha256: expected 64 lowercase hex digits, got "not-hex"/));
+  await assert.rejects(readReleaseArtifact(ref(join(root, 'text_no.onnx'), { bytes: 4 * 1024 ** 3 }), root, 'v5'), refused(/expected 1 to 2147483648 bytes/));
+});
+
+test('a file of several hash chunks is verified and read whole', async () => {
+  const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+  writeFileSync(join(root, 'big.onnx'), big);
+  const bigRef = { uri: join(root, 'big.onnx'), sha256: createHash('sha256').update(big).digest('hex'), bytes: big.length };
+  assert.ok(Buffer.from(await readReleaseArtifact(bigRef, root, 'v6')).equals(big));
+  await assert.rejects(readReleaseArtifact({ ...bigRef, sha256: sha }, root, 'v6'), refused(/does not match the declared/));
+});

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kernelArgs, runKernel, type KernelRunOptions } from '../../src/trainer/kernel-runner.js';
+import { kernelArgs, kernelEnv, runKernel, type KernelRunOptions } from '../../src/trainer/kernel-runner.js';
 import { isClipnError } from '../../src/errors.js';
 
 /** A stand-in for the Python interpreter: a shell script that behaves like the kernel CLI. */
@@ -83,4 +83,19 @@ test('the command line names absolute paths and optional arguments only when set
   assert.ok(!kernelArgs(options('python', 'b')).includes('--init-prompts'));
   assert.ok(!kernelArgs(options('python', 'b')).includes('--balance'), 'the paper\'s plain loss unless asked');
   assert.ok(kernelArgs(options('python', 'b', { balance: true })).includes('--balance'));
+});
+
+test('the kernel gets an allow-listed environment: never the SASL password or other CLIPN_ settings', async () => {
+  const env = { PATH: '/usr/bin', HOME: '/h', LANG: 'C.UTF-8', PYTHONPATH: '/p', OMP_NUM_THREADS: '2', CUDA_VISIBLE_DEVICES: '0', CLIPN_KAFKA__SASL__PASSWORD: 'hunter2', CLIPN_TRUST__SIGNING_KEY: 'k', AWS_SECRET_ACCESS_KEY: 'a', UNDEFINED: undefined };
+  assert.deepEqual(kernelEnv(env), { PATH: '/usr/bin', HOME: '/h', LANG: 'C.UTF-8', PYTHONPATH: '/p', OMP_NUM_THREADS: '2', CUDA_VISIBLE_DEVICES: '0', PYTHONUNBUFFERED: '1' });
+  const { bin, dir } = fakeKernel(`env > "$out/../env.txt"\n${RESULT}`);
+  process.env.CLIPN_KAFKA__SASL__PASSWORD = 'hunter2-in-env';
+  try {
+    await runKernel(options(bin, dir));
+  } finally {
+    delete process.env.CLIPN_KAFKA__SASL__PASSWORD;
+  }
+  const seen = readFileSync(join(dir, 'env.txt'), 'utf8');
+  assert.ok(!seen.includes('hunter2-in-env') && !seen.includes('CLIPN_'), seen);
+  assert.match(seen, /^PYTHONUNBUFFERED=1$/m);
 });

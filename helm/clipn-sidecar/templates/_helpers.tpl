@@ -100,12 +100,12 @@ app.kubernetes.io/part-of: clipn-sidecar
     "clientId" $v.kafka.clientId
     "groupId" $v.kafka.groupId
     "ssl" $v.kafka.tls.enabled
+    "allowPlaintextSasl" $v.kafka.allowPlaintextSasl
     "topics" $v.kafka.topics)
   "model" (dict
     "dir" (include "clipn-sidecar.modelDir" .)
     "executionProviders" (include "clipn-sidecar.executionProviders" . | fromJsonArray)
     "intraOpThreads" $v.model.intraOpThreads
-    "maxBatch" $v.model.maxBatch
     "cacheDir" "/var/cache/clipn")
   "processing" (dict
     "maxBatch" $v.processing.maxBatch
@@ -130,6 +130,20 @@ app.kubernetes.io/part-of: clipn-sidecar
 {{- if $v.trainer.artifactStore -}}
 {{- $_ := set $cfg.trainer "artifactStore" $v.trainer.artifactStore -}}
 {{- end -}}
+{{- with $v.labelStudio -}}
+{{- if .enabled -}}
+{{- $hook := dict "enabled" .webhook.enabled "host" "0.0.0.0" "port" (int .webhook.port) -}}
+{{- if .webhook.enabled -}}
+{{- $_ := set $hook "publicUrl" (include "clipn-sidecar.labelStudioWebhookUrl" $) -}}
+{{- end -}}
+{{- /* The plugin ships in the image, compiled; the token comes from the Secret through the environment. */ -}}
+{{- $opts := mustMergeOverwrite (deepCopy .options) (dict "url" .url "tokenEnv" "CLIPN_LABEL_STUDIO_TOKEN" "webhook" $hook) -}}
+{{- $_ := set $cfg "plugins" (dict "modules" (list (dict "module" "/app/dist/plugins/label-studio/index.js" "options" $opts))) -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.trust.publicKeysSecret -}}
+{{- $_ := set $cfg "trust" (dict "publicKeys" (list "/etc/clipn-trust/public")) -}}
+{{- end -}}
 {{- mustMergeOverwrite $cfg (deepCopy $v.extraConfig) | toPrettyJson -}}
 {{- end -}}
 
@@ -138,6 +152,9 @@ app.kubernetes.io/part-of: clipn-sidecar
 {{- $v := .values -}}
 {{- if and $v.kafka.sasl.enabled (not $v.kafka.sasl.existingSecret) -}}
 {{- fail "kafka.sasl.existingSecret: expected the name of a Secret with the SASL credentials when kafka.sasl.enabled, got none (credentials are never taken from values)" -}}
+{{- end -}}
+{{- if and $v.kafka.sasl.enabled (not $v.kafka.tls.enabled) (not $v.kafka.allowPlaintextSasl) -}}
+{{- fail "kafka.tls.enabled: expected true with kafka.sasl.enabled: SASL without TLS sends the credentials and records in clear (set kafka.allowPlaintextSasl to allow)" -}}
 {{- end -}}
 {{- if and (eq $v.model.source "pvc") (not $v.model.pvc.claimName) -}}
 {{- fail "model.pvc.claimName: expected an existing PersistentVolumeClaim when model.source is pvc, got none" -}}
@@ -150,5 +167,26 @@ app.kubernetes.io/part-of: clipn-sidecar
 {{- fail (printf "labelSets[%s].thresholds: expected ctwLogOdds or atdLogOdds thresholds for routing rule calibrated, got none (run clipn calibrate)" .id) -}}
 {{- end -}}
 {{- end -}}
+{{- if $v.labelStudio.enabled -}}
+{{- if not $v.labelStudio.url -}}
+{{- fail "labelStudio.url: expected Label Studio's URL as the pods reach it when labelStudio.enabled, got none" -}}
+{{- end -}}
+{{- if not $v.labelStudio.tokenSecret.name -}}
+{{- fail "labelStudio.tokenSecret.name: expected the name of a Secret with the Label Studio API token when labelStudio.enabled, got none (tokens are never taken from values)" -}}
+{{- end -}}
+{{- if and $v.labelStudio.webhook.enabled (not $v.standalone.enabled) (not $v.labelStudio.webhook.publicUrl) -}}
+{{- fail "labelStudio.webhook.publicUrl: expected the URL Label Studio calls when the sidecar runs in another chart's pods (no Service of this chart), got none; or set labelStudio.webhook.enabled=false to poll" -}}
+{{- end -}}
+{{- end -}}
 {{- $_ := include "clipn-sidecar.terminationGracePeriodSeconds" . -}}
+{{- end -}}
+
+{{/* The URL Label Studio calls for annotations: labelStudio.webhook.publicUrl, or this release's Service. */}}
+{{- define "clipn-sidecar.labelStudioWebhookUrl" -}}
+{{- $w := .values.labelStudio.webhook -}}
+{{- if $w.publicUrl -}}
+{{- $w.publicUrl -}}
+{{- else -}}
+{{- printf "http://%s.%s.svc:%d/label-studio/webhook" (include "clipn-sidecar.fullname" .) .top.Release.Namespace (int $w.port) -}}
+{{- end -}}
 {{- end -}}

@@ -66,6 +66,11 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
   mountPath: /tmp
 - name: clipn-cache
   mountPath: /var/cache/clipn
+{{- if .values.trust.publicKeysSecret }}
+- name: clipn-trust-public
+  mountPath: /etc/clipn-trust/public
+  readOnly: true
+{{- end }}
 {{- if ne .values.model.source "image" }}
 - name: clipn-models
   mountPath: {{ .values.model.mountPath }}
@@ -86,10 +91,22 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
   args: ["serve", "--config", "/etc/clipn/config.json"]
   env:
     {{- include "clipn-sidecar.env" . | trim | nindent 4 }}
+    {{- if $v.labelStudio.enabled }}
+    - name: CLIPN_LABEL_STUDIO_TOKEN
+      valueFrom:
+        secretKeyRef:
+          name: {{ $v.labelStudio.tokenSecret.name }}
+          key: {{ $v.labelStudio.tokenSecret.key }}
+    {{- end }}
   ports:
     - name: clipn-http
       containerPort: {{ $port }}
       protocol: TCP
+    {{- if and $v.labelStudio.enabled $v.labelStudio.webhook.enabled }}
+    - name: label-studio
+      containerPort: {{ int $v.labelStudio.webhook.port }}
+      protocol: TCP
+    {{- end }}
   startupProbe:
     httpGet: {path: /healthz, port: clipn-http}
     {{- toYaml $v.probes.startup | nindent 4 }}
@@ -161,6 +178,12 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
 - name: clipn-cache
   emptyDir:
     sizeLimit: {{ $v.scratchSizeLimit }}
+{{- if $v.trust.publicKeysSecret }}
+- name: clipn-trust-public
+  secret:
+    secretName: {{ $v.trust.publicKeysSecret }}
+    defaultMode: 0444
+{{- end }}
 {{- if eq $v.model.source "pvc" }}
 - name: clipn-models
   persistentVolumeClaim:
@@ -170,5 +193,33 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
 - name: clipn-models
   emptyDir:
     sizeLimit: {{ $v.model.init.sizeLimit }}
+{{- end }}
+{{- end -}}
+
+{{/* The signing key, for the pods that publish (trainer, label-sets job) and never the sidecar: env, mount, volume. */}}
+{{- define "clipn-sidecar.signingEnv" -}}
+{{- if .values.trust.signingKeySecret }}
+- name: CLIPN_TRUST__SIGNING_KEY
+  value: /etc/clipn-trust/signing/{{ .values.trust.signingKeyKey }}
+{{- end }}
+{{- end -}}
+
+{{- define "clipn-sidecar.signingMount" -}}
+{{- if .values.trust.signingKeySecret }}
+- name: clipn-trust-signing
+  mountPath: /etc/clipn-trust/signing
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "clipn-sidecar.signingVolume" -}}
+{{- if .values.trust.signingKeySecret }}
+- name: clipn-trust-signing
+  secret:
+    secretName: {{ .values.trust.signingKeySecret }}
+    defaultMode: 0400
+    items:
+      - key: {{ .values.trust.signingKeyKey }}
+        path: {{ .values.trust.signingKeyKey }}
 {{- end }}
 {{- end -}}

@@ -35,6 +35,7 @@ spec:
         - name: HOME
           value: /tmp
         {{- include "clipn-sidecar.env" . | trim | nindent 8 }}
+        {{- include "clipn-sidecar.signingEnv" . | nindent 8 }}
       {{- with $v.trainer.resources }}
       resources:
         {{- toYaml . | nindent 8 }}
@@ -45,8 +46,10 @@ spec:
         {{- include "clipn-sidecar.volumeMounts" . | nindent 8 }}
         - name: clipn-samples
           mountPath: /var/lib/clipn/samples
+        {{- include "clipn-sidecar.signingMount" . | nindent 8 }}
   volumes:
     {{- include "clipn-sidecar.volumes" . | nindent 4 }}
+    {{- include "clipn-sidecar.signingVolume" . | nindent 4 }}
     - name: clipn-samples
       {{- if $v.trainer.samples.existingClaim }}
       persistentVolumeClaim:

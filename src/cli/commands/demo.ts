@@ -1,6 +1,7 @@
 /**
  * `clipn demo`: the local broker, the sidecar on the demo model, and a producer of demo-world
- * images (ID, OOD and some corrupt ones), with a live summary. Ctrl-C stops everything.
+ * images (ID, OOD and some corrupt ones), with a live summary. Ctrl-C stops everything. With
+ * --label-studio, the review queue goes to a local Label Studio (the label-studio plugin).
  */
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
@@ -11,6 +12,8 @@ import { labelSetRecord, parseLabelSet } from '../../clipn/index.js';
 import { createCodec } from '../../codec/index.js';
 import { createKafka } from '../../kafka/index.js';
 import { Sidecar } from '../../service/sidecar.js';
+import { bundledLabelStudioModule, startLocalLabelStudio } from '../shared/label-studio.js';
+import { packageRoot } from '../../package-root.js';
 import { runtime } from '../shared/runtime.js';
 
 function demoInputs(root: string, n: number): Array<{ id: string; value: Buffer; kind: string }> {
@@ -33,13 +36,27 @@ export function register(program: Command): void {
     .description('local broker + sidecar on the demo model + a producer of demo images, with a live summary')
     .option('--max-images <n>', 'stop after this many images (default: run until Ctrl-C)')
     .option('--rate <n>', 'images produced per second', '20')
-    .action(async (flags: { maxImages?: string; rate?: string }) => {
+    .option('--label-studio', 'review items become tasks in a local Label Studio (scripts/label-studio.sh), annotations become decisions')
+    .action(async (flags: { maxImages?: string; rate?: string; labelStudio?: boolean }) => {
       const stamp = Date.now().toString(36);
       const topics = { input: `demo.${stamp}.images`, results: `demo.${stamp}.results`, review: `demo.${stamp}.review`, deadLetter: `demo.${stamp}.dlq` };
+      const ls = flags.labelStudio ? startLocalLabelStudio(packageRoot()) : null;
+      if (ls) process.env.CLIPN_DEMO_LABEL_STUDIO_TOKEN = ls.token;
       const { config, logger, root } = runtime({}, {
-        kafka: { groupId: `clipn-demo-${stamp}`, topics: { ...topics, input: [topics.input], labelSets: 'demo.label-sets', modelReleases: 'demo.model-releases' } },
+        kafka: { groupId: `clipn-demo-${stamp}`, topics: { ...topics, input: [topics.input], labelSets: 'demo.label-sets', modelReleases: 'demo.model-releases', reviewDecisions: `demo.${stamp}.decisions` } },
         telemetry: { logLevel: 'warn', http: { port: 0 } },
-        processing: { review: { image: 'reference' } },
+        // Label Studio shows inline images; demo item ids repeat across runs, so each run has its own project.
+        processing: { review: { image: ls ? 'inline' : 'reference' } },
+        ...(ls && {
+          plugins: {
+            modules: [
+              {
+                module: bundledLabelStudioModule(),
+                options: { url: ls.url, tokenEnv: 'CLIPN_DEMO_LABEL_STUDIO_TOKEN', projectTitle: `CLIPN demo ${stamp}: {labelSet}`, webhook: { host: '127.0.0.1', port: 0 }, pollIntervalMs: 5000 },
+              },
+            ],
+          },
+        }),
       });
       process.stdout.write('starting the local Kafka broker (scripts/kafka.sh start)\n');
       execFileSync('bash', [join(root, 'scripts', 'kafka.sh'), 'start'], { stdio: 'inherit' });
@@ -54,6 +71,7 @@ export function register(program: Command): void {
       process.stdout.write(`label set ${labelSet.id}: ${labelSet.labels.join(', ')}; routing ${labelSet.routing.rule}${labelSet.thresholds?.atdLogOdds != null ? ` (ATD log-odds below ${labelSet.thresholds.atdLogOdds.toFixed(2)})` : ''}\n`);
       const sidecar = new Sidecar({ config, logger, root });
       await sidecar.start();
+      if (ls) process.stdout.write(`review queue: Label Studio on ${ls.url} (project "CLIPN demo ${stamp}: ${labelSet.id}"; user ${ls.username}, password: scripts/label-studio.sh env); annotations go to ${config.kafka.topics.reviewDecisions}\n`);
       const max = flags.maxImages ? Number(flags.maxImages) : Infinity;
       const inputs = demoInputs(root, Number.isFinite(max) ? max : 100_000);
       const kinds = new Map(inputs.map((i) => [i.id, i.kind]));
@@ -93,7 +111,7 @@ export function register(program: Command): void {
         await watcher.disconnect();
         await producer.disconnect();
         await sidecar.stop();
-        process.stdout.write('stopped (the broker keeps running: scripts/kafka.sh stop)\n');
+        process.stdout.write(`stopped (the broker keeps running: scripts/kafka.sh stop${ls ? '; Label Studio too: scripts/label-studio.sh stop' : ''})\n`);
         process.exit(0);
       };
       process.on('SIGINT', () => void stop());

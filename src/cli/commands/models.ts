@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { listReleases, rollback } from '../../trainer/index.js';
+import { loadSigner } from '../../trust/index.js';
 import { runtime } from '../shared/runtime.js';
 
 const fmt = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(4));
@@ -36,10 +37,12 @@ export function register(program: Command): void {
     .command('rollback')
     .argument('<version>', 'a version from `clipn models list`, or the bundle\'s own prompt version')
     .option('--config <file.json>', 'config file')
-    .description('republish an earlier release as the current one')
-    .action(async (version: string, flags: { config?: string }) => {
+    .option('--key <private.pem>', 'sign the rollback with this Ed25519 private key (default: trust.signingKey)')
+    .description('republish an earlier release as the current one (a rollback: sidecars with trusted keys accept it when it is signed)')
+    .action(async (version: string, flags: { config?: string; key?: string }) => {
       const { config, root } = runtime(flags);
-      const record = await rollback(config, root, version);
-      process.stdout.write(`release ${record.version} (${record.kind}) republished to ${config.kafka.topics.modelReleases} for model ${record.model}\n`);
+      const record = await rollback(config, root, version, flags.key === undefined ? undefined : loadSigner(flags.key, process.cwd(), '--key'));
+      const signed = record.signature ? `signed by key ${record.signature.keyId}` : 'unsigned';
+      process.stdout.write(`release ${record.version} (${record.kind}) republished to ${config.kafka.topics.modelReleases} for model ${record.model} as a rollback (sequence ${record.sequence}), ${signed}\n`);
     });
 }

@@ -1,7 +1,18 @@
-/** `clipn review tail`: the review queue as a person reads it. */
+/**
+ * `clipn review tail`: the review queue as a person reads it.
+ * `clipn review label-studio`: the review queue delivered to Label Studio by the label-studio
+ * plugin, outside the sidecar (its own consumer group, committing after each task exists).
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { metrics, trace } from '@opentelemetry/api';
 import type { Command } from 'commander';
-import { createCodec } from '../../codec/index.js';
+import { createCodec, type ReviewItem } from '../../codec/index.js';
+import { ClipnError, toClipnError } from '../../errors.js';
 import { createKafka } from '../../kafka/index.js';
+import { asPlugin, BUILTIN_PLUGIN, PluginHost } from '../../plugin/index.js';
+import { HealthChecks } from '../../telemetry/index.js';
+import { bundledLabelStudioModule } from '../shared/label-studio.js';
 import { runtime } from '../shared/runtime.js';
 
 interface Item {
@@ -22,9 +33,9 @@ function where(image: Item['image']): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command('review')
-    .description('the review queue')
+  const review = program.command('review').description('the review queue');
+  registerLabelStudio(review);
+  review
     .command('tail')
     .option('--config <file.json>', 'config file')
     .option('--json', 'one JSON object per line (the image bytes left out)')
@@ -60,6 +71,139 @@ export function register(program: Command): void {
           }
           // Disconnecting waits for this handler to return: stop after it has.
           if (++seen >= max) setImmediate(() => void stop());
+        },
+      });
+    });
+}
+
+/** The plugin module this checkout ships (plugins/label-studio), as source (tsx) or compiled (dist). */
+interface LabelStudioFlags {
+  config?: string;
+  options?: string;
+  module?: string;
+  group: string;
+  fromLatest?: boolean;
+  max?: string;
+}
+
+function registerLabelStudio(review: Command): void {
+  review
+    .command('label-studio')
+    .description('deliver review items to Label Studio as tasks and its annotations to the decisions topic, outside the sidecar (the label-studio plugin through the plugin host)')
+    .option('--config <file.json>', 'config file')
+    .option('--options <json>', "the plugin's options as JSON (default: the options of the label-studio entry of plugins.modules)")
+    .option('--module <path>', 'the plugin module (default: the entry of plugins.modules, else the bundled plugins/label-studio)')
+    .option('--group <id>', 'consumer group of the review topic', 'clipn-label-studio')
+    .option('--from-latest', 'a new group starts after the newest item (default: at the oldest)')
+    .option('--max <n>', 'stop after n items (for scripts and tests)')
+    .action(async (flags: LabelStudioFlags) => {
+      const { config, logger } = runtime(flags);
+      const entry = config.plugins.modules.find((m) => /label-studio/.test(m.module));
+      let options: unknown = entry?.options;
+      if (flags.options !== undefined) {
+        try {
+          options = JSON.parse(flags.options) as unknown;
+        } catch (error) {
+          throw new ClipnError('CONFIG_INVALID', `--options: expected JSON, got ${JSON.stringify(flags.options.slice(0, 80))} (${(error as Error).message})`);
+        }
+      }
+      if (options === undefined) throw new ClipnError('CONFIG_INVALID', 'label-studio: expected --options or a plugins.modules entry for the label-studio plugin with its options (url, tokenEnv, ...)');
+      const given = flags.module ?? entry?.module;
+      const module = given === undefined ? bundledLabelStudioModule() : given.startsWith('.') || isAbsolute(given) ? resolve(given) : given;
+      const max = flags.max === undefined ? Infinity : Number(flags.max);
+      if (!(max > 0)) throw new ClipnError('CONFIG_INVALID', `--max: expected a positive number, got ${flags.max}`);
+
+      const kafka = createKafka(config.kafka, (level, message, extra) => logger[level]({ kafka: extra }, message));
+      const codec = createCodec({ registryUrl: config.codec.registryUrl });
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      // Only this plugin: the built-in review sink (back to the review topic) is not called.
+      const host = await PluginHost.load({
+        config: { ...config, plugins: { ...config.plugins, modules: [{ module, options: (options ?? {}) as Record<string, unknown> }] } },
+        logger,
+        meter: metrics.getMeter('clipn-review-label-studio'),
+        tracer: trace.getTracer('clipn-review-label-studio'),
+        codec,
+        produce: async (records) => {
+          await producer.sendBatch({ acks: -1, topicMessages: records.map((r) => ({ topic: r.topic, messages: [{ key: r.key, value: r.value, headers: r.headers ?? {} }] })) });
+        },
+        builtin: { reviewLimit: () => true },
+      });
+      const sinks = host.reviewSinks.filter((s) => s.plugin !== BUILTIN_PLUGIN);
+      if (sinks.length === 0) throw new ClipnError('CONFIG_INVALID', `plugin module ${module}: provides no review sink`);
+      await host.start(new HealthChecks());
+
+      const stopping = new AbortController();
+      const consumer = kafka.consumer({ groupId: flags.group, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+      let delivered = 0;
+      let exitCode = 0;
+      let stopped: Promise<void> | null = null;
+      const stop = (code: number): Promise<void> => {
+        exitCode = Math.max(exitCode, code);
+        stopped ??= (async () => {
+          stopping.abort();
+          // The plugin first: its signal ends a delivery waiting for Label Studio, so the consumer can leave.
+          await host.stop(logger);
+          await consumer.disconnect().catch(() => undefined);
+          await producer.disconnect().catch(() => undefined);
+          logger.info({ delivered }, 'label-studio: stopped');
+        })();
+        return stopped;
+      };
+      const onSignal = (): void => void stop(0).then(() => process.exit(exitCode));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (payload.restart) return;
+        logger.error({ err: payload.error }, 'label-studio: the review consumer crashed');
+        void stop(1).then(() => process.exit(exitCode));
+      });
+
+      await consumer.connect();
+      await consumer.subscribe({ topics: [config.kafka.topics.review], fromBeginning: !flags.fromLatest });
+      logger.info({ topic: config.kafka.topics.review, group: flags.group, module, plugins: host.names }, 'label-studio: consuming the review topic');
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ topic, partition, message, heartbeat }) => {
+          if (stopping.signal.aborted) throw new ClipnError('INTERNAL', 'stopping');
+          const next = (BigInt(message.offset) + 1n).toString();
+          let item: ReviewItem | null = null;
+          try {
+            if (message.value && message.value.length > 0) item = (await codec.decode(message.value, 'ReviewItem')).value;
+          } catch (error) {
+            // A record that is not a review item can never become a task.
+            logger.warn({ topic, partition, offset: message.offset, code: toClipnError(error).code }, `label-studio: skipping a record that is not a review item: ${(error as Error).message}`);
+          }
+          if (item !== null) {
+            const meta = { id: item.id, key: message.key, headers: Object.fromEntries(Object.entries(message.headers ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v[0]! : v]]))) as Record<string, string | Buffer> };
+            const beat = setInterval(() => void heartbeat().catch(() => undefined), 3000);
+            try {
+              for (let attempt = 1; ; attempt++) {
+                try {
+                  for (const { plugin, sink } of sinks) await asPlugin(plugin, 'review sink', () => sink.deliver(item!, meta));
+                  break;
+                } catch (error) {
+                  const e = toClipnError(error);
+                  // Nothing is skipped: a retriable failure (Label Studio down past the plugin's own patience) is tried again
+                  // without end; any other stops the command with the offset not committed.
+                  if (stopping.signal.aborted) throw e;
+                  if (!e.retriable) {
+                    logger.error({ item: item.id, code: e.code, offset: message.offset }, `label-studio: delivery failed: ${e.message}`);
+                    void stop(1).then(() => process.exit(exitCode));
+                    throw e;
+                  }
+                  const wait = Math.min(60_000, 1000 * 2 ** Math.min(attempt - 1, 6));
+                  logger.warn({ item: item.id, attempt, waitMs: wait, code: e.code }, `label-studio: delivery failed; trying again: ${e.message}`);
+                  await sleep(wait, undefined, { signal: stopping.signal }).catch(() => undefined);
+                }
+              }
+            } finally {
+              clearInterval(beat);
+            }
+          }
+          // The task exists (or the record can never be one): only now does the group move past it.
+          await consumer.commitOffsets([{ topic, partition, offset: next }]);
+          if (item !== null && ++delivered >= max) setImmediate(() => void stop(0).then(() => process.exit(exitCode)));
         },
       });
     });

@@ -2,23 +2,13 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { ClipnClassifier, parseLabelSet, type LabelSet } from '../../clipn/index.js';
 import { DEFAULT_IMAGE_OPTIONS } from '../../images/index.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../model/index.js';
 import { ClipnError } from '../../errors.js';
+import { packageRoot } from '../../package-root.js';
 
-/** The package root (where models/demo lives), found from this file's location. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
 
 export const DEFAULT_MODEL_DIR = (): string => join(packageRoot(), 'models', 'demo');
 

@@ -119,7 +119,8 @@ export type ServeProcess = ReturnType<typeof spawnServe> & { port: number };
 
 /** Spawns `clipn serve` and resolves once its /readyz answers 200 (info logs: the line naming the port). */
 export async function startServe(env: Record<string, string>, timeoutMs = 90_000): Promise<ServeProcess> {
-  const serve = spawnServe({ ...env, CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
+  // At least info: readiness is read from the log (debug stays debug).
+  const serve = spawnServe({ ...env, CLIPN_TELEMETRY__LOG_LEVEL: env.CLIPN_TELEMETRY__LOG_LEVEL === 'debug' ? 'debug' : 'info' });
   let port: number | null = null;
   try {
     await until('the sidecar ready', async () => {
