@@ -4,6 +4,7 @@ import type { LabelResults } from './label-sets.js';
 import type { Machine } from './machine.js';
 import { Markdown } from './markdown.js';
 import type { OpProfile } from './ort-profile.js';
+import { writePerfSections, type PerfReport } from './report-perf.js';
 import type { ServeRun } from './serve.js';
 import { fmt, num, type Summary } from './stats.js';
 
@@ -32,6 +33,7 @@ export interface RunReport {
   notes: string[];
   serveModel?: string;
   servedBundle?: { bytes: number; runtimeBytes: number };
+  perf?: PerfReport;
 }
 
 const MATMUL_OPS = new Set(['MatMul', 'FusedMatMul', 'Gemm', 'Conv', 'DynamicQuantizeMatMul', 'MatMulInteger', 'QGemm']);
@@ -72,8 +74,9 @@ export function writeReport(r: RunReport): string {
       num(e.ortFp32[b]!.median * gf), num(e.torch[b]!.median * gf), pct((e.ortFp32[b]!.median * gf) / e.sgemm.median),
     ]));
     md.para(`Ceiling: ${e.sgemm.size}x${e.sgemm.size} float32 matrix product in PyTorch ${e.torchVersion} on ${e.torchThreads} threads: ${fmt(e.sgemm, 'GFLOP/s')}. PyTorch runs our CLIPN model's \`encode_image\` (eval, no_grad, eager); ONNX Runtime runs the exported graph through \`loadBundle\` and \`ClipnEncoders.encodeImages\`, provider ${e.provider}.`);
-    const best = Math.max(...batches.map((b) => e.ortFp32[b]!.median / e.torch[b]!.median));
-    md.heading(3, `Target ORT >= 1.5x PyTorch: ${best >= 1.5 ? 'met' : `missed (best ${num(best)}x, ${num(1.5 - best)}x short)`}`);
+    const worst = Math.min(...batches.map((b) => e.ortFp32[b]!.median / e.torch[b]!.median));
+    const share = Math.min(...batches.map((b) => (e.ortFp32[b]!.median * gf) / e.sgemm.median));
+    md.heading(3, `Target ORT fp32 >= 1.0x PyTorch at every batch and >= 85% of the sgemm ceiling: ${worst >= 1 && share >= 0.85 ? 'met' : `missed (lowest ${num(worst)}x, lowest share ${pct(share)})`}`);
     const torchAt = Math.max(...batches.map((b) => e.torch[b]!.median * gf));
     md.para(`Bound: at the sgemm ceiling ONNX Runtime could be at most ${num(e.sgemm.median / torchAt)}x the best PyTorch rate measured here (${num(torchAt)} GFLOP/s), since all but a fraction of a percent of the counted work is matrix products on either side.`);
     if (r.profiles) {
@@ -153,7 +156,9 @@ export function writeReport(r: RunReport): string {
     md.para(`Bundle served (${r.serveModel ?? 'ViT-B-16 fp32'}) on disk: ${mib(sb.bytes)} in all, of which ${mib(sb.runtimeBytes)} is what serve loads (the three ONNX graphs, tokenizer, prompt, templates; checkpoint.pt is only hashed). Peak RSS / loaded files: ${num(Math.max(...r.serve.map((s) => s.memory.peakMiB)) * 2 ** 20 / sb.runtimeBytes)}x.${r.labels ? ' The last row\'s peak includes the label-set phase.' : ''}`);
   }
 
-  md.heading(2, '6. GPU');
+  if (r.perf) writePerfSections(md, r.perf, m);
+
+  md.heading(2, '11. GPU');
   md.para('`bash bench/gpu.sh` runs the same encoder and serve measurements with the CUDA execution provider and PyTorch on CUDA as the peer. It refuses to run (non-zero exit, a message) when CUDA is not available to either side; it never falls back to the CPU. It could not be run for these results: this machine has no GPU. On this CPU-only machine the project\'s own `model.executionProviders: ["cuda"]` fails with EXECUTION_PROVIDER_UNAVAILABLE, which is what the script checks first.');
   return md.toString();
 }

@@ -3,6 +3,9 @@
  * sgemm ceiling), int8, clipn serve on the broker against the bare encoder, label sets going
  * live, memory; writes bench/RESULTS.md. `--quick` is a short smoke run written elsewhere.
  *   npm run bench [-- --quick] [-- --device cuda] [-- --threads N] [-- --out FILE] [-- --sections encoder,int8,serve,labels]
+ * Graph-level sections (not in the default list; each loads its own variants side by side):
+ * fusion (fused against traced image graph), textlen (cold label sets at the true token length
+ * against 77 positions), int8methods (dynamic against static int8), memory (session options).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -17,7 +20,9 @@ import { measureLabelSets, type LabelPlan } from './label-sets.js';
 import { describeMachine } from './machine.js';
 import { profileImageGraph } from './ort-profile.js';
 import { PYTHON, ROOT, runPython, runPythonPlain } from './python.js';
+import { compareImageGraphs, measureMemory } from './graph-variants.js';
 import { writeReport, type Int8Quality, type RunReport } from './report.js';
+import { measureTextLength } from './text-length.js';
 import { serveImages, type LiveServe, type ServePlan, type ServeRun } from './serve.js';
 import { keepSoakSection } from './soak.js';
 
@@ -61,18 +66,32 @@ async function vitBundle(): Promise<{ bundle: Bundle; exportSeconds: number | nu
   return { bundle: await loadBundle(dir), exportSeconds: (performance.now() - t0) / 1000 };
 }
 
+/** The same ViT-B-16 weights exported without fusion (the traced graphs), for the fusion section. */
+async function unfusedBundle(): Promise<Bundle> {
+  const dir = join(CACHE, 'vit-b-16-unfused');
+  if (existsSync(join(dir, 'manifest.json'))) return loadBundle(dir);
+  log('exporting ViT-B-16 without fusion into the cache: a few minutes, once');
+  rmSync(`${dir}.partial`, { recursive: true, force: true });
+  await runPythonPlain(['-m', 'clipn_kernel', 'export', '--random-init', '--model-config', 'ViT-B-16', '--seed', '0', '--no-fuse', '--out', `${dir}.partial`]);
+  renameSync(`${dir}.partial`, dir);
+  return loadBundle(dir);
+}
+
 /** An int8-image copy of `src` at `dir`, made again when missing or made from another model. */
-async function int8Copy(src: Bundle, dir: string, always = false): Promise<Bundle> {
+async function int8Copy(src: Bundle, dir: string, method: 'dynamic' | 'static', always = false): Promise<Bundle> {
   if (!always && existsSync(join(dir, 'manifest.json'))) {
     try {
       const b = await loadBundle(dir);
-      if (b.manifest.modelVersion === src.manifest.modelVersion && b.manifest.precision === 'int8') return b;
+      const raw = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { graphs: { image: { quantization?: { method?: string } } } };
+      const made = raw.graphs.image.quantization?.method;
+      if (b.manifest.modelVersion === src.manifest.modelVersion && b.manifest.precision === 'int8' && made === method) return b;
     } catch {
       /* made again below */
     }
   }
-  log(`int8 image graph: ${relative(ROOT, src.dir)} -> ${relative(ROOT, dir)}`);
-  await runPythonPlain(['-c', 'import sys; from clipn_kernel.quantize import int8_image_copy; int8_image_copy(sys.argv[1], sys.argv[2])', src.dir, dir]);
+  log(`int8 image graph (${method}): ${relative(ROOT, src.dir)} -> ${relative(ROOT, dir)}`);
+  rmSync(dir, { recursive: true, force: true });
+  await runPythonPlain(['-c', 'import sys; from clipn_kernel.quantize import int8_image_copy; int8_image_copy(sys.argv[1], sys.argv[2], method=sys.argv[3])', src.dir, dir, method]);
   // The TypeScript loader checks every size and sha256 the quantizer wrote.
   return loadBundle(dir);
 }
@@ -111,7 +130,8 @@ async function main(): Promise<void> {
   log(`load average at start ${machine.loadAverage.map((v) => v.toFixed(2)).join(' ')}; ${threads} threads; device ${device}; ${quick ? 'quick' : 'full'} run -> ${relative(ROOT, out)}`);
   await requireProvider(join(ROOT, 'models', 'demo', 'image.onnx'));
   const { bundle, exportSeconds } = await vitBundle();
-  const int8 = await int8Copy(bundle, join(CACHE, 'vit-b-16-int8'));
+  const needsInt8 = sections.has('encoder') || sections.has('int8methods');
+  const int8 = needsInt8 ? await int8Copy(bundle, join(CACHE, 'vit-b-16-int8'), 'dynamic') : bundle;
   const m = bundle.manifest;
   const runtimeFiles = runtimeFilesOf(bundle);
   const flops = vitImageFlops(visionConfig(m.architecture.config as Record<string, unknown>));
@@ -127,7 +147,7 @@ async function main(): Promise<void> {
   if (quick) report.notes.push('Quick run: repetitions cut to a minimum; the numbers show the suite works, not how fast anything is.');
 
   if (sections.has('encoder')) {
-    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [20, 10, 5], threads, device, budgetSeconds: quick ? 5 : 25 };
+    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [10, 6, 3], threads, device, budgetSeconds: quick ? 5 : 12 };
     log(`encoder: batches ${plan.batches.join(', ')}, ${plan.reps.join('/')} timed runs`);
     report.encoder = await measureEncoders(bundle.dir, int8.dir, plan, log);
     log('ONNX Runtime op profiles (fp32, int8) at batch 8');
@@ -140,10 +160,55 @@ async function main(): Promise<void> {
   }
   if (sections.has('int8')) {
     const demo = await loadBundle(join(ROOT, 'models', 'demo'));
-    const demoInt8 = await int8Copy(demo, join(CACHE, 'demo-int8'), true);
+    const demoInt8 = await int8Copy(demo, join(CACHE, 'demo-int8'), 'dynamic', true);
     log('int8 quality on the demo model');
     report.quality = await runPython<Int8Quality>([join(ROOT, 'bench', 'int8-quality.py'), '--fp32', demo.dir, '--int8', demoInt8.dir, '--heldout', join(ROOT, 'models', 'demo-heldout')]);
     checkpoint(report, 'int8');
+  }
+  report.perf = {};
+  if (sections.has('fusion')) {
+    const unfused = await unfusedBundle();
+    log('fusion: traced against fused image graph');
+    const rates = await compareImageGraphs({ unfused: unfused.dir, fused: bundle.dir }, [1, 8], quick ? 2 : 4, threads, log);
+    const profiles = {
+      unfused: await profileImageGraph(unfused.path(unfused.manifest.graphs.image.file), m.preprocess.imageSize, 8, 1, threads, join(CACHE, 'profiles'), device),
+      fused: await profileImageGraph(bundle.path(m.graphs.image.file), m.preprocess.imageSize, 8, 1, threads, join(CACHE, 'profiles'), device),
+    };
+    // The manifest's fusion record (the loader's Manifest type keeps only what the runtime reads).
+    const raw = JSON.parse(readFileSync(join(bundle.dir, 'manifest.json'), 'utf8')) as { graphs: { image: { fused?: Record<string, unknown> } } };
+    report.perf.fusion = { rates, profiles, fused: raw.graphs.image.fused };
+    checkpoint(report, 'fusion');
+  }
+  if (sections.has('textlen')) {
+    log('text length: cold label sets at the true length against 77 positions');
+    const tpl = readFileSync(bundle.path(m.templates!.file), 'utf8').split('\n').filter((l) => l.trim());
+    report.perf.textLength = await measureTextLength(bundle.dir, tpl, { labels: quick ? 100 : 1000, padStride: quick ? 10 : 20, ensembleLabels: quick ? 1 : 5, rounds: quick ? 1 : 2, threads, maxBatch: 32 }, log);
+    checkpoint(report, 'textlen');
+  }
+  if (sections.has('int8methods')) {
+    const stat = await int8Copy(bundle, join(CACHE, 'vit-b-16-int8-static'), 'static');
+    log('int8 methods: fp32, dynamic, static');
+    const rates = await compareImageGraphs({ fp32: bundle.dir, dynamic: int8.dir, static: stat.dir }, [1, 8], quick ? 2 : 3, threads, log);
+    const demo = await loadBundle(join(ROOT, 'models', 'demo'));
+    const quality: Record<string, Int8Quality> = {};
+    for (const method of ['dynamic', 'static'] as const) {
+      const copy = await int8Copy(demo, join(CACHE, `demo-int8-${method}`), method, true);
+      quality[method] = await runPython<Int8Quality>([join(ROOT, 'bench', 'int8-quality.py'), '--fp32', demo.dir, '--int8', copy.dir, '--heldout', join(ROOT, 'models', 'demo-heldout')]);
+    }
+    report.perf.int8Methods = { rates, quality };
+    checkpoint(report, 'int8methods');
+  }
+  if (sections.has('memory')) {
+    log('memory: ONNX Runtime session options, one process each');
+    const base = { threads, batch: 8, sequentialLoad: true, textMemPattern: false };
+    const variants = [
+      { ...base, cpuMemArena: true, memPattern: true },
+      { ...base, cpuMemArena: false, memPattern: false },
+      { ...base, cpuMemArena: true, memPattern: false },
+      { ...base, cpuMemArena: true, memPattern: true, sequentialLoad: false, textMemPattern: true },
+    ];
+    report.perf.memory = { rows: await measureMemory(bundle.dir, quick ? variants.slice(0, 2) : variants, log), runtimeBytes: bytesOf(bundle, runtimeFiles), model: `ViT-B-16 fp32 (${m.modelVersion})` };
+    checkpoint(report, 'memory');
   }
 
   const templates = readFileSync(bundle.path(m.templates!.file), 'utf8').split('\n').filter((l) => l.trim());

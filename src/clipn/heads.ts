@@ -1,9 +1,12 @@
 /**
  * Class heads from a label set (reference/CLIPN.md): for each label, every template is encoded
  * by the yes and the no tower, each embedding L2-normalised, summed over templates, and the sum
- * L2-normalised. Texts already in the cache are not encoded again.
+ * L2-normalised. Texts already in the cache are not encoded again. Texts go to the encoders as
+ * unpadded token rows, which run them at their true length (batched by token count) where the
+ * bundle's text graphs allow it. The towers run one after the other: each already uses every
+ * intra-op thread, and two at once would only contend for the same cores.
  */
-import type { ClipnEncoders, ClipTokenizer } from '../model/index.js';
+import type { ClipnEncoders, ClipTokenizer, TokenRow } from '../model/index.js';
 import type { EmbeddingCache } from './embedding-cache.js';
 import { formatTemplate } from './label-set.js';
 import type { Heads } from './scorer.js';
@@ -32,7 +35,12 @@ function normalizeInPlace(v: Float32Array): Float32Array {
   return v;
 }
 
-async function towerEmbeddings(ctx: HeadContext, tower: 'yes' | 'no', pairs: Array<{ template: string; label: string }>): Promise<{ rows: Float32Array[]; encoded: number }> {
+async function towerEmbeddings(
+  ctx: HeadContext,
+  tower: 'yes' | 'no',
+  pairs: Array<{ template: string; label: string }>,
+  tokens: Map<string, TokenRow>,
+): Promise<{ rows: Float32Array[]; encoded: number }> {
   const dim = ctx.encoders.embedDim;
   const promptVersion = tower === 'no' ? ctx.promptVersion : '';
   const rows: Array<Float32Array | undefined> = await Promise.all(
@@ -40,9 +48,13 @@ async function towerEmbeddings(ctx: HeadContext, tower: 'yes' | 'no', pairs: Arr
   );
   const missing = rows.flatMap((r, i) => (r === undefined ? [i] : []));
   if (missing.length > 0) {
-    const texts = missing.map((i) => formatTemplate(pairs[i]!.template, pairs[i]!.label));
-    const ids = ctx.tokenizer.encode(texts);
-    const out = tower === 'yes' ? await ctx.encoders.encodeTexts(ids, texts.length) : await ctx.encoders.encodeTextsNo(ids, texts.length, ctx.prompt);
+    const ids = missing.map((i) => {
+      const text = formatTemplate(pairs[i]!.template, pairs[i]!.label);
+      let row = tokens.get(text);
+      if (row === undefined) tokens.set(text, (row = ctx.tokenizer.encodeOne(text)));
+      return row;
+    });
+    const out = tower === 'yes' ? await ctx.encoders.encodeTextRows(ids) : await ctx.encoders.encodeTextRowsNo(ids, ctx.prompt);
     await Promise.all(
       missing.map(async (row, j) => {
         const emb = out.slice(j * dim, (j + 1) * dim);
@@ -58,7 +70,10 @@ async function towerEmbeddings(ctx: HeadContext, tower: 'yes' | 'no', pairs: Arr
 export async function buildHeads(ctx: HeadContext, labels: readonly string[], templates: readonly string[]): Promise<{ heads: Heads; stats: HeadBuildStats }> {
   const dim = ctx.encoders.embedDim;
   const pairs = labels.flatMap((label) => templates.map((template) => ({ template, label })));
-  const [yes, no] = await Promise.all([towerEmbeddings(ctx, 'yes', pairs), towerEmbeddings(ctx, 'no', pairs)]);
+  // Both towers tokenize the same texts: once is enough.
+  const tokens = new Map<string, TokenRow>();
+  const yes = await towerEmbeddings(ctx, 'yes', pairs, tokens);
+  const no = await towerEmbeddings(ctx, 'no', pairs, tokens);
   const wYes = new Float32Array(labels.length * dim);
   const wNo = new Float32Array(labels.length * dim);
   for (let c = 0; c < labels.length; c++) {

@@ -18,6 +18,14 @@ export interface OnnxOptions {
   intraOpThreads: number;
   interOpThreads: number;
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+  /** ONNX Runtime's CPU memory arena: freed activation buffers are kept for reuse (default true). */
+  cpuMemArena?: boolean;
+  /**
+   * Memory patterns: ONNX Runtime plans one activation block per distinct set of input shapes
+   * and keeps the plan (default true). Worth it for fixed shapes; graphs fed many shapes (the
+   * text towers at every length) grow a plan per shape.
+   */
+  memPattern?: boolean;
 }
 
 export const DEFAULT_ONNX_OPTIONS: Readonly<OnnxOptions> = Object.freeze({
@@ -25,6 +33,8 @@ export const DEFAULT_ONNX_OPTIONS: Readonly<OnnxOptions> = Object.freeze({
   intraOpThreads: 0,
   interOpThreads: 0,
   graphOptimization: 'all',
+  cpuMemArena: true,
+  memPattern: true,
 });
 
 /** An input tensor: float32 or int64 data with its dims. */
@@ -43,6 +53,8 @@ export interface OnnxSession {
   readonly provider: ExecutionProvider;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Each input's shape as the graph declares it: numbers for fixed axes, names for dynamic ones (empty when unknown). */
+  readonly inputShapes: Readonly<Record<string, readonly (number | string)[]>>;
   run(feeds: Record<string, Feed>): Promise<Record<string, Output>>;
   release(): Promise<void>;
 }
@@ -56,6 +68,8 @@ function sessionOptions(options: OnnxOptions, provider: ExecutionProvider): ort.
   const o: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: options.graphOptimization };
   if (options.intraOpThreads > 0) o.intraOpNumThreads = options.intraOpThreads;
   if (options.interOpThreads > 0) o.interOpNumThreads = options.interOpThreads;
+  if (options.cpuMemArena !== undefined) o.enableCpuMemArena = options.cpuMemArena;
+  if (options.memPattern !== undefined) o.enableMemPattern = options.memPattern;
   return o;
 }
 
@@ -104,6 +118,7 @@ function wrap(path: string, provider: ExecutionProvider, session: ort.InferenceS
     provider,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    inputShapes: Object.fromEntries(session.inputMetadata.map((m) => [m.name, m.isTensor ? [...m.shape] : []])),
     async run(feeds) {
       const tensors: Record<string, ort.Tensor> = {};
       for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.type, feed.data, feed.dims);

@@ -1,8 +1,12 @@
 /**
- * Collects work items from every partition into micro-batches of at most `maxBatch` items, or
- * whatever arrived within `maxWaitMs` of the first one, and runs them one batch at a time.
- * Inference is the bottleneck and wants full batches; decoding happens before submit, so the
- * next batch decodes while this one runs.
+ * Continuous micro-batching of work items from every partition, one batch running at a time.
+ * When the encoder is idle, the batcher runs what is queued now (after one turn of the event
+ * loop, so items submitted together, such as one fetched chunk, share a batch); while a batch
+ * runs, newly submitted items accumulate and the next batch takes up to `maxBatch` of them the
+ * moment the run ends. The encoder never idles while items wait, and under load batches fill by
+ * themselves. `maxWaitMs` is only an upper bound on how long an item waits for an idle encoder:
+ * a batch never waits for more items. Decoding happens before submit, so the next batch decodes
+ * while this one runs.
  */
 import { ClipnError } from '../errors.js';
 
@@ -10,7 +14,7 @@ import { ClipnError } from '../errors.js';
 export interface MicroBatcherOptions {
   /** Most items in one batch (>= 1). */
   maxBatch: number;
-  /** Longest wait, from the first queued item, before a partial batch runs (>= 0). */
+  /** Longest an item waits while the encoder is idle (>= 0); the batcher does not wait this long on purpose. */
   maxWaitMs: number;
 }
 
@@ -24,6 +28,7 @@ interface Pending<TIn, TOut> {
 /** Runs `run(items)` on micro-batches; `run` returns one output per item, in order. */
 export class MicroBatcher<TIn, TOut> {
   private readonly queue: Array<Pending<TIn, TOut>> = [];
+  private wake: NodeJS.Immediate | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private closed = false;
@@ -46,6 +51,11 @@ export class MicroBatcher<TIn, TOut> {
     return this.queue.length;
   }
 
+  /** Whether a batch is running now. */
+  get busy(): boolean {
+    return this.running;
+  }
+
   /** Queues one item; resolves with its output once its batch has run. */
   submit(item: TIn): Promise<TOut> {
     if (this.closed) return Promise.reject(new ClipnError('SHUTDOWN_TIMEOUT', 'the batcher is closed'));
@@ -55,9 +65,9 @@ export class MicroBatcher<TIn, TOut> {
     });
   }
 
-  /** Runs what is queued now, without waiting for maxWaitMs. */
+  /** Runs what is queued now, without waiting for the event-loop turn. */
   flush(): void {
-    this.clearTimer();
+    this.clearWake();
     void this.drain();
   }
 
@@ -68,22 +78,24 @@ export class MicroBatcher<TIn, TOut> {
   }
 
   private schedule(): void {
-    if (this.running) return;
-    if (this.queue.length >= this.options.maxBatch || this.options.maxWaitMs === 0) {
+    if (this.running) return; // the running batch's end starts the next one
+    if (this.queue.length >= this.options.maxBatch) {
       this.flush();
-    } else if (this.timer === undefined) {
-      // The wait counts from the oldest queued item, which may have waited through a batch run.
+      return;
+    }
+    if (this.wake === undefined) {
+      // One event-loop turn lets items submitted together join; the timer is the maxWaitMs bound
+      // (it fires first only when the event loop is blocked longer than maxWaitMs).
+      this.wake = setImmediate(() => this.flush());
       const oldest = this.queue[0]?.enqueuedAt ?? performance.now();
-      const delay = Math.max(0, oldest + this.options.maxWaitMs - performance.now());
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.drain();
-      }, delay);
+      this.timer = setTimeout(() => this.flush(), Math.max(0, oldest + this.options.maxWaitMs - performance.now()));
     }
   }
 
-  private clearTimer(): void {
+  private clearWake(): void {
+    if (this.wake !== undefined) clearImmediate(this.wake);
     if (this.timer !== undefined) clearTimeout(this.timer);
+    this.wake = undefined;
     this.timer = undefined;
   }
 
@@ -91,6 +103,7 @@ export class MicroBatcher<TIn, TOut> {
     if (this.running) return;
     this.running = true;
     try {
+      // Back to back: whatever queued during a run forms the next batch at once.
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatch);
         this.onBatch?.(batch.length);
@@ -103,12 +116,9 @@ export class MicroBatcher<TIn, TOut> {
         } catch (error) {
           for (const p of batch) p.reject(error);
         }
-        // A partial batch waits for more items unless it is already full or we are closing.
-        if (this.queue.length > 0 && this.queue.length < this.options.maxBatch && !this.closed) break;
       }
     } finally {
       this.running = false;
     }
-    if (this.queue.length > 0) this.schedule();
   }
 }
