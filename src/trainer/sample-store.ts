@@ -12,7 +12,7 @@
  *
  * Files in `dir`: snapshot.jsonl (header line, then one entry a line; replaced atomically),
  * log-<generation>.jsonl (changes since that snapshot), split-salt (when none is configured),
- * lock (the owning process).
+ * lock (the owning process, kept fresh while it runs).
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
@@ -22,6 +22,7 @@ import { decisionFromJson, itemFromJson, itemToJson, sameDecision } from './samp
 import { embeddingProblem, sameEmbedding, type RefusalReason, type SampleRefusal } from './sample-check.js';
 import { joinSample, type JoinOptions } from './sample-join.js';
 import { splitSalt } from './split.js';
+import { takeLock } from './store-lock.js';
 import type { Sample, StoreCounts, StoredDecision, StoredItem } from './types.js';
 
 /** Options of {@link SampleStore.open}. */
@@ -79,6 +80,7 @@ export class SampleStore {
   private log: FileHandle | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private lockTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: SampleStoreOptions) {}
 
@@ -89,11 +91,12 @@ export class SampleStore {
     }
     await mkdir(options.dir, { recursive: true });
     const store = new SampleStore(options);
-    await takeLock(options.dir);
+    store.lockTimer = await takeLock(options.dir);
     try {
       store.salt = await splitSalt(options.dir, options.splitSalt ?? null);
       await store.load();
     } catch (error) {
+      clearInterval(store.lockTimer);
       await rm(join(options.dir, 'lock'), { force: true });
       throw error;
     }
@@ -175,6 +178,7 @@ export class SampleStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.lockTimer);
     await this.queue.catch(() => undefined);
     await this.log?.close();
     this.log = null;
@@ -372,33 +376,5 @@ function syncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Takes the folder's lock, or fails when a live process holds it (a stale lock is taken over). */
-async function takeLock(dir: string): Promise<void> {
-  const path = join(dir, 'lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, String(process.pid), { flag: 'wx' });
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new ClipnError('CONFIG_INVALID', `trainer.samplesDir ${dir}: expected a folder no other trainer uses, got one locked by process ${owner}`, { details: { dir, owner } });
-      }
-      await rm(path, { force: true });
-    }
-  }
-  throw new ClipnError('CONFIG_INVALID', `trainer.samplesDir ${dir}: could not take its lock`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SampleStore } from '../../src/trainer/sample-store.js';
@@ -138,5 +138,17 @@ test('a stale lock (its process is gone) is taken over', async () => {
   const d = dir();
   writeFileSync(join(d, 'lock'), '999999999');
   const store = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 });
+  await store.close();
+});
+
+test('a lock naming this process\'s own pid is another process\'s (PID 1 in containers): held while fresh, taken over once untouched', async () => {
+  const d = dir();
+  writeFileSync(join(d, 'lock'), `${process.pid} another-process`);
+  await assert.rejects(SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 }), (e) => isClipnError(e, 'CONFIG_INVALID'));
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(join(d, 'lock'), old, old);
+  const store = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 });
+  // The same process opening the folder twice is refused too.
+  await assert.rejects(SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 }), (e) => isClipnError(e, 'CONFIG_INVALID'));
   await store.close();
 });
