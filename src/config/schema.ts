@@ -184,8 +184,17 @@ const trainer = z
     marginAuroc: fraction(0, 1).default(0.005).describe('A candidate is published only if its held-out ATD AUROC is at least the serving AUROC minus this.'),
     marginAccuracy: fraction(0, 1).default(0.01).describe('A candidate is published only if its held-out ID accuracy is at least the serving accuracy minus this.'),
     minHeldOut: int(1).default(5).describe('Fewest held-out ID and OOD samples (each) a candidate is evaluated on; with fewer the run is refused.'),
-    heldOutShare: fraction(0, 1, true).default(0.2).describe('Share of reviewed samples held out for evaluation (chosen by a hash of the item id).'),
-    captionSampleShare: fraction(0, 1).default(0).describe('Share of captioned, not-OOD inputs the sidecar also sends to review (reason "sampled") as ID training pairs.'),
+    heldOutShare: fraction(0, 1, true).default(0.2).describe('Share of reviewed samples held out for evaluation (chosen by a hash of the item id keyed with splitSalt).'),
+    splitSalt: nullable(text())
+      .default(null)
+      .describe('Secret key of the held-out split and of the sidecar\'s choice of sampled inputs, so whoever picks item ids cannot steer an item into either; null: the trainer makes a random one and keeps it in <samplesDir>/store/split-salt (the sidecar then chooses by the plain id). Set it from a Secret when several trainers or a rebuilt volume must agree.'),
+    captionSampleShare: fraction(0, 1).default(0).describe('Share of captioned, not-OOD inputs the sidecar also sends to review (reason "sampled"); they train only once a reviewer decided, unless trainOnSampled.'),
+    trainOnSampled: bool()
+      .default(false)
+      .describe('Also train on sampled captioned inputs nobody reviewed, as ID pairs (the caption and embedding are whatever the producer sent: untrusted).'),
+    labelSetId: nullable(text())
+      .default(null)
+      .describe('Label set the gate evaluates candidates against (its latest version on the label-set topic); null: processing.defaultLabelSet.'),
     artifactStore: nullable(text())
       .default(null)
       .describe('Folder (a path or a file:// URI) keeping every release the trainer made (record, prompts, no-tower graphs); null: <samplesDir>/releases.'),
@@ -224,7 +233,8 @@ const trainer = z
       .prefault({}),
     retention: z
       .strictObject({
-        maxSamples: int(1).default(100_000).describe('Most samples kept; the oldest are dropped first.'),
+        maxSamples: int(1).default(100_000).describe('Most review items kept; undecided ones are dropped first, then the oldest.'),
+        maxPendingDecisions: int(1).default(10_000).describe('Most decisions kept whose review item has not arrived; the oldest are dropped first (never a decided sample).'),
       })
       .prefault({}),
   })

@@ -158,7 +158,7 @@ export class MessageWorker {
     const { prepared, result } = scored;
     const outlier = await plugins.decide({ score: result.score, labelSet: prepared.labelSet });
     // Part of the captioned ID traffic goes to review too, as training pairs for the trainer.
-    const decision = withTrainingSample(outlier, job, result.score, config.trainer.captionSampleShare);
+    const decision = withTrainingSample(outlier, job, result.score, config.trainer.captionSampleShare, config.trainer.splitSalt);
     const timings: Timings = { resolveMs: scored.resolveMs, decodeMs: scored.decodeMs, inferMs: result.inferMs, scoreMs: result.scoreMs, totalMs: performance.now() - started };
     const key = job.key ?? job.id;
     const headers = injectContext(ctx, passHeaders(message));

@@ -5,7 +5,8 @@
  */
 export type { DecisionKind, GateDecision, GateMetrics, KernelEvent, KernelResult, RunOutcome, RunStatus, Sample, SampleKind, Split, StoreCounts, StoredDecision, StoredItem } from './types.js';
 export { trainerOptions, type KernelSettings, type RegressionSettings, type TrainerOptions } from './options.js';
-export { hashUnit, splitOf } from './split.js';
+export { hashUnit, splitOf, splitSalt } from './split.js';
+export { embeddingProblem, sameEmbedding, NORM_TOLERANCE, type RefusalReason, type SampleRefusal } from './sample-check.js';
 export { joinSample, type JoinOptions } from './sample-join.js';
 export { SampleStore, type SampleStoreOptions, type RunMark } from './sample-store.js';
 export { SampleConsumer, storedDecision, storedItem, type SampleConsumerDeps } from './sample-consumer.js';

@@ -53,12 +53,18 @@ export interface TrainerOptions {
   readonly groupId: string;
   readonly topics: { readonly review: string; readonly decisions: string; readonly labelSets: string; readonly modelReleases: string };
   readonly defaultLabelSet: string;
+  /** The gate's label set: trainer.labelSetId, else processing.defaultLabelSet. */
+  readonly gateLabelSet: string;
+  /** Key of the held-out split; null: the store's own random one. */
+  readonly splitSalt: string | null;
+  readonly trainOnSampled: boolean;
   readonly minNewSamples: number;
   readonly scheduleMs: number | null;
   readonly margins: { readonly auroc: number; readonly accuracy: number };
   readonly minHeldOut: number;
   readonly heldOutShare: number;
   readonly maxSamples: number;
+  readonly maxPendingDecisions: number;
   readonly kernel: KernelSettings;
   readonly regression: RegressionSettings;
   readonly http: { readonly host: string; readonly port: number };
@@ -82,12 +88,16 @@ export function trainerOptions(config: Config, root: string): TrainerOptions {
     groupId: t.groupId,
     topics: Object.freeze({ review: config.kafka.topics.review, decisions: config.kafka.topics.reviewDecisions, labelSets: config.kafka.topics.labelSets, modelReleases: config.kafka.topics.modelReleases }),
     defaultLabelSet: config.processing.defaultLabelSet,
+    gateLabelSet: t.labelSetId ?? config.processing.defaultLabelSet,
+    splitSalt: t.splitSalt,
+    trainOnSampled: t.trainOnSampled,
     minNewSamples: t.minNewSamples,
     scheduleMs: t.schedule,
     margins: Object.freeze({ auroc: t.marginAuroc, accuracy: t.marginAccuracy }),
     minHeldOut: t.minHeldOut,
     heldOutShare: t.heldOutShare,
     maxSamples: t.retention.maxSamples,
+    maxPendingDecisions: t.retention.maxPendingDecisions,
     kernel: Object.freeze({ ...t.kernel }),
     regression: Object.freeze({
       heldOutDir: t.regression.heldOutDir === null ? null : resolve(root, t.regression.heldOutDir),

@@ -11,6 +11,10 @@ export interface JoinOptions {
   /** Template for texts made from a label or concept (the bundle's first template, e.g. "a photo of a {}"). */
   readonly template: string;
   readonly heldOutShare: number;
+  /** Secret key of the held-out split (see {@link splitOf}). */
+  readonly salt: string;
+  /** Sampled captioned items without a decision become ID pairs (trainer.trainOnSampled: unreviewed, so untrusted). */
+  readonly trainOnSampled: boolean;
 }
 
 /**
@@ -18,13 +22,14 @@ export interface JoinOptions {
  * decided on yet). Text: the decision's caption; else, for is_class, the request's caption (the
  * reviewer confirmed the image is what the caption describes) or the templated label; for
  * new_concept the templated concept; for none_of_labels none (image only).
- * A sampled, captioned item without a decision is an ID pair; its group is the model's own
- * prediction, so it is never used to measure accuracy.
+ * A sampled, captioned item without a decision is an ID pair only with `trainOnSampled` (nobody
+ * reviewed it: its id, caption and embedding are whatever the producer sent); its group is the
+ * model's own prediction, so it is never used to measure accuracy.
  */
 export function joinSample(item: StoredItem, decision: StoredDecision | undefined, options: JoinOptions): Sample | null {
-  const base = { id: item.id, embedding: item.embedding, split: splitOf(item.id, options.heldOutShare), labelSetId: item.labelSet.id, labels: item.labelSet.labels };
+  const base = { id: item.id, embedding: item.embedding, split: splitOf(item.id, options.heldOutShare, options.salt), labelSetId: item.labelSet.id, labels: item.labelSet.labels };
   if (decision === undefined) {
-    if (!item.sampled || item.caption === null) return null;
+    if (!options.trainOnSampled || !item.sampled || item.caption === null) return null;
     return { ...base, text: item.caption, group: item.predicted, kind: 'id', decidedAt: null, source: 'sampled' };
   }
   const caption = nonBlank(decision.caption);

@@ -5,23 +5,42 @@
  * Replaying a redelivered record changes nothing, so a restart after kill -9 neither loses nor
  * double-counts a sample.
  *
+ * What comes in is not trusted: an item whose embedding is not a unit vector of the model's
+ * dimension is refused, an item once stored keeps its first embedding (and, once decided,
+ * everything), and decisions for items not seen yet wait in a buffer of their own, so a flood of
+ * them only ever evicts each other.
+ *
  * Files in `dir`: snapshot.jsonl (header line, then one entry a line; replaced atomically),
- * log-<generation>.jsonl (changes since that snapshot), lock (the owning process id).
+ * log-<generation>.jsonl (changes since that snapshot), split-salt (when none is configured),
+ * lock (the owning process, kept fresh while it runs).
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClipnError } from '../errors.js';
 import { decisionFromJson, itemFromJson, itemToJson, sameDecision } from './sample-codec.js';
+import { embeddingProblem, sameEmbedding, type RefusalReason, type SampleRefusal } from './sample-check.js';
 import { joinSample, type JoinOptions } from './sample-join.js';
+import { splitSalt } from './split.js';
+import { takeLock } from './store-lock.js';
 import type { Sample, StoreCounts, StoredDecision, StoredItem } from './types.js';
 
 /** Options of {@link SampleStore.open}. */
 export interface SampleStoreOptions {
   /** Folder of the store (created when missing). */
   readonly dir: string;
-  /** Most entries kept (items and lone decisions); the oldest are dropped first. */
+  /** Most items kept; undecided ones are dropped first, then the oldest. */
   readonly maxSamples: number;
+  /** Most decisions kept whose item has not arrived (default 10 000); the oldest are dropped first. */
+  readonly maxPendingDecisions?: number;
+  /** Dimension of the model's embeddings: items of another are refused. */
+  readonly embedDim: number;
+  /** Key of the held-out split; null: a random one kept in `dir` (default null). */
+  readonly splitSalt?: string | null;
+  /** Unreviewed sampled captioned items count as ID pairs (default false: untrusted). */
+  readonly trainOnSampled?: boolean;
+  /** Told of each item refused while running (not while replaying the log). */
+  readonly onRefused?: (refusal: SampleRefusal) => void;
   /** Log lines after which the log is folded into the snapshot; default 10 000 (or the entry count, if larger). */
   readonly compactAfter?: number;
 }
@@ -30,13 +49,14 @@ export interface SampleStoreOptions {
 export type RunMark = 'published' | 'refused';
 
 interface Entry {
-  item?: StoredItem;
+  item: StoredItem;
   decision?: StoredDecision;
   /** Sequence number of its last change. */
   seq: number;
 }
 
-type LogEvent = { t: 'item'; item: StoredItem } | { t: 'decision'; decision: StoredDecision } | { t: 'run'; outcome: RunMark; through: number };
+// `retain`: the end of one add, where retention ran (replay runs it at the same points).
+type LogEvent = { t: 'item'; item: StoredItem } | { t: 'decision'; decision: StoredDecision } | { t: 'run'; outcome: RunMark; through: number } | { t: 'retain' };
 
 interface Marks {
   runThrough: number;
@@ -50,6 +70,9 @@ const FORMAT = 'clipn-samples';
 /** The store; one process at a time owns a folder (see the lock file). */
 export class SampleStore {
   private readonly entries = new Map<string, Entry>();
+  // Decisions whose item has not arrived, oldest first.
+  private readonly pending = new Map<string, { decision: StoredDecision; seq: number }>();
+  private salt = '';
   private seq = 0;
   private marks: Marks = { runThrough: 0, publishedThrough: 0, runs: 0 };
   private generation = 0;
@@ -57,20 +80,23 @@ export class SampleStore {
   private log: FileHandle | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private lockTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: SampleStoreOptions) {}
 
   /** Opens (or creates) the store in `options.dir`, replaying snapshot and log. */
   static async open(options: SampleStoreOptions): Promise<SampleStore> {
-    if (!Number.isInteger(options.maxSamples) || options.maxSamples < 1) {
-      throw new ClipnError('CONFIG_INVALID', `sample store maxSamples: expected a whole number >= 1, got ${options.maxSamples}`);
+    for (const [name, v] of [['maxSamples', options.maxSamples], ['maxPendingDecisions', options.maxPendingDecisions ?? 1], ['embedDim', options.embedDim]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new ClipnError('CONFIG_INVALID', `sample store ${name}: expected a whole number >= 1, got ${v}`);
     }
     await mkdir(options.dir, { recursive: true });
     const store = new SampleStore(options);
-    await takeLock(options.dir);
+    store.lockTimer = await takeLock(options.dir);
     try {
+      store.salt = await splitSalt(options.dir, options.splitSalt ?? null);
       await store.load();
     } catch (error) {
+      clearInterval(store.lockTimer);
       await rm(join(options.dir, 'lock'), { force: true });
       throw error;
     }
@@ -94,11 +120,13 @@ export class SampleStore {
   add(items: readonly StoredItem[], decisions: readonly StoredDecision[]): Promise<number> {
     return this.serial(async () => {
       const events: LogEvent[] = [];
-      for (const item of items) if (this.applyItem(item)) events.push({ t: 'item', item });
+      for (const item of items) if (this.applyItem(item, true)) events.push({ t: 'item', item });
       for (const decision of decisions) if (this.applyDecision(decision)) events.push({ t: 'decision', decision });
       this.enforceRetention();
+      const changed = events.length;
+      if (changed > 0) events.push({ t: 'retain' });
       await this.append(events);
-      return events.length;
+      return changed;
     });
   }
 
@@ -112,11 +140,11 @@ export class SampleStore {
   }
 
   /** Every joined sample, in the order their items were first stored. */
-  samples(options: JoinOptions): Sample[] {
+  samples(options: Pick<JoinOptions, 'template' | 'heldOutShare'>): Sample[] {
+    const join = { ...options, salt: this.salt, trainOnSampled: this.options.trainOnSampled === true };
     const out: Sample[] = [];
     for (const e of this.entries.values()) {
-      if (e.item === undefined) continue;
-      const s = joinSample(e.item, e.decision, options);
+      const s = joinSample(e.item, e.decision, join);
       if (s !== null) out.push(s);
     }
     return out;
@@ -126,15 +154,11 @@ export class SampleStore {
   counts(): StoreCounts {
     let samples = 0;
     let pendingItems = 0;
-    let pendingDecisions = 0;
+    const pendingDecisions = this.pending.size;
     let newSinceRun = 0;
     let newSincePublished = 0;
     for (const e of this.entries.values()) {
-      if (e.item === undefined) {
-        pendingDecisions++;
-        continue;
-      }
-      if (e.decision === undefined && !(e.item.sampled && e.item.caption !== null)) {
+      if (e.decision === undefined && !(this.options.trainOnSampled === true && e.item.sampled && e.item.caption !== null)) {
         pendingItems++;
         continue;
       }
@@ -154,6 +178,7 @@ export class SampleStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.lockTimer);
     await this.queue.catch(() => undefined);
     await this.log?.close();
     this.log = null;
@@ -167,20 +192,38 @@ export class SampleStore {
     return next;
   }
 
-  private applyItem(item: StoredItem): boolean {
+  private applyItem(item: StoredItem, live: boolean): boolean {
+    const problem = embeddingProblem(item.embedding, this.options.embedDim);
+    if (problem !== null) return this.refuse(item.id, problem.reason, problem.detail, live);
     const e = this.entries.get(item.id);
-    if (e?.item !== undefined && e.item.createdAt >= item.createdAt) return false;
-    this.touch(item.id, e, { item });
+    if (e !== undefined) {
+      // The reviewer decided on the first embedding: another one under that id is a different image.
+      if (!sameEmbedding(e.item.embedding, item.embedding)) return this.refuse(item.id, 'replaced', 'an item with this id and another embedding is already stored', live);
+      if (e.decision !== undefined || e.item.createdAt >= item.createdAt) return false;
+      e.item = item;
+      e.seq = ++this.seq;
+      return true;
+    }
+    const waiting = this.pending.get(item.id);
+    this.pending.delete(item.id);
+    this.entries.set(item.id, { item, ...(waiting ? { decision: waiting.decision } : {}), seq: ++this.seq });
     return true;
   }
 
   private applyDecision(decision: StoredDecision): boolean {
-    const e = this.entries.get(decision.itemId);
+    const e = this.entries.get(decision.itemId) ?? this.pending.get(decision.itemId);
     const old = e?.decision;
     // A later decision replaces an earlier one; an older or repeated one changes nothing.
     if (old !== undefined && (old.decidedAt > decision.decidedAt || sameDecision(old, decision))) return false;
-    this.touch(decision.itemId, e, { decision });
+    // Updated in place: the maps keep first-insertion order, which retention drops from.
+    if (e === undefined) this.pending.set(decision.itemId, { decision, seq: ++this.seq });
+    else Object.assign(e, { decision, seq: ++this.seq });
     return true;
+  }
+
+  private refuse(id: string, reason: RefusalReason, detail: string, live: boolean): false {
+    if (live) this.options.onRefused?.({ id, reason, detail });
+    return false;
   }
 
   private applyRun(event: Extract<LogEvent, { t: 'run' }>): void {
@@ -191,16 +234,19 @@ export class SampleStore {
     };
   }
 
-  private touch(id: string, entry: Entry | undefined, change: Partial<Entry>): void {
-    // Updated in place: the map keeps first-insertion order, which retention drops from.
-    if (entry === undefined) this.entries.set(id, { ...change, seq: ++this.seq });
-    else Object.assign(entry, change, { seq: ++this.seq });
-  }
-
   private enforceRetention(): void {
-    for (const id of this.entries.keys()) {
-      if (this.entries.size <= this.options.maxSamples) break;
-      this.entries.delete(id);
+    const maxPending = this.options.maxPendingDecisions ?? 10_000;
+    for (const id of this.pending.keys()) {
+      if (this.pending.size <= maxPending) break;
+      this.pending.delete(id);
+    }
+    // Items nobody decided on go first; decided samples only when those are not enough.
+    for (const undecidedOnly of [true, false]) {
+      if (this.entries.size <= this.options.maxSamples) return;
+      for (const [id, e] of this.entries) {
+        if (this.entries.size <= this.options.maxSamples) return;
+        if (!undecidedOnly || e.decision === undefined) this.entries.delete(id);
+      }
     }
   }
 
@@ -210,14 +256,14 @@ export class SampleStore {
     await this.log!.write(text);
     await this.log!.datasync();
     this.logLines += events.length;
-    if (this.logLines >= Math.max(this.options.compactAfter ?? 10_000, this.entries.size)) await this.compactNow();
+    if (this.logLines >= Math.max(this.options.compactAfter ?? 10_000, this.entries.size + this.pending.size)) await this.compactNow();
   }
 
   private replay(event: LogEvent): void {
-    if (event.t === 'item') this.applyItem(event.item);
+    if (event.t === 'item') this.applyItem(event.item, false);
     else if (event.t === 'decision') this.applyDecision(event.decision);
-    else this.applyRun(event);
-    this.enforceRetention();
+    else if (event.t === 'run') this.applyRun(event);
+    else this.enforceRetention();
   }
 
   private async load(): Promise<void> {
@@ -229,6 +275,7 @@ export class SampleStore {
     if (raw !== null) {
       const { events, goodBytes } = parseLog(raw, logPath);
       for (const e of events) this.replay(e);
+      this.enforceRetention();
       this.logLines = events.length;
       // A line cut short by a crash mid-write was never fsynced, so never acknowledged: drop it.
       if (goodBytes < raw.length) await truncate(logPath, goodBytes);
@@ -256,21 +303,25 @@ export class SampleStore {
     this.marks = header.marks as Marks;
     for (const line of lines.slice(1)) {
       const o = JSON.parse(line) as { id: string; seq: number; item?: unknown; decision?: unknown };
-      const entry: Entry = { seq: o.seq };
-      if (o.item !== undefined) entry.item = itemFromJson(o.item);
-      if (o.decision !== undefined) entry.decision = decisionFromJson(o.decision);
-      this.entries.set(o.id, entry);
+      const decision = o.decision === undefined ? undefined : decisionFromJson(o.decision);
+      if (o.item === undefined) {
+        if (decision !== undefined) this.pending.set(o.id, { decision, seq: o.seq });
+        continue;
+      }
+      const item = itemFromJson(o.item);
+      // Written before items were checked on the way in: left out, or one bad vector fails every run.
+      if (embeddingProblem(item.embedding, this.options.embedDim) !== null) continue;
+      this.entries.set(o.id, { item, ...(decision ? { decision } : {}), seq: o.seq });
     }
   }
 
   private async compactNow(): Promise<void> {
     const dir = this.options.dir;
     const next = this.generation + 1;
-    const header = { format: FORMAT, version: 1, generation: next, seq: this.seq, marks: this.marks, entries: this.entries.size };
+    const header = { format: FORMAT, version: 1, generation: next, seq: this.seq, marks: this.marks, entries: this.entries.size + this.pending.size };
     const lines = [JSON.stringify(header)];
-    for (const [id, e] of this.entries) {
-      lines.push(JSON.stringify({ id, seq: e.seq, ...(e.item ? { item: itemToJson(e.item) } : {}), ...(e.decision ? { decision: e.decision } : {}) }));
-    }
+    for (const [id, e] of this.entries) lines.push(JSON.stringify({ id, seq: e.seq, item: itemToJson(e.item), ...(e.decision ? { decision: e.decision } : {}) }));
+    for (const [id, p] of this.pending) lines.push(JSON.stringify({ id, seq: p.seq, decision: p.decision }));
     const tmp = join(dir, `${SNAPSHOT}.tmp`);
     const fh = await open(tmp, 'w');
     try {
@@ -304,6 +355,7 @@ function parseLog(raw: Buffer, path: string): { events: LogEvent[]; goodBytes: n
       const o = JSON.parse(line) as Record<string, unknown>;
       if (o.t === 'item') event = { t: 'item', item: itemFromJson(o.item) };
       else if (o.t === 'decision') event = { t: 'decision', decision: decisionFromJson(o.decision) };
+      else if (o.t === 'retain') event = { t: 'retain' };
       else if (o.t === 'run' && (o.outcome === 'published' || o.outcome === 'refused') && typeof o.through === 'number') event = { t: 'run', outcome: o.outcome, through: o.through };
       else throw new Error(`unknown event ${JSON.stringify(o.t)}`);
     } catch (error) {
@@ -324,33 +376,5 @@ function syncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Takes the folder's lock, or fails when a live process holds it (a stale lock is taken over). */
-async function takeLock(dir: string): Promise<void> {
-  const path = join(dir, 'lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, String(process.pid), { flag: 'wx' });
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new ClipnError('CONFIG_INVALID', `trainer.samplesDir ${dir}: expected a folder no other trainer uses, got one locked by process ${owner}`, { details: { dir, owner } });
-      }
-      await rm(path, { force: true });
-    }
-  }
-  throw new ClipnError('CONFIG_INVALID', `trainer.samplesDir ${dir}: could not take its lock`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -3,7 +3,8 @@
  * {@link Metrics}, and its own gauges (samples stored, new samples, the last gate numbers, the
  * kernel's loss) read at each collection.
  */
-import type { Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import type { Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import type { RefusalReason } from './sample-check.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { GateMetrics, KernelEvent, RunStatus, StoreCounts } from './types.js';
 
@@ -13,12 +14,14 @@ export class TrainerMetrics {
   private last: { candidate: GateMetrics; serving: GateMetrics } | null = null;
   private loss: { epoch: number; loss: number } | null = null;
   private readonly runSeconds: Histogram;
+  private readonly refusals: Counter;
 
   constructor(
     meter: Meter,
     private readonly shared: Metrics,
   ) {
     this.runSeconds = meter.createHistogram('clipn.trainer.run.duration', { unit: 's', description: 'Duration of a training run (kernel, gate and publish), by status', advice: { explicitBucketBoundaries: [1, 5, 10, 30, 60, 300, 900, 3600, 10800] } });
+    this.refusals = meter.createCounter('clipn.trainer.samples.refused', { unit: '{item}', description: 'Review items the trainer refused, by reason (dimension, not_finite, norm, replaced)' });
     meter.createObservableGauge('clipn.trainer.samples', { unit: '{sample}', description: 'Samples in the trainer\'s store, by state (joined, pending_item, pending_decision, new)' }).addCallback((r: ObservableResult) => {
       if (this.counts === null) return;
       r.observe(this.counts.samples, { state: 'joined' });
@@ -43,6 +46,11 @@ export class TrainerMetrics {
   /** The store's counts changed. */
   store(counts: StoreCounts): void {
     this.counts = counts;
+  }
+
+  /** The store refused a review item. */
+  refused(reason: RefusalReason): void {
+    this.refusals.add(1, { reason });
   }
 
   /** A run started. */

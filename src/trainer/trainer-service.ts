@@ -148,16 +148,28 @@ export class TrainerService {
 
   private async open(): Promise<void> {
     const { config, logger } = this.deps;
-    // The store's lock first: the run folders belong to whoever holds it.
-    this.store = await SampleStore.open({ dir: this.options.storeDir, maxSamples: this.options.maxSamples });
-    await this.cleanRuns();
-    this.reportCounts('sample store opened');
+    // The model first: the store refuses embeddings not of its dimension.
     this.classifier = await ClipnClassifier.load(this.options.bundleDir, {
       encoders: { ...config.model, maxBatch: config.processing.maxBatch },
       images: config.images,
       cache: { dir: config.model.cacheDir, maxEntries: config.model.cacheEntries },
       topK: 1,
     });
+    // The store's lock before the run folders: they belong to whoever holds it.
+    this.store = await SampleStore.open({
+      dir: this.options.storeDir,
+      maxSamples: this.options.maxSamples,
+      maxPendingDecisions: this.options.maxPendingDecisions,
+      embedDim: this.classifier.bundle.manifest.architecture.embedDim,
+      splitSalt: this.options.splitSalt,
+      trainOnSampled: this.options.trainOnSampled,
+      onRefused: (r) => {
+        this.metrics.refused(r.reason);
+        logger.warn({ code: 'TRAINER_SAMPLES_INVALID', item: r.id, reason: r.reason }, `review item refused: ${r.detail}`);
+      },
+    });
+    await this.cleanRuns();
+    this.reportCounts('sample store opened');
     this.codec = createCodec({ registryUrl: config.codec.registryUrl });
     this.kafka = createKafka(config.kafka, (level, message, extra) => logger[level]({ kafka: extra }, message));
     const admin = this.kafka.admin();

@@ -48,19 +48,16 @@ export interface RunDeps {
 }
 
 /**
- * The label set the gate evaluates against: the one most held-out samples were scored with
- * (ties: the configured default), at its latest version on the label-set topic; when the topic
- * no longer has it, the labels the review items carried.
+ * The label set the gate evaluates against: `id` (configured, never chosen by the samples) at its
+ * latest version on the label-set topic; when the topic does not have it, the labels reviewed
+ * held-out samples of that label set carried.
+ * @throws ClipnError TRAINER_LABEL_SET_UNKNOWN when neither knows it.
  */
-export function chooseLabelSet(heldOut: readonly Sample[], onTopic: ReadonlyMap<string, LabelSet>, defaultId: string): LabelSet {
-  const votes = new Map<string, number>();
-  for (const s of heldOut) votes.set(s.labelSetId, (votes.get(s.labelSetId) ?? 0) + 1);
-  const ranked = [...votes].sort((a, b) => b[1] - a[1] || Number(b[0] === defaultId) - Number(a[0] === defaultId) || a[0].localeCompare(b[0]));
-  const id = ranked[0]?.[0];
-  if (id === undefined) throw new ClipnError('TRAINER_SAMPLES_INVALID', 'no held-out samples to choose a label set from');
+export function chooseLabelSet(id: string, onTopic: ReadonlyMap<string, LabelSet>, heldOut: readonly Sample[]): LabelSet {
   const latest = onTopic.get(id);
   if (latest) return latest;
-  const carried = heldOut.find((s) => s.labelSetId === id)!;
+  const carried = heldOut.find((s) => s.labelSetId === id && s.source === 'decision');
+  if (carried === undefined) throw new ClipnError('TRAINER_LABEL_SET_UNKNOWN', `label set ${id}: expected it on the label-set topic or on reviewed held-out samples, found neither`);
   return parseLabelSet({ id, labels: [...carried.labels] }, `label set ${id} (from review items)`);
 }
 
@@ -99,7 +96,7 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
     latestLabelSets(deps.kafka, deps.codec, options.topics.labelSets, readingKeys(options.trust)),
   ]);
   const serving = await servingPrompt(release, bundle);
-  const labelSet = chooseLabelSet(heldOut, labelSets, options.defaultLabelSet);
+  const labelSet = chooseLabelSet(options.gateLabelSet, labelSets, heldOut);
   const init = await startingPoint(serving, deps.history, options.kernel.mode, logger);
   const regression = await regressionSet(deps, heldOut);
   logger.info({ samples: samples.length, train: train.length, heldOutId: heldId, heldOutOod: heldOod, serving: serving.version, labelSet: labelSet.id, labelSetVersion: labelSet.version, init: init.from, regression: regression.map((p) => ({ source: p.source, id: p.id.embeddings.length, concepts: Object.fromEntries([...p.concepts].map(([k, v]) => [k, v.length])) })) }, 'training run starting');

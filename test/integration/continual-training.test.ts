@@ -35,6 +35,8 @@ const TEMPLATES = readFileSync(join(ROOT, 'models', 'demo', 'templates.txt'), 'u
 const HELD_OUT_DIR = join(ROOT, 'models', 'demo-heldout');
 const CONCEPTS = ['crescent', 'arrow', 'heart'] as const;
 const HELD_OUT_SHARE = '0.3';
+// Known split key, so the test can tell which items the trainer holds out.
+const SPLIT_SALT = 'clipn-split';
 // The issue's thresholds: AUROC and accuracy are fractions, "1 point" is 0.01.
 const MIN_GAIN = 0.04;
 const MAX_DROP = 0.01;
@@ -103,6 +105,9 @@ function trainerEnv(topics: Topics, samplesDir: string): Record<string, string> 
     CLIPN_TRAINER__ARTIFACT_STORE: ARTIFACTS,
     CLIPN_TRAINER__GROUP_ID: uniqueName('trainer'),
     CLIPN_TRAINER__HELD_OUT_SHARE: HELD_OUT_SHARE,
+    CLIPN_TRAINER__SPLIT_SALT: SPLIT_SALT,
+    // The sidecar's sampled captioned traffic trains too (unreviewed ID pairs).
+    CLIPN_TRAINER__TRAIN_ON_SAMPLED: 'true',
     CLIPN_TRAINER__MIN_HELD_OUT: '5',
     CLIPN_TRAINER__HTTP_PORT: '0',
     CLIPN_TRAINER__KERNEL__DEVICE: 'cpu',
@@ -298,7 +303,7 @@ test('a candidate trained on inverted decisions is refused by the regression gat
   const t = await newTopics();
   await produce(kafka, t.review, reviewItems.map((r) => ({ key: r.key, value: r.value })));
   const share = Number(HELD_OUT_SHARE);
-  await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share) === 'train'))));
+  await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share, SPLIT_SALT) === 'train'))));
   const run = await trainOnce(trainerEnv(t, join(work, 'samples-inverted')), 'inverted run');
   assert.equal(run.code, 3, `refused (exit 3); output:\n${run.output.slice(-4000)}`);
   assert.ok(run.summary.candidate !== null, 'a candidate was trained and gated');

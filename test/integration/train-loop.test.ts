@@ -29,6 +29,8 @@ const TEMPLATES = readFileSync(join(ROOT, 'models', 'demo', 'templates.txt'), 'u
 // A shape the demo world keeps out of training (world.py OOD_SHAPES): the new concept reviewers name.
 const CONCEPT = 'crescent';
 const HELD_OUT_SHARE = '0.3';
+// Known split key, so the test can tell which items the trainer holds out.
+const SPLIT_SALT = 'clipn-split';
 
 interface Image {
   id: string;
@@ -75,6 +77,9 @@ function trainerEnv(topics: Topics, samplesDir: string, extra: Record<string, st
     CLIPN_TRAINER__ARTIFACT_STORE: ARTIFACTS,
     CLIPN_TRAINER__GROUP_ID: uniqueName('trainer'),
     CLIPN_TRAINER__HELD_OUT_SHARE: HELD_OUT_SHARE,
+    CLIPN_TRAINER__SPLIT_SALT: SPLIT_SALT,
+    // The sidecar's sampled captioned traffic trains too (unreviewed ID pairs).
+    CLIPN_TRAINER__TRAIN_ON_SAMPLED: 'true',
     CLIPN_TRAINER__MIN_HELD_OUT: '5',
     CLIPN_TRAINER__HTTP_PORT: '0',
     CLIPN_TRAINER__KERNEL__DEVICE: 'cpu',
@@ -260,7 +265,7 @@ test('a candidate trained on corrupted decisions is refused: exit 3, nothing on 
   const t = await trainerTopics();
   // Training-split items get the opposite verdict; held-out items the truth the gate measures with.
   const share = Number(HELD_OUT_SHARE);
-  const decisions = await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share) === 'train')));
+  const decisions = await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share, SPLIT_SALT) === 'train')));
   await produce(kafka, t.decisions, decisions);
   // A larger step size, so the corrupted verdicts move the prompt well beyond the gate's margin.
   const run = spawnClipn(['train', '--once'], trainerEnv(t, join(work, 'samples-corrupt'), { CLIPN_TRAINER__KERNEL__MODE: 'prompts', CLIPN_TRAINER__KERNEL__LR: '0.01' }));

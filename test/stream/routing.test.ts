@@ -20,3 +20,13 @@ test('a share of captioned, not-OOD inputs is sampled for training, by id hash',
   const outlier = route('either', both);
   assert.equal(withTrainingSample(outlier, { id: 'x', caption: 'a circle' }, both, 1), outlier, 'an outlier keeps its own reasons');
 });
+
+test('with a salt the sampled ids are another, keyed choice', () => {
+  const ids = Array.from({ length: 2000 }, (_, i) => `id-${i}`);
+  const plain = ids.map((id) => sampledForTraining(id, 'a circle', none, 0.5));
+  const keyed = ids.map((id) => sampledForTraining(id, 'a circle', none, 0.5, 'secret'));
+  const agree = plain.filter((p, i) => p === keyed[i]).length / ids.length;
+  assert.ok(Math.abs(agree - 0.5) < 0.05, `agreement ${agree}`);
+  assert.deepEqual(ids.map((id) => sampledForTraining(id, 'a circle', none, 0.5, 'secret')), keyed, 'the same salt, the same choice');
+});
+

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isClipnError } from '../../src/errors.js';
 import { decide, gateMetrics, lineageMetrics } from '../../src/trainer/gate.js';
 import { chooseLabelSet } from '../../src/trainer/training-run.js';
 import { parseLabelSet } from '../../src/clipn/index.js';
@@ -37,11 +38,11 @@ test('lineage metrics name both models and leave out missing numbers', () => {
   assert.ok(!('candidate.idAccuracy' in l));
 });
 
-test('the label set is the one most held-out samples name, at its latest version on the topic', () => {
-  const s = (labelSetId: string): Sample => ({ id: labelSetId, embedding: new Float32Array(1), text: null, group: null, kind: 'id', decidedAt: 1, split: 'heldout', source: 'decision', labelSetId, labels: ['x', 'y'] });
+test('the label set is the configured one at its latest version on the topic, never the samples\' majority', () => {
+  const s = (labelSetId: string, source: Sample['source'] = 'decision'): Sample => ({ id: labelSetId, embedding: new Float32Array(1), text: null, group: null, kind: 'id', decidedAt: 1, split: 'heldout', source, labelSetId, labels: ['x', 'y'] });
   const topic = new Map([['a', parseLabelSet({ id: 'a', version: 7, labels: ['p', 'q'] })]]);
-  assert.equal(chooseLabelSet([s('a'), s('b'), s('a')], topic, 'b').version, 7);
-  const carried = chooseLabelSet([s('b'), s('b'), s('a')], topic, 'a');
-  assert.deepEqual([carried.id, [...carried.labels]], ['b', ['x', 'y']]);
-  assert.equal(chooseLabelSet([s('b'), s('a')], topic, 'a').id, 'a', 'a tie goes to the default');
+  assert.equal(chooseLabelSet('a', topic, [s('b'), s('b'), s('b')]).version, 7, 'a majority of samples naming b changes nothing');
+  const carried = chooseLabelSet('b', topic, [s('a'), s('b'), s('a')]);
+  assert.deepEqual([carried.id, [...carried.labels]], ['b', ['x', 'y']], 'off the topic: the labels reviewed samples of it carried');
+  assert.throws(() => chooseLabelSet('c', topic, [s('c', 'sampled')]), (e) => isClipnError(e, 'TRAINER_LABEL_SET_UNKNOWN'));
 });

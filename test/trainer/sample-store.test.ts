@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SampleStore } from '../../src/trainer/sample-store.js';
@@ -8,12 +8,16 @@ import type { StoredDecision, StoredItem } from '../../src/trainer/types.js';
 import { isClipnError } from '../../src/errors.js';
 
 const JOIN = { template: 'a photo of a {}', heldOutShare: 0.2 };
+const unit = (v: number[]): Float32Array => {
+  const n = Math.hypot(...v);
+  return Float32Array.from(v, (x) => x / n);
+};
 const dir = (): string => mkdtempSync(join(tmpdir(), 'clipn-store-'));
 
 function item(id: string, extra: Partial<StoredItem> = {}): StoredItem {
   return {
     id,
-    embedding: Float32Array.from({ length: 8 }, (_, i) => Math.sin(i + id.length) / 3),
+    embedding: unit(Array.from({ length: 8 }, (_, i) => Math.sin(i + id.length))),
     caption: null,
     predicted: 'circle',
     sampled: false,
@@ -29,7 +33,7 @@ function decision(itemId: string, extra: Partial<StoredDecision> = {}): StoredDe
 }
 
 test('joins item and decision in either order; pending halves are kept and counted', async () => {
-  const store = await SampleStore.open({ dir: dir(), maxSamples: 100 });
+  const store = await SampleStore.open({ dir: dir(), embedDim: 8, maxSamples: 100 });
   try {
     await store.add([item('a')], []);
     await store.add([], [decision('b', { decision: 'new_concept', label: null, concept: 'crescent' })]);
@@ -47,14 +51,14 @@ test('joins item and decision in either order; pending halves are kept and count
 
 test('reopening after writes restores every sample and count; redelivered records change nothing', async () => {
   const d = dir();
-  const first = await SampleStore.open({ dir: d, maxSamples: 100 });
+  const first = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 100 });
   await first.add([item('a'), item('b'), item('c')], [decision('a'), decision('b', { decision: 'none_of_labels', label: null })]);
   await first.markRun('refused', first.lastSeq);
   await first.add([], [decision('c')]);
   const before = { counts: first.counts(), samples: first.samples(JOIN), seq: first.lastSeq };
   await first.close();
 
-  const second = await SampleStore.open({ dir: d, maxSamples: 100 });
+  const second = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 100 });
   try {
     assert.deepEqual(second.counts(), before.counts);
     assert.equal(second.counts().newSinceRun, 1, 'only c is new since the run');
@@ -69,7 +73,7 @@ test('reopening after writes restores every sample and count; redelivered record
 });
 
 test('a later decision replaces the earlier one (no double counting); an older one is ignored', async () => {
-  const store = await SampleStore.open({ dir: dir(), maxSamples: 100 });
+  const store = await SampleStore.open({ dir: dir(), embedDim: 8, maxSamples: 100 });
   try {
     await store.add([item('a')], [decision('a', { decidedAt: 10 })]);
     await store.add([], [decision('a', { decision: 'new_concept', label: null, concept: 'heart', decidedAt: 20 })]);
@@ -86,11 +90,11 @@ test('a later decision replaces the earlier one (no double counting); an older o
 
 test('retention keeps the newest maxSamples entries, also after a reopen', async () => {
   const d = dir();
-  const store = await SampleStore.open({ dir: d, maxSamples: 3 });
+  const store = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 3 });
   for (const id of ['a', 'b', 'c', 'd', 'e']) await store.add([item(id)], [decision(id)]);
   assert.deepEqual(store.samples(JOIN).map((s) => s.id), ['c', 'd', 'e']);
   await store.close();
-  const again = await SampleStore.open({ dir: d, maxSamples: 3 });
+  const again = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 3 });
   try {
     assert.deepEqual(again.samples(JOIN).map((s) => s.id), ['c', 'd', 'e']);
   } finally {
@@ -100,7 +104,7 @@ test('retention keeps the newest maxSamples entries, also after a reopen', async
 
 test('compaction folds the log into a snapshot; a line cut short by a crash is dropped', async () => {
   const d = dir();
-  const store = await SampleStore.open({ dir: d, maxSamples: 100, compactAfter: 4 });
+  const store = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 100, compactAfter: 4 });
   for (const id of ['a', 'b', 'c']) await store.add([item(id)], [decision(id)]);
   await store.markRun('published', store.lastSeq);
   await store.add([item('d')], [decision('d')]);
@@ -109,7 +113,7 @@ test('compaction folds the log into a snapshot; a line cut short by a crash is d
   assert.ok(readdirSync(d).includes('snapshot.jsonl'), 'a snapshot was written');
   const log = readdirSync(d).find((f) => f.startsWith('log-'))!;
   appendFileSync(join(d, log), '{"t":"decision","decision":{"itemId":"x","dec');
-  const again = await SampleStore.open({ dir: d, maxSamples: 100, compactAfter: 4 });
+  const again = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 100, compactAfter: 4 });
   try {
     assert.deepEqual(again.counts(), counts);
     assert.equal(again.counts().newSincePublished, 1);
@@ -124,15 +128,27 @@ test('a live owner locks the folder; a corrupt snapshot is a coded error', async
   const d = dir();
   // Another live process (this one's parent) holds the lock.
   writeFileSync(join(d, 'lock'), String(process.ppid));
-  await assert.rejects(SampleStore.open({ dir: d, maxSamples: 10 }), (e) => isClipnError(e, 'CONFIG_INVALID'));
+  await assert.rejects(SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 }), (e) => isClipnError(e, 'CONFIG_INVALID'));
   writeFileSync(join(d, 'lock'), '999999999');
   writeFileSync(join(d, 'snapshot.jsonl'), 'not json\n');
-  await assert.rejects(SampleStore.open({ dir: d, maxSamples: 10 }), (e) => isClipnError(e, 'TRAINER_STORE_CORRUPT'));
+  await assert.rejects(SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 }), (e) => isClipnError(e, 'TRAINER_STORE_CORRUPT'));
 });
 
 test('a stale lock (its process is gone) is taken over', async () => {
   const d = dir();
   writeFileSync(join(d, 'lock'), '999999999');
-  const store = await SampleStore.open({ dir: d, maxSamples: 10 });
+  const store = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 });
+  await store.close();
+});
+
+test('a lock naming this process\'s own pid is another process\'s (PID 1 in containers): held while fresh, taken over once untouched', async () => {
+  const d = dir();
+  writeFileSync(join(d, 'lock'), `${process.pid} another-process`);
+  await assert.rejects(SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 }), (e) => isClipnError(e, 'CONFIG_INVALID'));
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(join(d, 'lock'), old, old);
+  const store = await SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 });
+  // The same process opening the folder twice is refused too.
+  await assert.rejects(SampleStore.open({ dir: d, embedDim: 8, maxSamples: 10 }), (e) => isClipnError(e, 'CONFIG_INVALID'));
   await store.close();
 });

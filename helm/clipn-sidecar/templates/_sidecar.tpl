@@ -32,6 +32,15 @@ Each renders a YAML list (possibly empty). The ConfigMap they mount is rendered 
       name: {{ $v.kafka.sasl.existingSecret }}
       key: {{ $v.kafka.sasl.passwordKey }}
 {{- end }}
+{{- with $v.trainer.splitSaltSecret }}
+{{- if .name }}
+- name: CLIPN_TRAINER__SPLIT_SALT
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end }}
+{{- end }}
 - name: UV_THREADPOOL_SIZE
   value: {{ $v.processing.uvThreadpoolSize | quote }}
 - name: OTEL_SERVICE_NAME
