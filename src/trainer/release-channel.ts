@@ -6,11 +6,10 @@
  * with trust.signingKey.
  */
 import { createHash } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
 import { parseLabelSet, type LabelSet } from '../clipn/index.js';
 import type { ModelRelease, RecordCodec } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
-import { ensureTopics, latestByKey, readToEnd, type PartitionMessage } from '../kafka/index.js';
+import { ensureTopics, latestByKey, readToEnd, type Kafka, type PartitionMessage } from '../kafka/index.js';
 import { float32FromBytes, readPrompt, type Bundle } from '../model/index.js';
 import { signRecord, verifyRecord, type Signer, type TrustedKeys } from '../trust/index.js';
 

@@ -3,10 +3,9 @@
  * consumer group. A batch is stored and fsynced before its offset is committed, so a crash
  * re-delivers at most what the store already has (which it ignores), never loses a record.
  */
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { RecordCodec, ReviewDecision, ReviewItem } from '../codec/index.js';
 import { ClipnError, toClipnError } from '../errors.js';
-import { endOffsets } from '../kafka/index.js';
+import { endOffsets, type Consumer, type Kafka, type KafkaMessage } from '../kafka/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SampleStore } from './sample-store.js';
 import type { StoredDecision, StoredItem } from './types.js';

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../kafka/index.js';
 import type { Tracer } from '@opentelemetry/api';
 import { parseLabelSet, type ClipnClassifier, type LabelSet } from '../clipn/index.js';
 import type { ModelRelease, RecordCodec } from '../codec/index.js';
