@@ -46,6 +46,9 @@ export class SampleConsumer {
   private consumer: Consumer | null = null;
   // Next offset to read per "topic:partition", as committed.
   private readonly committed = new Map<string, bigint>();
+  // Next offset per "topic:partition" past every batch processed, transaction markers and aborted
+  // records included: a topic written in transactions ends in a marker no message ever carries.
+  private readonly reached = new Map<string, bigint>();
   private readonly waiters = new Set<() => void>();
   private failure: Error | null = null;
   private joined = false;
@@ -63,6 +66,12 @@ export class SampleConsumer {
     const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3000 });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, () => (this.joined = true));
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const key = `${payload.topic}:${payload.partition}`;
+      const next = BigInt(payload.lastOffset) + 1n;
+      if (next > (this.reached.get(key) ?? 0n)) this.reached.set(key, next);
+      this.wake();
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.failure = payload.error;
       this.deps.logger.error({ err: payload.error }, 'sample consumer crashed');
@@ -111,11 +120,17 @@ export class SampleConsumer {
     } finally {
       await admin.disconnect();
     }
-    const done = (): boolean => [...targets].every(([key, end]) => (this.committed.get(key) ?? 0n) >= end);
+    // A batch ends (END_BATCH_PROCESS) only after eachBatch stored and committed its records.
+    const position = (key: string): bigint => {
+      const committed = this.committed.get(key) ?? 0n;
+      const reached = this.reached.get(key) ?? 0n;
+      return committed > reached ? committed : reached;
+    };
+    const done = (): boolean => [...targets].every(([key, end]) => position(key) >= end);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        const left = [...targets].filter(([key, end]) => (this.committed.get(key) ?? 0n) < end).map(([key, end]) => `${key} at ${this.committed.get(key) ?? 0n} of ${end}`);
+        const left = [...targets].filter(([key, end]) => position(key) < end).map(([key, end]) => `${key} at ${position(key)} of ${end}`);
         reject(new ClipnError('KAFKA_ERROR', `trainer: not caught up on the review topics within ${timeoutMs} ms (${left.join(', ')})`, { retriable: true }));
       }, timeoutMs);
       const check = (): void => {
