@@ -8,7 +8,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { createCodec, type ReviewDecision, type ReviewItem } from '../../src/codec/index.js';
 import { NONE_OF_THESE } from '../../plugins/label-studio/labeling.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
+import { logLines, spawnClipn } from './helpers/clipn-process.js';
 import { allTasks, LABEL_STUDIO_URL, lsApi, personalAccessToken, projectByTitle, startLabelStudio, stopLabelStudio } from './helpers/label-studio.js';
 import { demoImages, putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
 
@@ -62,25 +62,6 @@ function serveEnv(topics: Topics, options: Record<string, unknown>): Record<stri
     CLIPN_KAFKA__TOPICS__REVIEW_DECISIONS: topics.decisions,
     TEST_LABEL_STUDIO_TOKEN: token,
   });
-}
-
-/** A `clipn` child process with its output kept. */
-function spawnClipn(args: string[], env: Record<string, string>) {
-  let output = '';
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'clipn.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-/** Log lines (pino JSON) of a process's output with this message. */
-function logLines(output: string, msg: string): Array<Record<string, any>> {
-  return output
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>)
-    .filter((l) => l.msg === msg);
 }
 
 test('30 review items become 30 tasks with predictions; 30 annotations become 30 ReviewDecisions that clipn train --once counts as samples', { timeout: 600_000 }, async () => {
