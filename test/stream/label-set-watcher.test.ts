@@ -1,18 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
-import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
-import { ClipnClassifier, DEFAULT_LABEL_SET_CAPS } from '../../src/clipn/index.js';
+import { DEFAULT_LABEL_SET_CAPS } from '../../src/clipn/index.js';
 import { createCodec } from '../../src/codec/index.js';
 import type { ClipnError } from '../../src/errors.js';
-import { DEFAULT_IMAGE_OPTIONS } from '../../src/images/index.js';
 import { labelSetHandler, type LabelSetPolicy } from '../../src/stream/label-set-watcher.js';
 import { Serial } from '../../src/stream/serial.js';
 import { ServingState } from '../../src/stream/serving-state.js';
 import { generateKeyPair, loadPublicKeys, signerOf, signRecord, type Signer } from '../../src/trust/index.js';
+import { loadDemoClassifier } from '../helpers/demo-classifier.js';
 
-const DEMO = join(import.meta.dirname, '..', '..', 'models', 'demo');
 const codec = createCodec({ registryUrl: null });
 const operator = generateKeyPair();
 const intruder = generateKeyPair();
@@ -26,12 +24,7 @@ interface Seen {
 }
 
 async function channel(policy: LabelSetPolicy) {
-  const classifier = await ClipnClassifier.load(DEMO, {
-    encoders: { executionProviders: ['cpu'], intraOpThreads: 0, interOpThreads: 0, graphOptimization: 'all', maxBatch: 16 },
-    images: DEFAULT_IMAGE_OPTIONS,
-    cache: { dir: null, maxEntries: 10_000 },
-    topK: 3,
-  });
+  const classifier = await loadDemoClassifier();
   const state = new ServingState(classifier);
   const seen: Seen = { applied: [], removed: [], refused: [] };
   const handle = labelSetHandler(codec, state, new Serial(), {

@@ -4,16 +4,14 @@ import { createHash, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
-import { ClipnClassifier } from '../../src/clipn/index.js';
 import { createCodec, type ModelRelease } from '../../src/codec/index.js';
 import type { ClipnError } from '../../src/errors.js';
-import { DEFAULT_IMAGE_OPTIONS } from '../../src/images/index.js';
 import { checkOrder, promptNumber, releaseHandler, type ReleasePolicy } from '../../src/stream/release-watcher.js';
 import { Serial } from '../../src/stream/serial.js';
 import { ServingState } from '../../src/stream/serving-state.js';
 import { generateKeyPair, loadPublicKeys, signerOf, signRecord, type Signer } from '../../src/trust/index.js';
+import { DEMO_BUNDLE as DEMO, loadDemoClassifier } from '../helpers/demo-classifier.js';
 
-const DEMO = join(import.meta.dirname, '..', '..', 'models', 'demo');
 const MANIFEST = JSON.parse(readFileSync(join(DEMO, 'manifest.json'), 'utf8')) as { modelVersion: string; prompt: { shape: number[] } };
 const BASE = MANIFEST.modelVersion;
 const PROMPT = readFileSync(join(DEMO, 'prompt.bin'));
@@ -24,12 +22,7 @@ const intruder: Signer = signerOf(createPrivateKey(generateKeyPair().privatePem)
 const trusted = new Map(loadPublicKeys([trainer.publicRaw], '/').map((k) => [k.keyId, k]));
 
 async function channel(policy: ReleasePolicy) {
-  const classifier = await ClipnClassifier.load(DEMO, {
-    encoders: { executionProviders: ['cpu'], intraOpThreads: 0, interOpThreads: 0, graphOptimization: 'all', maxBatch: 16 },
-    images: DEFAULT_IMAGE_OPTIONS,
-    cache: { dir: null, maxEntries: 10_000 },
-    topK: 3,
-  });
+  const classifier = await loadDemoClassifier();
   const state = new ServingState(classifier);
   const seen = { applied: [] as string[], refused: [] as Array<{ code: string; reason: unknown; message: string }> };
   const handle = releaseHandler(codec, state, new Serial(), 'demo', {
