@@ -24,7 +24,8 @@ import type { Sidecar } from '../../src/service/sidecar.js';
 import { mannWhitney } from '../helpers/clipn-cli.js';
 import { spawnClipn } from './helpers/clipn-process.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
-import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics } from './helpers/sidecar.js';
+import { HELD_OUT_SHARE, SPLIT_SALT, trainerEnv, type TrainerTopics } from './helpers/trainer.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -34,9 +35,6 @@ const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'manifest.
 const TEMPLATES = readFileSync(join(ROOT, 'models', 'demo', 'templates.txt'), 'utf8').split('\n').filter((l) => l.includes('{}'));
 const HELD_OUT_DIR = join(ROOT, 'models', 'demo-heldout');
 const CONCEPTS = ['crescent', 'arrow', 'heart'] as const;
-const HELD_OUT_SHARE = '0.3';
-// Known split key, so the test can tell which items the trainer holds out.
-const SPLIT_SALT = 'clipn-split';
 // The issue's thresholds: AUROC and accuracy are fractions, "1 point" is 0.01.
 const MIN_GAIN = 0.04;
 const MAX_DROP = 0.01;
@@ -82,7 +80,7 @@ function inputs(images: Image[], prefix: string, withCaptions: boolean) {
   }));
 }
 
-type Topics = TestTopics & { decisions: string };
+type Topics = TrainerTopics;
 
 async function newTopics(): Promise<Topics> {
   const topics = { ...testTopics(), decisions: `${uniqueName('t')}.decisions` };
@@ -94,25 +92,6 @@ async function newTopics(): Promise<Topics> {
   });
   await produce(kafka, topics.labelSets, [{ key: 'default', value: labelSet }]);
   return topics;
-}
-
-function trainerEnv(topics: Topics, samplesDir: string): Record<string, string> {
-  // Nothing about the objective or the gate is set: the trainer's defaults are under test.
-  return {
-    ...sidecarEnv(topics, uniqueName('g-unused')),
-    CLIPN_KAFKA__TOPICS__REVIEW_DECISIONS: topics.decisions,
-    CLIPN_TRAINER__SAMPLES_DIR: samplesDir,
-    CLIPN_TRAINER__ARTIFACT_STORE: ARTIFACTS,
-    CLIPN_TRAINER__GROUP_ID: uniqueName('trainer'),
-    CLIPN_TRAINER__HELD_OUT_SHARE: HELD_OUT_SHARE,
-    CLIPN_TRAINER__SPLIT_SALT: SPLIT_SALT,
-    // The sidecar's sampled captioned traffic trains too (unreviewed ID pairs).
-    CLIPN_TRAINER__TRAIN_ON_SAMPLED: 'true',
-    CLIPN_TRAINER__MIN_HELD_OUT: '5',
-    CLIPN_TRAINER__HTTP_PORT: '0',
-    CLIPN_TRAINER__KERNEL__DEVICE: 'cpu',
-    CLIPN_TELEMETRY__LOG_LEVEL: 'info',
-  };
 }
 
 /** The true decision for an item, or (invert) its opposite. */
@@ -246,7 +225,8 @@ test('60 reviewed crescents: held-out crescent ATD AUROC rises by at least 0.04;
   const base = await measure('base', MANIFEST.prompt.version);
   const items = await reviewRound([...render('id', 10, 101, 'r1'), ...render('ood', 60, 102, 'r1', 'crescent')]);
   await decideAll(items);
-  env1 = trainerEnv(topics, join(work, 'samples'));
+  // Nothing about the objective or the gate is set: the trainer's defaults are under test.
+  env1 = trainerEnv(topics, join(work, 'samples'), ARTIFACTS);
   const releases = await collect(kafka, topics.modelReleases);
   try {
     const run = await trainOnce(env1, 'crescent run');
@@ -304,7 +284,7 @@ test('a candidate trained on inverted decisions is refused by the regression gat
   await produce(kafka, t.review, reviewItems.map((r) => ({ key: r.key, value: r.value })));
   const share = Number(HELD_OUT_SHARE);
   await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share, SPLIT_SALT) === 'train'))));
-  const run = await trainOnce(trainerEnv(t, join(work, 'samples-inverted')), 'inverted run');
+  const run = await trainOnce(trainerEnv(t, join(work, 'samples-inverted'), ARTIFACTS), 'inverted run');
   assert.equal(run.code, 3, `refused (exit 3); output:\n${run.output.slice(-4000)}`);
   assert.ok(run.summary.candidate !== null, 'a candidate was trained and gated');
   const regression = (run.summary.reasons as string[]).filter((r) => r.startsWith('regression: bundle/'));

@@ -17,8 +17,9 @@ import { splitOf } from '../../src/trainer/index.js';
 import { mannWhitney } from '../helpers/clipn-cli.js';
 import { logLines, spawnClipn } from './helpers/clipn-process.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
-import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics } from './helpers/sidecar.js';
 import type { Sidecar } from '../../src/service/sidecar.js';
+import { HELD_OUT_SHARE, SPLIT_SALT, trainerEnv, type TrainerTopics } from './helpers/trainer.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -28,9 +29,6 @@ const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'manifest.
 const TEMPLATES = readFileSync(join(ROOT, 'models', 'demo', 'templates.txt'), 'utf8').split('\n').filter((l) => l.includes('{}'));
 // A shape the demo world keeps out of training (world.py OOD_SHAPES): the new concept reviewers name.
 const CONCEPT = 'crescent';
-const HELD_OUT_SHARE = '0.3';
-// Known split key, so the test can tell which items the trainer holds out.
-const SPLIT_SALT = 'clipn-split';
 
 interface Image {
   id: string;
@@ -67,26 +65,7 @@ function inputs(images: Image[], prefix: string, withCaptions: boolean) {
   }));
 }
 
-type Topics = TestTopics & { decisions: string };
-
-function trainerEnv(topics: Topics, samplesDir: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    ...sidecarEnv(topics, uniqueName('g-unused')),
-    CLIPN_KAFKA__TOPICS__REVIEW_DECISIONS: topics.decisions,
-    CLIPN_TRAINER__SAMPLES_DIR: samplesDir,
-    CLIPN_TRAINER__ARTIFACT_STORE: ARTIFACTS,
-    CLIPN_TRAINER__GROUP_ID: uniqueName('trainer'),
-    CLIPN_TRAINER__HELD_OUT_SHARE: HELD_OUT_SHARE,
-    CLIPN_TRAINER__SPLIT_SALT: SPLIT_SALT,
-    // The sidecar's sampled captioned traffic trains too (unreviewed ID pairs).
-    CLIPN_TRAINER__TRAIN_ON_SAMPLED: 'true',
-    CLIPN_TRAINER__MIN_HELD_OUT: '5',
-    CLIPN_TRAINER__HTTP_PORT: '0',
-    CLIPN_TRAINER__KERNEL__DEVICE: 'cpu',
-    CLIPN_TELEMETRY__LOG_LEVEL: 'info',
-    ...extra,
-  };
-}
+type Topics = TrainerTopics;
 
 async function newTopics(): Promise<Topics> {
   const topics = { ...testTopics(), decisions: `${uniqueName('t')}.decisions` };
@@ -183,7 +162,7 @@ test('closed loop: reviewed samples train a release that the running sidecar ser
   const releases = await collect(kafka, topics.modelReleases);
   const samplesDir = join(work, 'samples-loop');
   // The prompt path (inline releases); the no-tower default has its own test below.
-  const env = trainerEnv(topics, samplesDir, { CLIPN_TRAINER__KERNEL__MODE: 'prompts' });
+  const env = trainerEnv(topics, samplesDir, ARTIFACTS, { CLIPN_TRAINER__KERNEL__MODE: 'prompts' });
   try {
     const run = spawnClipn(['train', '--once'], env);
     const code = await run.exited;
@@ -223,7 +202,7 @@ test('a no-tower release: the trainer stores the new text_no graph, the running 
   try {
     const seen = releases.messages.length;
     // This test is about the no-tower path, not about the gate: margins wide open.
-    const env = trainerEnv(topics, join(work, 'samples-no-tower'), {
+    const env = trainerEnv(topics, join(work, 'samples-no-tower'), ARTIFACTS, {
       CLIPN_TRAINER__KERNEL__MODE: 'no-tower', CLIPN_TRAINER__KERNEL__EPOCHS: '10', CLIPN_TRAINER__MARGIN_AUROC: '1', CLIPN_TRAINER__MARGIN_ACCURACY: '1',
     });
     const run = spawnClipn(['train', '--once'], env);
@@ -268,7 +247,7 @@ test('a candidate trained on corrupted decisions is refused: exit 3, nothing on 
   const decisions = await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share, SPLIT_SALT) === 'train')));
   await produce(kafka, t.decisions, decisions);
   // A larger step size, so the corrupted verdicts move the prompt well beyond the gate's margin.
-  const run = spawnClipn(['train', '--once'], trainerEnv(t, join(work, 'samples-corrupt'), { CLIPN_TRAINER__KERNEL__MODE: 'prompts', CLIPN_TRAINER__KERNEL__LR: '0.01' }));
+  const run = spawnClipn(['train', '--once'], trainerEnv(t, join(work, 'samples-corrupt'), ARTIFACTS, { CLIPN_TRAINER__KERNEL__MODE: 'prompts', CLIPN_TRAINER__KERNEL__LR: '0.01' }));
   const code = await run.exited;
   const summary = run.output().split('\n').find((l) => l.startsWith('{"status"'));
   process.stdout.write(`corrupted run: ${summary}\n`);
@@ -289,7 +268,7 @@ test('a trainer killed (SIGKILL) during a kernel run loses no samples and publis
   const t = await trainerTopics();
   await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!))));
   // Few epochs: the run after the restart only has to complete.
-  const env = trainerEnv(t, join(work, 'samples-kill'), { CLIPN_TRAINER__KERNEL__EPOCHS: '5' });
+  const env = trainerEnv(t, join(work, 'samples-kill'), ARTIFACTS, { CLIPN_TRAINER__KERNEL__EPOCHS: '5' });
   const first = spawnClipn(['train', '--once'], env);
   await until('the kernel started', () => logLines(first.output(), 'kernel started').length > 0 || first.child.exitCode !== null, 120_000);
   assert.equal(first.child.exitCode, null, `still running at kernel start; output:\n${first.output().slice(-3000)}`);
