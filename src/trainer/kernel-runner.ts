@@ -13,6 +13,11 @@ import { sha256File } from '../model/index.js';
 import type { KernelSettings } from './options.js';
 import type { KernelEvent, KernelResult } from './types.js';
 
+/** The kernel's mean "no" prompt [77,W]: the bundle's prompt file, what a release serves. */
+export const PROMPT_FILE = 'prompt.bin';
+/** All its learnable "no" prompts [N,77,W]: the training state a later run continues from (--init-prompt-set). */
+export const PROMPT_SET_FILE = 'prompt-set.bin';
+
 /** What one kernel run needs: the kernel settings, and the files of this run. */
 export interface KernelRunOptions extends KernelSettings {
   readonly pythonBin: string;
@@ -20,8 +25,8 @@ export interface KernelRunOptions extends KernelSettings {
   readonly samplesFile: string;
   /** Output folder; must not hold a result.json. */
   readonly outDir: string;
-  /** prompts.bin of the serving release, to continue from; null starts from the checkpoint's. */
-  readonly initPrompts: string | null;
+  /** prompt-set.bin of the serving release, to continue from; null starts from the checkpoint's. */
+  readonly initPromptSet: string | null;
   /** no_tower.pt of the serving no-tower release, to continue from; null: the checkpoint's tower. */
   readonly initNoTower?: string | null;
   /** The label set the gate scores with, as the kernel's --label-set file; null: none (no served-score terms). */
@@ -73,7 +78,7 @@ export function kernelArgs(o: KernelRunOptions): string[] {
   args.push('--mode', o.mode, '--epochs', String(o.epochs), '--lr', String(o.lr), '--batch', String(o.batch), '--seed', String(o.seed), '--device', o.device, '--log-json');
   if (o.weightDecay !== null) args.push('--weight-decay', String(o.weightDecay));
   if (o.balance) args.push('--balance');
-  if (o.initPrompts !== null) args.push('--init-prompts', resolve(o.initPrompts));
+  if (o.initPromptSet !== null) args.push('--init-prompt-set', resolve(o.initPromptSet));
   if (o.initNoTower) args.push('--init-no-tower', resolve(o.initNoTower));
   // Without a label set the served score cannot be trained: only CLIPN's losses (and L2) remain.
   const served = o.labelSetFile ? { served: o.servedWeight, distill: o.distill } : { served: 0, distill: 0 };
@@ -99,7 +104,7 @@ function lineageArgs(o: KernelRunOptions): Record<string, string> {
     distill: String(o.labelSetFile ? o.distill : 0),
     l2: String(o.l2),
     loraRank: String(o.loraRank),
-    init: o.initNoTower ? 'serving release (no tower)' : o.initPrompts !== null ? 'serving release (prompts)' : 'checkpoint',
+    init: o.initNoTower ? 'serving release (no tower)' : o.initPromptSet !== null ? 'serving release (prompts)' : 'checkpoint',
   };
 }
 
@@ -169,7 +174,7 @@ export async function verifyOutput(outDir: string, mode: 'prompts' | 'no-tower')
   if (result === null || typeof result !== 'object' || typeof result.files !== 'object' || result.files === null) {
     throw new ClipnError('TRAINER_OUTPUT_INVALID', `${path}: expected an object with "files", got ${JSON.stringify(result)?.slice(0, 100)}`);
   }
-  const required = ['prompt.bin', 'prompts.bin', ...(mode === 'no-tower' ? ['text_no.onnx', 'no_tower.pt'] : [])];
+  const required = [PROMPT_FILE, PROMPT_SET_FILE, ...(mode === 'no-tower' ? ['text_no.onnx', 'no_tower.pt'] : [])];
   for (const name of required) {
     if (!(name in result.files)) throw new ClipnError('TRAINER_OUTPUT_INVALID', `${path}: expected ${name} among its files, got ${Object.keys(result.files).join(', ') || 'none'}`);
   }

@@ -2,14 +2,16 @@
  * Every release the trainer made, kept on disk: the release topic is compacted and keeps only
  * the latest per model, but listing and rolling back need them all. One folder per release
  * (its version, URI-encoded) with release.json (the record, prompt bytes in base64), prompt.bin,
- * prompts.bin, result.json and, for no-tower releases, text_no.onnx. A folder is written under a
- * temporary name and renamed, so a crash never leaves half a release.
+ * prompt-set.bin, result.json and, for no-tower releases, text_no.onnx and no_tower.pt. A folder
+ * is written under a temporary name and renamed, so a crash never leaves half a release. Folders
+ * of earlier versions, with prompts.bin for prompt-set.bin, are upgraded in place when read.
  */
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ModelRelease } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
+import { PROMPT_SET_FILE } from './kernel-runner.js';
 
 /** A release read back from the history. */
 export interface StoredRelease {
@@ -108,10 +110,84 @@ export class ReleaseHistory {
     const text = await readFile(join(dir, 'release.json'), 'utf8').catch(() => null);
     if (text === null) return null;
     const record = releaseFromJson(JSON.parse(text), join(dir, 'release.json'));
+    // A reader that may not write there (`clipn models list` on a read-only mount) still lists the
+    // records; the trainer, which writes to the history, upgrades the folder on its first read.
+    await upgradePromptsBin(dir).catch((e: NodeJS.ErrnoException) => (READ_ONLY.has(e.code ?? '') ? undefined : Promise.reject(e)));
     const files: Record<string, string> = {};
-    for (const name of await readdir(dir)) if (name !== 'release.json') files[name] = join(dir, name);
+    for (const name of await readdir(dir)) if (name !== 'release.json' && !name.includes('.tmp-')) files[name] = join(dir, name);
     return { record, dir, files };
   }
+}
+
+/** The name prompt-set.bin had in release folders written before it was renamed. */
+const OLD_PROMPT_SET_FILE = 'prompts.bin';
+/** result.json's record of the kernel's --init-prompt-set argument, before it was renamed. */
+const OLD_INIT_ARG = 'init-prompts';
+const NEW_INIT_ARG = 'init-prompt-set';
+/** Error codes of a history the reader may not change. */
+const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * Upgrades a release folder of the old layout, where the kernel's learnable prompt set was kept
+ * as `prompts.bin` (one letter from the release's `prompt.bin`), to the current one with
+ * `prompt-set.bin`: result.json's file listing (and its record of the `init-prompts` argument,
+ * now `init-prompt-set`) is rewritten through a temporary file and a rename, then the file itself
+ * is renamed. Each step is atomic and checked on its own, so a crash between them is finished by
+ * the next read, and a folder already in the current layout is left untouched. Nothing is done
+ * where both names exist (not a layout this code ever wrote): no file is overwritten.
+ */
+async function upgradePromptsBin(dir: string): Promise<void> {
+  const oldFile = join(dir, OLD_PROMPT_SET_FILE);
+  const newFile = join(dir, PROMPT_SET_FILE);
+  const [hasOld, hasNew] = await Promise.all([exists(oldFile), exists(newFile)]);
+  const resultPath = join(dir, 'result.json');
+  const text = await readFile(resultPath, 'utf8').catch(() => null);
+  let result: Record<string, unknown> | null = null;
+  try {
+    result = text === null ? null : (JSON.parse(text) as Record<string, unknown>);
+  } catch {
+    // An unreadable result.json is not this function's to repair; the file is still renamed.
+  }
+  const files = result?.files as Record<string, unknown> | undefined;
+  const args = result?.args as Record<string, unknown> | undefined;
+  const listsOld = isRecord(files) && OLD_PROMPT_SET_FILE in files && !(PROMPT_SET_FILE in files);
+  const argsOld = isRecord(args) && OLD_INIT_ARG in args && !(NEW_INIT_ARG in args);
+  if (hasOld && hasNew) return;
+  if (result !== null && (listsOld || argsOld)) {
+    const upgraded = {
+      ...result,
+      ...(listsOld ? { files: renameKey(files, OLD_PROMPT_SET_FILE, PROMPT_SET_FILE) } : {}),
+      ...(argsOld ? { args: renameKey(args, OLD_INIT_ARG, NEW_INIT_ARG) } : {}),
+    };
+    const tmp = `${resultPath}.tmp-${process.pid}`;
+    try {
+      await writeFile(tmp, JSON.stringify(upgraded, null, 2) + '\n');
+      await rename(tmp, resultPath);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+  }
+  if (hasOld) {
+    // ENOENT: another process reading the same history renamed it first.
+    await rename(oldFile, newFile).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `o` with key `from` renamed to `to`, in the same place among its keys. */
+function renameKey(o: Record<string, unknown>, from: string, to: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k === from ? to : k, v]));
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

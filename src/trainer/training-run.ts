@@ -20,7 +20,7 @@ import { evaluateClassifier, evaluateRegression } from './evaluator.js';
 import { decide, lineageMetrics } from './gate.js';
 import { regressionLineage, regressionReasons } from './regression-gate.js';
 import { bundlePart, heldOutDirOf, reviewedPart, type RegressionPart } from './regression-set.js';
-import { runKernel } from './kernel-runner.js';
+import { PROMPT_FILE, PROMPT_SET_FILE, runKernel } from './kernel-runner.js';
 import { knownTextFilter } from './text-filter.js';
 import type { TrainerOptions } from './options.js';
 import { latestLabelSets, latestRelease, publishRelease, servingPrompt } from './release-channel.js';
@@ -116,7 +116,7 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
         bundleDir: options.bundleDir,
         samplesFile,
         outDir: join(runDir, 'out'),
-        initPrompts: init.prompts,
+        initPromptSet: init.promptSet,
         initNoTower: init.noTower,
         labelSetFile,
         pidFile: join(runDir, 'kernel.pid'),
@@ -130,7 +130,7 @@ export async function trainRun(deps: RunDeps): Promise<RunOutcome> {
         onLine: (line) => logger.debug({ kernel: line }, 'kernel output'),
       }),
     );
-    const promptBytes = await readFile(output.files['prompt.bin']!);
+    const promptBytes = await readFile(output.files[PROMPT_FILE]!);
     const candidatePrompt = checkPrompt(float32FromBytes(promptBytes), bundle.manifest.prompt.shape, 'candidate prompt.bin');
 
     const noTower = k.mode === 'no-tower';
@@ -187,20 +187,20 @@ interface Measured {
 /**
  * Where the kernel starts: the serving release, so runs build on each other. A no-tower run
  * continues the serving no-tower release's tower (its no_tower.pt) or, from a prompt release,
- * the bundle's tower with its prompts; a prompt run continues the serving prompts.
+ * the bundle's tower with its prompts; a prompt run continues the serving release's prompt set.
  */
-async function startingPoint(serving: Awaited<ReturnType<typeof servingPrompt>>, history: ReleaseHistory, mode: 'prompts' | 'no-tower', logger: Logger): Promise<{ prompts: string | null; noTower: string | null; from: string }> {
-  if (serving.release === null) return { prompts: null, noTower: null, from: 'bundle' };
+async function startingPoint(serving: Awaited<ReturnType<typeof servingPrompt>>, history: ReleaseHistory, mode: 'prompts' | 'no-tower', logger: Logger): Promise<{ promptSet: string | null; noTower: string | null; from: string }> {
+  if (serving.release === null) return { promptSet: null, noTower: null, from: 'bundle' };
   const kept = await history.get(serving.version);
   const noTower = mode === 'no-tower' && serving.release.kind === 'no_tower' ? (kept?.files['no_tower.pt'] ?? null) : null;
-  const prompts = kept?.files['prompts.bin'] ?? null;
+  const promptSet = kept?.files[PROMPT_SET_FILE] ?? null;
   if (kept === null || (mode === 'no-tower' && serving.release.kind === 'no_tower' && noTower === null)) {
     logger.warn({ serving: serving.version, kept: kept !== null }, 'the serving release cannot be continued (not in the release history, or a no-tower release without no_tower.pt): training starts from the bundle; the regression gate guards what it knew');
   }
   if (serving.release.kind === 'no_tower' && mode === 'prompts') {
     logger.warn({ serving: serving.version }, 'prompt training on the bundle\'s tower while a no-tower release is served: the regression gate guards what that tower knew');
   }
-  return { prompts: noTower !== null ? null : prompts, noTower, from: noTower !== null ? `${serving.version} (no tower)` : prompts !== null ? `${serving.version} (prompts)` : 'bundle' };
+  return { promptSet: noTower !== null ? null : promptSet, noTower, from: noTower !== null ? `${serving.version} (no tower)` : promptSet !== null ? `${serving.version} (prompts)` : 'bundle' };
 }
 
 /** The reviewed held-out samples by concept, and the bundle's held-out images when it names them. */

@@ -17,8 +17,8 @@ out=""; prev=""
 for a in "$@"; do [ "$prev" = "--out" ] && out="$a"; prev="$a"; done
 mkdir -p "$out"
 files() {
-  printf 'prompt' > "$out/prompt.bin"; printf 'prompts' > "$out/prompts.bin"
-  p=$(sha256sum "$out/prompt.bin" | cut -d' ' -f1); q=$(sha256sum "$out/prompts.bin" | cut -d' ' -f1)
+  printf 'prompt' > "$out/prompt.bin"; printf 'prompt-set' > "$out/prompt-set.bin"
+  p=$(sha256sum "$out/prompt.bin" | cut -d' ' -f1); q=$(sha256sum "$out/prompt-set.bin" | cut -d' ' -f1)
 }
 ${body}
 `,
@@ -28,19 +28,19 @@ ${body}
 }
 
 function options(bin: string, dir: string, extra: Partial<KernelRunOptions> = {}): KernelRunOptions {
-  return { pythonBin: bin, bundleDir: dir, samplesFile: join(dir, 's.jsonl'), outDir: join(dir, 'out'), mode: 'prompts', epochs: 2, lr: 0.001, batch: 8, weightDecay: null, seed: 0, device: 'cpu', balance: false, initPrompts: null, timeoutMs: 10_000, clipnWeight: 0, servedWeight: 1, distill: 1, l2: 0, loraRank: 0, ...extra };
+  return { pythonBin: bin, bundleDir: dir, samplesFile: join(dir, 's.jsonl'), outDir: join(dir, 'out'), mode: 'prompts', epochs: 2, lr: 0.001, batch: 8, weightDecay: null, seed: 0, device: 'cpu', balance: false, initPromptSet: null, timeoutMs: 10_000, clipnWeight: 0, servedWeight: 1, distill: 1, l2: 0, loraRank: 0, ...extra };
 }
 
 const RESULT = `echo '{"event":"epoch","epoch":1,"epochs":2,"loss":0.5,"seconds":0.1}' >&2
 files
-printf '{"mode":"prompts","baseModelVersion":"m","samples":{"total":2,"withText":2,"id":1,"ood":1},"epochs":2,"lossCurve":[0.5],"args":{},"seed":0,"device":"cpu","seconds":0.1,"files":{"prompt.bin":{"sha256":"%s","bytes":6},"prompts.bin":{"sha256":"%s","bytes":7}}}' "$p" "$q" > "$out/result.json"`;
+printf '{"mode":"prompts","baseModelVersion":"m","samples":{"total":2,"withText":2,"id":1,"ood":1},"epochs":2,"lossCurve":[0.5],"args":{},"seed":0,"device":"cpu","seconds":0.1,"files":{"prompt.bin":{"sha256":"%s","bytes":6},"prompt-set.bin":{"sha256":"%s","bytes":10}}}' "$p" "$q" > "$out/result.json"`;
 
 test('a finished run is accepted when every listed file matches; progress events are streamed', async () => {
   const { bin, dir } = fakeKernel(RESULT);
   const events: unknown[] = [];
   const out = await runKernel(options(bin, dir, { onEvent: (e) => events.push(e) }));
   assert.equal(out.result.mode, 'prompts');
-  assert.deepEqual(Object.keys(out.files).sort(), ['prompt.bin', 'prompts.bin']);
+  assert.deepEqual(Object.keys(out.files).sort(), ['prompt-set.bin', 'prompt.bin']);
   assert.deepEqual(events, [{ event: 'epoch', epoch: 1, epochs: 2, loss: 0.5, seconds: 0.1 }]);
   assert.equal(out.args.epochs, '2');
 });
@@ -74,13 +74,14 @@ test('a run past its timeout, or aborted, is killed (SIGTERM, then SIGKILL)', as
 });
 
 test('the command line names absolute paths and optional arguments only when set', () => {
-  const args = kernelArgs(options('python', 'rel/bundle', { weightDecay: 0.1, initPrompts: 'p.bin', mode: 'no-tower' }));
+  const args = kernelArgs(options('python', 'rel/bundle', { weightDecay: 0.1, initPromptSet: 'p.bin', mode: 'no-tower' }));
   assert.deepEqual(args.slice(0, 3), ['-m', 'clipn_kernel', 'train-prompts']);
   assert.ok(args[args.indexOf('--bundle') + 1]!.startsWith('/'));
   assert.equal(args[args.indexOf('--mode') + 1], 'no-tower');
   assert.equal(args[args.indexOf('--weight-decay') + 1], '0.1');
+  assert.ok(args[args.indexOf('--init-prompt-set') + 1]!.endsWith('/p.bin'));
   assert.ok(args.includes('--log-json'));
-  assert.ok(!kernelArgs(options('python', 'b')).includes('--init-prompts'));
+  assert.ok(!kernelArgs(options('python', 'b')).includes('--init-prompt-set'));
   assert.ok(!kernelArgs(options('python', 'b')).includes('--balance'), 'the paper\'s plain loss unless asked');
   assert.ok(kernelArgs(options('python', 'b', { balance: true })).includes('--balance'));
 });

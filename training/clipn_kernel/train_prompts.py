@@ -1,5 +1,7 @@
 """`train-prompts`: re-pretrain the CLIPN "no" prompts (or the whole no tower) from image embeddings
-and captions, and write prompt.bin / prompts.bin (/ text_no.onnx) and, last, result.json.
+and captions, and write prompt.bin / prompt-set.bin (/ text_no.onnx) and, last, result.json: prompt.bin is the mean
+"no" prompt ([77,W], the bundle's prompt file), prompt-set.bin all 16 learnable ones ([16,77,W],
+the training state a later run continues from with --init-prompt-set).
 
 Exit codes: 0 success; 2 bad input or arguments (stderr line starting "error: "); other = a crash.
 """
@@ -23,7 +25,7 @@ from .export import export_text_no
 from .model import CLIPN, NUM_NO_PROMPTS, parse_model_config
 from .train.loop import DISTILL_ON, MODES, EpochHook, Keep, prepare, train
 from .train.served import label_heads
-from .train.outputs import RESULT, file_info, read_f32, write_f32, write_result
+from .train.outputs import PROMPT_SET_FILE, RESULT, file_info, read_f32, write_f32, write_result
 from .train.samples import Sample, load_samples, tokenize_checked
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -58,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (must not hold a result.json yet)")
     p.add_argument("--checkpoint", default=None, help="CLIPN checkpoint (default: BUNDLE/checkpoint.pt)")
     p.add_argument("--mode", choices=MODES, default="prompts", help="train the 16 prompts only, or the whole no tower with them")
-    p.add_argument("--init-prompts", default=None, help="prompts.bin of an earlier run ([16,77,W] float32 LE); default: the checkpoint's")
+    p.add_argument("--init-prompt-set", default=None, help=f"{PROMPT_SET_FILE} of an earlier run ([16,77,W] float32 LE); default: the checkpoint's")
     p.add_argument("--epochs", type=_number(int, 1), default=30)
     p.add_argument("--lr", type=_number(float, 0.0, above=True), default=1e-3)
     p.add_argument("--batch", type=_number(int, 2), default=64)
@@ -90,10 +92,10 @@ def _device(choice: str) -> torch.device:
 
 
 def _arg_strings(args: argparse.Namespace, checkpoint: str) -> dict[str, str]:
-    """Every CLI argument by its flag name, as a string ("" for an unset --init-prompts)."""
+    """Every CLI argument by its flag name, as a string ("" for an unset --init-prompt-set)."""
     values: dict[str, Any] = {
         "bundle": args.bundle, "samples": args.samples, "out": args.out, "checkpoint": checkpoint, "mode": args.mode,
-        "init-prompts": args.init_prompts or "", "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
+        "init-prompt-set": args.init_prompt_set or "", "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
         "weight-decay": args.weight_decay, "seed": args.seed, "device": args.device, "log-json": "true" if args.log_json else "false",
         "balance": "true" if args.balance else "false", "init-no-tower": args.init_no_tower or "", "label-set": args.label_set or "",
         "clipn-weight": args.clipn_weight, "served-weight": args.served_weight, "distill": args.distill, "distill-on": args.distill_on,
@@ -201,10 +203,10 @@ def fit(args: argparse.Namespace, on_epoch: EpochHook | None = None) -> Fit:
     model = load_clipn_checkpoint(checkpoint, cfg)
     if getattr(args, "init_no_tower", None):
         load_no_tower(model, args.init_no_tower)
-    if args.init_prompts:
+    if args.init_prompt_set:
         shape = (NUM_NO_PROMPTS, cfg.text.context_length, cfg.text.width)
         with torch.no_grad():
-            model.prompt_no.copy_(read_f32(args.init_prompts, shape, "--init-prompts"))
+            model.prompt_no.copy_(read_f32(args.init_prompt_set, shape, "--init-prompt-set"))
     label_set = read_label_set(args.label_set) if args.label_set else None
     keep = keep_of(args)
     if label_set is None and (keep.served > 0 or (keep.distill > 0 and keep.distill_on == "score")):
@@ -232,9 +234,9 @@ def run(args: argparse.Namespace) -> int:
     model, samples = done.model, done.samples
 
     out.mkdir(parents=True, exist_ok=True)
-    write_f32(out / "prompts.bin", model.prompt_no)
+    write_f32(out / PROMPT_SET_FILE, model.prompt_no)  # the training state --init-prompt-set continues from
     write_f32(out / "prompt.bin", model.mean_prompt())  # what the text_no graph takes as its `prompt` input
-    written = ["prompt.bin", "prompts.bin"]
+    written = ["prompt.bin", PROMPT_SET_FILE]
     if args.mode == "no-tower":
         export_text_no(model, out / "text_no.onnx")
         save_no_tower(model, out / NO_TOWER_FILE)

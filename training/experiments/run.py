@@ -61,7 +61,7 @@ def namespace(samples: Path, out: Path, **kw: Any) -> argparse.Namespace:
     """fit() arguments: the kernel's defaults, the demo label set, and `kw` (kernel flag names with
     underscores; older experiment names keep_distill / keep_l2 map to --distill / --l2)."""
     renames = {"keep_distill": "distill", "keep_l2": "l2"}
-    base = dict(bundle=str(BUNDLE), samples=str(samples), out=str(out), checkpoint=None, mode="prompts", init_prompts=None, init_no_tower=None,
+    base = dict(bundle=str(BUNDLE), samples=str(samples), out=str(out), checkpoint=None, mode="prompts", init_prompt_set=None, init_no_tower=None,
                 epochs=30, lr=1e-3, batch=64, weight_decay=0.0, seed=0, device="cpu", log_json=False, balance=True, label_set=str(LABEL_SET),
                 clipn_weight=1.0, served_weight=0.0, distill=0.0, distill_on="logits", l2=0.0, lora_rank=0)
     for k, v in kw.items():
@@ -115,7 +115,7 @@ def main() -> int:
                     from clipn_kernel.train.outputs import write_f32
 
                     write_f32(Path(tmp) / "p1.bin", done.model.prompt_no)
-                    kw2["init_prompts"] = str(Path(tmp) / "p1.bin")
+                    kw2["init_prompt_set"] = str(Path(tmp) / "p1.bin")
                 done2 = fit(namespace(f2, Path(tmp) / "o2", seed=seed, **kw2))
                 row["run2"] = measure(done2.model, held)
             results.append(row)

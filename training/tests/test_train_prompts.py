@@ -78,8 +78,8 @@ def test_prompts_run_writes_the_files_and_result(learnable, tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert [bool(re.fullmatch(r"epoch \d/3 loss \d+\.\d{4} \(\d+\.\d s\)", line)) for line in err[:3]] == [True] * 3
     assert err[3].startswith("done: ")
-    assert sorted(p.name for p in out.iterdir()) == ["prompt.bin", "prompts.bin", "result.json"]
-    prompts = np.frombuffer((out / "prompts.bin").read_bytes(), dtype="<f4").reshape(16, 77, WIDTH)
+    assert sorted(p.name for p in out.iterdir()) == ["prompt-set.bin", "prompt.bin", "result.json"]
+    prompts = np.frombuffer((out / "prompt-set.bin").read_bytes(), dtype="<f4").reshape(16, 77, WIDTH)
     prompt = np.frombuffer((out / "prompt.bin").read_bytes(), dtype="<f4").reshape(77, WIDTH)
     np.testing.assert_allclose(prompt, prompts.mean(axis=0), rtol=0, atol=1e-6)
     assert not np.array_equal(prompt, read_prompt(BUNDLE)), "training moved the prompt"
@@ -89,11 +89,11 @@ def test_prompts_run_writes_the_files_and_result(learnable, tmp_path, capsys):
     assert result["mode"] == "prompts" and result["baseModelVersion"] == manifest["modelVersion"]
     assert result["samples"] == {"total": 31, "withText": 30, "id": 30, "ood": 1}
     assert result["epochs"] == 3 and len(result["lossCurve"]) == 3 and result["seed"] == 0 and result["device"] == "cpu"
-    assert result["files"] == {n: {"sha256": sha(out / n), "bytes": (out / n).stat().st_size} for n in ("prompt.bin", "prompts.bin")}
-    assert result["files"]["prompts.bin"]["bytes"] == 16 * 77 * WIDTH * 4
+    assert result["files"] == {n: {"sha256": sha(out / n), "bytes": (out / n).stat().st_size} for n in ("prompt.bin", "prompt-set.bin")}
+    assert result["files"]["prompt-set.bin"]["bytes"] == 16 * 77 * WIDTH * 4
     assert result["args"] == {
         "bundle": str(BUNDLE), "samples": str(learnable), "out": str(out), "checkpoint": str(BUNDLE / "checkpoint.pt"), "mode": "prompts",
-        "init-prompts": "", "epochs": "3", "lr": "0.001", "batch": "16", "weight-decay": "0.0", "seed": "0", "device": "cpu", "log-json": "false", "balance": "false",
+        "init-prompt-set": "", "epochs": "3", "lr": "0.001", "batch": "16", "weight-decay": "0.0", "seed": "0", "device": "cpu", "log-json": "false", "balance": "false",
         "init-no-tower": "", "label-set": "", "clipn-weight": "1.0", "served-weight": "0.0", "distill": "0.0", "distill-on": "score", "l2": "0.0", "lora-rank": "0",
     }
     assert isinstance(result["seconds"], float) and not (out / "result.json.tmp").exists()
@@ -111,20 +111,20 @@ def test_same_seed_same_bytes_other_seed_other_prompts(learnable, tmp_path):
     digests = {}
     for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
         assert main(train_args(learnable, tmp_path / name, "--epochs", "2", "--batch", "8", "--seed", seed)) == 0
-        digests[name] = [sha(tmp_path / name / f) for f in ("prompts.bin", "prompt.bin")]
+        digests[name] = [sha(tmp_path / name / f) for f in ("prompt-set.bin", "prompt.bin")]
     assert digests["a"] == digests["b"]
     assert digests["a"][0] != digests["c"][0] and digests["a"][1] != digests["c"][1]
 
 
-def test_init_prompts_continue_from_an_earlier_run(learnable, tmp_path, capsys):
+def test_init_prompt_set_continue_from_an_earlier_run(learnable, tmp_path, capsys):
     assert main(train_args(learnable, tmp_path / "first", "--epochs", "1")) == 0
-    earlier = tmp_path / "first" / "prompts.bin"
-    assert main(train_args(learnable, tmp_path / "again", "--epochs", "1", "--init-prompts", str(earlier))) == 0
+    earlier = tmp_path / "first" / "prompt-set.bin"
+    assert main(train_args(learnable, tmp_path / "again", "--epochs", "1", "--init-prompt-set", str(earlier))) == 0
     assert main(train_args(learnable, tmp_path / "fresh", "--epochs", "1")) == 0
-    assert sha(tmp_path / "again" / "prompts.bin") != sha(tmp_path / "fresh" / "prompts.bin")
+    assert sha(tmp_path / "again" / "prompt-set.bin") != sha(tmp_path / "fresh" / "prompt-set.bin")
     (tmp_path / "short.bin").write_bytes(earlier.read_bytes()[:-4])
     capsys.readouterr()
-    assert main(train_args(learnable, tmp_path / "bad", "--init-prompts", str(tmp_path / "short.bin"))) == 2
+    assert main(train_args(learnable, tmp_path / "bad", "--init-prompt-set", str(tmp_path / "short.bin"))) == 2
     assert "expected 473088 bytes (float32 [16, 77, 96])" in capsys.readouterr().err
 
 
@@ -133,7 +133,7 @@ def test_no_tower_onnx_equals_pytorch_on_the_trained_weights(learnable, tmp_path
     assert main(argv) == 0
     out = tmp_path / "run"
     result = json.loads((out / "result.json").read_text())
-    assert set(result["files"]) == {"prompt.bin", "prompts.bin", "text_no.onnx", "no_tower.pt"}
+    assert set(result["files"]) == {"prompt.bin", "prompt-set.bin", "text_no.onnx", "no_tower.pt"}
     assert result["files"]["text_no.onnx"]["sha256"] == sha(out / "text_no.onnx")
     graph = onnx.load(str(out / "text_no.onnx"))
     onnx.checker.check_model(graph)

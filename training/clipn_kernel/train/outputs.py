@@ -12,6 +12,9 @@ import numpy as np
 import torch
 
 RESULT = "result.json"
+# All 16 learnable "no" prompts [16,77,W]: the training state --init-prompt-set continues from.
+# (Not prompt.bin, the bundle's mean prompt [77,W]; before this name it was prompts.bin.)
+PROMPT_SET_FILE = "prompt-set.bin"
 
 
 def write_f32(path: Path, tensor: torch.Tensor) -> None:
