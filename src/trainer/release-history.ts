@@ -6,6 +6,7 @@
  * is written under a temporary name and renamed, so a crash never leaves half a release. Folders
  * of earlier versions, with prompts.bin for prompt-set.bin, are upgraded in place when read.
  */
+import { randomBytes } from 'node:crypto';
 import { access, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -159,7 +160,8 @@ async function upgradePromptsBin(dir: string): Promise<void> {
       ...(listsOld ? { files: renameKey(files, OLD_PROMPT_SET_FILE, PROMPT_SET_FILE) } : {}),
       ...(argsOld ? { args: renameKey(args, OLD_INIT_ARG, NEW_INIT_ARG) } : {}),
     };
-    const tmp = `${resultPath}.tmp-${process.pid}`;
+    // Unique per writer: two readers of a shared history (pid 1 in two containers) never share it.
+    const tmp = `${resultPath}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
       await writeFile(tmp, JSON.stringify(upgraded, null, 2) + '\n');
       await rename(tmp, resultPath);
