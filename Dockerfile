@@ -7,9 +7,10 @@
 
 # Base images are pinned by digest (a tag can be moved to other bytes); the tag says what the
 # digest is. Refresh both together (docs/deploy.md, Supply chain):
-#   docker buildx imagetools inspect node:20.19.6-bookworm-slim --format '{{json .Manifest.Digest}}'
+#   docker buildx imagetools inspect node:24.19.0-bookworm-slim --format '{{json .Manifest.Digest}}'
+# Node 24 LTS, the release scripts/node.sh installs for local runs and CI: keep the two in step.
 # and check with `python3 helm/tools/check-dockerfile.py Dockerfile .dockerignore`.
-ARG NODE_IMAGE=node:20.19.6-bookworm-slim@sha256:b342de02eb4a57cd6986290a69833d20818508db8078dba0197a024193410aee
+ARG NODE_IMAGE=node:24.19.0-bookworm-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df
 # onnxruntime-node 1.30's CUDA provider is built for CUDA 12 with cuDNN 9.
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04@sha256:ac55d124da4882b497f732d8dfd9a702d5447a5f29d08d56da6f64f0a1eb34bc
 

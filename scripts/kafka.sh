@@ -18,6 +18,7 @@
 #   CLIPN_KAFKA_DATA_DIR [.kafka]         config, log and data (gitignored)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/node-env.sh"
 tools="${CLIPN_KAFKA_TOOLS_DIR:-$root/.tools/kafka}"
 data="${CLIPN_KAFKA_DATA_DIR:-$root/.kafka}"
 port="${CLIPN_KAFKA_PORT:-9092}"

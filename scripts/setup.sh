@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command for a fresh machine: Node packages, the Python venv for training/, the Kafka broker
-# artifacts, Label Studio and the chart tools; then runs the main job on the demo model (skip with --no-run).
+# One command for a fresh machine: Node 24 when the machine's is too old, Node packages, the Python
+# venv for training/, the Kafka broker artifacts, Label Studio and the chart tools; then runs the
+# main job on the demo model (skip with --no-run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run_demo=1
@@ -8,8 +9,14 @@ run_demo=1
 
 # onnxruntime-node's install script downloads CUDA binaries; CPU needs none of them.
 export ONNXRUNTIME_NODE_INSTALL=skip
+echo "== Node.js (>= 22.15; Node 24 LTS into .tools/node when the machine's is older)"
+bash scripts/node.sh fetch
+. scripts/node-env.sh
+echo "using Node $(node --version) ($(command -v node))"
+
 echo "== Node packages"
 npm ci --no-audit --no-fund
+bash scripts/node.sh link # npm ci recreated node_modules/.bin
 
 echo "== Python venv (training/)"
 python=${PYTHON:-python3}

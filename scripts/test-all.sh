@@ -4,7 +4,9 @@
 # Prints one closing line: "tests: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/node-env.sh
 export ONNXRUNTIME_NODE_INSTALL=skip
+echo "== Node $(node --version)"
 logdir=$(mktemp -d)
 passed=0; failed=0; status=0
 

@@ -4,6 +4,7 @@
 # code is kept.   scripts/with-kafka.sh CMD [ARGS...]
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/node-env.sh"
 [ "$#" -gt 0 ] || { echo "usage: $0 CMD [ARGS...]" >&2; exit 2; }
 started=0
 bash "$here/kafka.sh" status >/dev/null 2>&1
