@@ -5,7 +5,7 @@
  * reserved from the memory budgets before it is held, so a burst of large inputs waits
  * instead of exhausting memory.
  */
-import type { Context, Tracer } from '@opentelemetry/api';
+import { context, type Context, type Tracer } from '@opentelemetry/api';
 import type { KafkaMessage } from '../kafka/index.js';
 import type { PreparedLabelSet } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
@@ -90,7 +90,8 @@ export class MessageWorker {
         },
       });
       // Plugins run here (rules, hooks, sinks): a retriable plugin failure is tried again too.
-      const records = await withRetries(() => this.records(parsed, scored, message, ctx, origin, started), config.processing.retry, { signal });
+      // In the message span's context: what plugins trace or send is part of the message's trace.
+      const records = await withRetries(() => context.with(ctx, () => this.records(parsed, scored, message, ctx, origin, started)), config.processing.retry, { signal });
       span.setAttributes({ 'clipn.id': parsed.id, 'clipn.label': scored.result.score.label, 'clipn.ood.ctw': scored.result.score.ood.ctw, 'clipn.ood.atd': scored.result.score.ood.atd, 'clipn.label_set': scored.prepared.labelSet.id });
       return records;
     } catch (error) {

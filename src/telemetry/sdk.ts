@@ -13,6 +13,8 @@
  *   outgoing headers.
  * - NodeSDK itself reads OTEL_TRACES_SAMPLER/_ARG (its TracerProvider sampler), OTEL_PROPAGATORS,
  *   OTEL_SDK_DISABLED and span limits; the resource detectors here read OTEL_RESOURCE_ATTRIBUTES.
+ * - Instrumentations: kafkajs only (kafka-instrumentation.ts), for its client spans and messaging
+ *   metrics; no auto-instrumentation of anything else.
  * - service.name: OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES, else the
  *   configured name.
  */

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { context, ROOT_CONTEXT, SpanKind, trace, type Context } from '@opentelemetry/api';
+import { MetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { Kafka } from 'kafkajs';
 import { withSendParents } from '../../src/telemetry/kafka-instrumentation.js';
@@ -16,11 +17,18 @@ import { createTopics, testKafka, uniqueName, until, waitForMessages, type Consu
 const SCOPE = '@opentelemetry/instrumentation-kafkajs';
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
 
-function start(): { otel: Telemetry; memory: InMemorySpanExporter } {
+/** A pull reader: collect() on demand. */
+class MemoryReader extends MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
+
+function start(): { otel: Telemetry; memory: InMemorySpanExporter; reader: MemoryReader } {
   const memory = new InMemorySpanExporter();
+  const reader = new MemoryReader();
   // The Kafka client is made after telemetry starts, as the service does.
-  const otel = startTelemetry({ serviceName: 'clipn-test', otlpEndpoint: null, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })], env: {} });
-  return { otel, memory };
+  const otel = startTelemetry({ serviceName: 'clipn-test', otlpEndpoint: null, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })], metricReaders: [reader], prometheus: false, env: {} });
+  return { otel, memory, reader };
 }
 
 async function topic(kafka: Kafka): Promise<string> {
@@ -39,8 +47,8 @@ function sendSpans(memory: InMemorySpanExporter, name: string): ReadableSpan[] {
   return memory.getFinishedSpans().filter((s) => s.name === `send ${name}` && s.instrumentationScope.name === SCOPE);
 }
 
-test('a createKafka producer gets send spans, and the consumed message names its send span', { timeout: 60_000 }, async () => {
-  const { otel, memory } = start();
+test('a createKafka producer gets send spans and metrics, and the consumed message names its send span', { timeout: 60_000 }, async () => {
+  const { otel, memory, reader } = start();
   try {
     const kafka = testKafka();
     const name = await topic(kafka);
@@ -66,6 +74,9 @@ test('a createKafka producer gets send spans, and the consumed message names its
     await until('the consumer process span', () => memory.getFinishedSpans().some((s) => s.name === `process ${name}` && s.instrumentationScope.name === SCOPE), 10_000);
     const processSpan = memory.getFinishedSpans().find((s) => s.name === `process ${name}` && s.instrumentationScope.name === SCOPE)!;
     assert.equal(processSpan.parentSpanContext?.spanId, send.spanContext().spanId);
+    const { resourceMetrics } = await reader.collect();
+    const sent = resourceMetrics.scopeMetrics.filter((s) => s.scope.name === SCOPE).flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'messaging.client.sent.messages');
+    assert.ok(sent?.dataPoints.some((p) => p.attributes['messaging.destination.name'] === name && p.value === 1), 'the sent-messages counter of the instrumentation counts the send');
   } finally {
     await otel.shutdown();
   }
@@ -108,6 +119,35 @@ test('withSendParents gives each message of one sendBatch its own parent, in top
     other.end();
     const last = sendSpans(memory, a).find((s) => s.attributes['messaging.kafka.message.key'] === 'a2');
     assert.equal(last?.parentSpanContext?.spanId, other.spanContext().spanId);
+  } finally {
+    await otel.shutdown();
+  }
+});
+
+test('in a transaction of a confirming producer, send spans still take the given parents and the commit goes through', { timeout: 60_000 }, async () => {
+  const { otel, memory } = start();
+  try {
+    const kafka = testKafka();
+    const name = await topic(kafka);
+    const parents = ['t0', 't1'].map((n) => otel.tracer.startSpan(n, {}, ROOT_CONTEXT));
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, transactionalId: uniqueName('tx') });
+    await producer.connect();
+    try {
+      const tx = await producer.transaction();
+      const messages = [{ key: 't0', value: 'x' }, { key: 't1', value: 'x' }];
+      await withSendParents(parents.map((p) => trace.setSpan(ROOT_CONTEXT, p)), () => tx.sendBatch({ topicMessages: [{ topic: name, messages }] }));
+      await tx.commit();
+    } finally {
+      await producer.disconnect();
+      for (const p of parents) p.end();
+    }
+    const got = await waitForMessages(kafka, name, { count: 2, isolationLevel: 'read_committed', timeoutMs: 30_000 });
+    const spans = sendSpans(memory, name);
+    for (const [i, key] of ['t0', 't1'].entries()) {
+      const send = spans.find((s) => s.spanContext().spanId === traceparent(got.find((m) => m.key?.toString() === key)!).spanId);
+      assert.equal(send?.parentSpanContext?.spanId, parents[i]!.spanContext().spanId, `${key}'s send span is a child of t${i}, not of the transaction span`);
+    }
+    assert.ok(memory.getFinishedSpans().some((s) => s.name === 'transaction' && s.instrumentationScope.name === SCOPE), 'the transaction span ended with the commit');
   } finally {
     await otel.shutdown();
   }
