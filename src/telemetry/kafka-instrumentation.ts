@@ -7,7 +7,8 @@
  * Two things the instrumentation cannot do alone here:
  * - It patches kafkajs when it is `require`d (require-in-the-middle); ESM imports bypass that.
  *   src/kafka/client-factory.ts requires kafkajs whenever it creates a client, and the patch of
- *   `Kafka.prototype` then covers the class the ESM imports see too (the same object).
+ *   `Kafka.prototype` then covers the class the ESM imports see too (the same object), and
+ *   ConfirmingKafka's `super.producer` call: its acknowledgement checks wrap instrumented sends.
  * - A send span's parent is the active context, one for the whole send call. The processor sends
  *   the records of many messages (each continuing its own trace) in one call, so
  *   {@link withSendParents} gives each message its own parent for the send spans.
