@@ -3,6 +3,7 @@
  * options, kafkajs' own log lines forwarded to the product logger (never with credentials), and
  * producers whose sends are checked for a lost partition (confirmed-sends.ts).
  */
+import { createRequire } from 'node:module';
 import { type Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { ConfirmingKafka } from './confirmed-sends.js';
 import { resolveKafkaOptions, type KafkaLogLevelName, type KafkaOptionsInput } from './options.js';
@@ -38,6 +39,19 @@ const EXPECTED: readonly RegExp[] = [
   /Limiting retries for the idempotent producer/,
   /switched default partitioner/,
 ];
+
+const requireModule = createRequire(import.meta.url);
+
+/**
+ * Requires kafkajs (a cached no-op after the first time). Instrumentation such as
+ * @opentelemetry/instrumentation-kafkajs patches kafkajs through require-in-the-middle, which
+ * sees `require` calls only, never ESM imports; its patch of `Kafka.prototype` then applies to
+ * the class imported here too (the same object). Done at each client creation, so telemetry
+ * started after this module was imported still covers the clients made from then on.
+ */
+function requireKafkajs(): void {
+  requireModule('kafkajs');
+}
 
 const REDACTED = '[redacted]';
 const SECRET_KEY = /pass(word)?|secret|sasl|credential|token/i;
@@ -90,5 +104,6 @@ export function createKafka(input: KafkaOptionsInput, sink?: KafkaLogSink): Kafk
     },
   };
   if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;
+  requireKafkajs();
   return new ConfirmingKafka(config);
 }

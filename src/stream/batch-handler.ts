@@ -30,7 +30,7 @@ export interface BatchHooks {
   /** A chunk's messages are done with, delivered or not (in-flight accounting). */
   onSettled?(messages: number): void;
   onTaken?(messages: number): void;
-  onDelivery?(source: MessageSource, ms: number, records: readonly OutputRecord[]): void;
+  onDelivery?(source: MessageSource, ms: number): void;
 }
 
 /** Options of {@link createBatchHandler}. */
@@ -98,7 +98,7 @@ export function createBatchHandler(
             if (isClipnError(error, 'INTERRUPTED')) return; // the partition moved on: not committed here
             throw error;
           }
-          hooks.onDelivery?.(source, performance.now() - started, records);
+          hooks.onDelivery?.(source, performance.now() - started);
           payload.resolveOffset(last.offset);
           hooks.onLag?.(source, lagAfter(batch.highWatermark, nextOffset));
         } finally {

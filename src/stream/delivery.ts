@@ -4,8 +4,10 @@
  * puts the records and the offset in one Kafka transaction. Either way records are sent within
  * the topics' size limits (produce-plan.ts).
  */
+import type { Context } from '@opentelemetry/api';
 import type { Consumer, Producer, Message } from '../kafka/index.js';
 import { ClipnError } from '../errors.js';
+import { withSendParents } from '../telemetry/kafka-instrumentation.js';
 import { sendWithinLimits, type OutputRecord, type Replace, type SizeLimit } from './produce-plan.js';
 import type { PartitionProducers } from './partition-producers.js';
 
@@ -31,14 +33,25 @@ export interface Delivery {
   deliver(records: OutputRecord[], commit: CommitPoint): Promise<void>;
 }
 
-function groupByTopic(records: OutputRecord[]): Array<{ topic: string; messages: Message[] }> {
-  const byTopic = new Map<string, Message[]>();
+type TopicMessages = Array<{ topic: string; messages: Message[] }>;
+
+/**
+ * Sends `records` in one call of `sendBatch`, each record's send span a child of its `trace`.
+ * Headers are copied: the instrumentation writes each send span's traceparent into them, and
+ * the records of one message share one headers object.
+ */
+function sendGroup(records: OutputRecord[], sendBatch: (topicMessages: TopicMessages) => Promise<unknown>): Promise<void> {
+  const byTopic = new Map<string, Array<{ message: Message; trace: Context | undefined }>>();
   for (const r of records) {
     const list = byTopic.get(r.topic) ?? [];
-    list.push({ key: r.key, value: r.value, headers: r.headers ?? {} });
+    list.push({ message: { key: r.key, value: r.value, headers: { ...r.headers } }, trace: r.trace });
     byTopic.set(r.topic, list);
   }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  const groups = [...byTopic];
+  // In the order the instrumentation starts the send spans: by topic, then message.
+  const parents = groups.flatMap(([, list]) => list.map((m) => m.trace));
+  const topicMessages = groups.map(([topic, list]) => ({ topic, messages: list.map((m) => m.message) }));
+  return withSendParents(parents, () => sendBatch(topicMessages)).then(() => undefined);
 }
 
 /** Produces with acks from all in-sync replicas, then commits the consumer offset. */
@@ -46,7 +59,7 @@ export function atLeastOnce(producer: Producer, consumer: () => Consumer, sizes:
   return {
     mode: 'at-least-once',
     async deliver(records, commit) {
-      await sendWithinLimits(records, (group) => producer.sendBatch({ topicMessages: groupByTopic(group), acks: -1 }).then(() => undefined), sizes.limit, sizes.replace);
+      await sendWithinLimits(records, (group) => sendGroup(group, (topicMessages) => producer.sendBatch({ topicMessages, acks: -1 })), sizes.limit, sizes.replace);
       await consumer().commitOffsets([commit]);
     },
   };
@@ -91,7 +104,7 @@ export function exactlyOnce(producers: PartitionProducers, consumerGroupId: stri
           if (committed !== null) fresh = records.filter((r) => r.origin === undefined || BigInt(r.origin.offset) >= committed);
         }
         // A send refused as too large leaves the transaction usable: the split parts join it.
-        await sendWithinLimits(fresh, (group) => tx.sendBatch({ topicMessages: groupByTopic(group) }).then(() => undefined), sizes.limit, sizes.replace);
+        await sendWithinLimits(fresh, (group) => sendGroup(group, (topicMessages) => tx.sendBatch({ topicMessages })), sizes.limit, sizes.replace);
         await tx.sendOffsets({ consumerGroupId, topics: [{ topic: commit.topic, partitions: [{ partition: commit.partition, offset: commit.offset }] }] });
         await tx.commit();
       } catch (error) {

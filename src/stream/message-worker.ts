@@ -5,7 +5,7 @@
  * reserved from the memory budgets before it is held, so a burst of large inputs waits
  * instead of exhausting memory.
  */
-import type { Context, Tracer } from '@opentelemetry/api';
+import { context, type Context, type Tracer } from '@opentelemetry/api';
 import type { KafkaMessage } from '../kafka/index.js';
 import type { PreparedLabelSet } from '../clipn/index.js';
 import type { RecordCodec } from '../codec/index.js';
@@ -90,7 +90,8 @@ export class MessageWorker {
         },
       });
       // Plugins run here (rules, hooks, sinks): a retriable plugin failure is tried again too.
-      const records = await withRetries(() => this.records(parsed, scored, message, ctx, origin, started), config.processing.retry, { signal });
+      // In the message span's context: what plugins trace or send is part of the message's trace.
+      const records = await withRetries(() => context.with(ctx, () => this.records(parsed, scored, message, ctx, origin, started)), config.processing.retry, { signal });
       span.setAttributes({ 'clipn.id': parsed.id, 'clipn.label': scored.result.score.label, 'clipn.ood.ctw': scored.result.score.ood.ctw, 'clipn.ood.atd': scored.result.score.ood.atd, 'clipn.label_set': scored.prepared.labelSet.id });
       return records;
     } catch (error) {
@@ -102,7 +103,7 @@ export class MessageWorker {
       this.deps.logger.warn({ code: e.code, topic: source.topic, partition: source.partition, offset: message.offset, id: origin.id }, e.message);
       metrics.imageProcessed('dead_lettered', job?.labelSetId ?? null);
       metrics.imageFailed(e.code);
-      return [await this.deadLetter(origin, message.value, e, injectContext(ctx, passHeaders(message)))];
+      return [{ ...(await this.deadLetter(origin, message.value, e, injectContext(ctx, passHeaders(message)))), trace: ctx }];
     } finally {
       held?.release();
       span.end();
@@ -161,9 +162,10 @@ export class MessageWorker {
     const decision = withTrainingSample(outlier, job, result.score, config.trainer.captionSampleShare, config.trainer.splitSalt);
     const timings: Timings = { resolveMs: scored.resolveMs, decodeMs: scored.decodeMs, inferMs: result.inferMs, scoreMs: result.scoreMs, totalMs: performance.now() - started };
     const key = job.key ?? job.id;
+    // The message span's traceparent; the instrumentation's send span replaces it when it runs.
     const headers = injectContext(ctx, passHeaders(message));
     const meta: RecordMeta = { id: job.id, key, headers };
-    const asOutput = (r: PluginRecord): OutputRecord => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers ?? headers, origin });
+    const asOutput = (r: PluginRecord): OutputRecord => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers ?? headers, origin, trace: ctx });
     const tagged = taggedImage(job, result.score, prepared, decision, timings);
     const extra: OutputRecord[] = [];
     for (const { plugin, hook } of plugins.resultHooks) {
@@ -171,7 +173,7 @@ export class MessageWorker {
       if (added?.metadata) tagged.metadata = { ...tagged.metadata, ...added.metadata };
       for (const r of added?.records ?? []) extra.push(asOutput(r));
     }
-    const out: OutputRecord[] = [{ topic: config.kafka.topics.results, key, value: await codec.encode('TaggedImage', tagged), headers, origin }, ...extra];
+    const out: OutputRecord[] = [{ topic: config.kafka.topics.results, key, value: await codec.encode('TaggedImage', tagged), headers, origin, trace: ctx }, ...extra];
     if (decision.review) {
       const item = reviewItem(job, result.score, prepared, decision, result.embedding, config.processing.review.image);
       for (const { plugin, sink } of plugins.reviewSinks) {
@@ -207,11 +209,11 @@ export class MessageWorker {
     this.deps.logger.warn({ code: error.code, topic: origin.topic, partition: origin.partition, offset: origin.offset, id: origin.id }, error.message);
     const topic = this.deps.config.kafka.topics.deadLetter;
     const letter = { ...deadLetter({ ...origin, value: null }, error, origin.id, 0), originalValueBytes: origin.valueBytes, truncated: origin.valueBytes > 0 };
-    return { topic, key: origin.key, value: await this.deps.codec.encode('DeadLetter', letter), headers: record.headers ?? {}, origin };
+    return { topic, key: origin.key, value: await this.deps.codec.encode('DeadLetter', letter), headers: record.headers ?? {}, origin, trace: record.trace };
   }
 }
 
-/** Headers carried from the input to every record produced for it (trace context is injected anew). */
+/** Headers carried from the input to every record produced for it (trace context is set anew). */
 function passHeaders(message: KafkaMessage): Record<string, string | Buffer> {
   const out: Record<string, string | Buffer> = {};
   for (const name of ['clipn-id']) {

@@ -4,7 +4,7 @@
  * commits offsets only once those records are acknowledged (or inside one transaction per input
  * partition, exactly-once).
  */
-import { ROOT_CONTEXT, type Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from '../kafka/index.js';
 import type { RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
@@ -13,7 +13,7 @@ import { kafkaError } from '../kafka/index.js';
 import type { PluginHost } from '../plugin/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { extractContext, startStageSpan } from '../telemetry/tracing.js';
+import { inProduceStages } from '../telemetry/tracing.js';
 import type { HealthCheck, PartitionLag } from '../telemetry/types.js';
 import { createBatchHandler } from './batch-handler.js';
 import { ConsumerState, type Assignment } from './consumer-state.js';
@@ -92,12 +92,14 @@ export class StreamProcessor {
       // The consumer of the moment: a consumer the processor restarted is a new object.
       delivery = atLeastOnce(this.producer, () => this.consumer!, sizes);
     }
+    // A produce stage per message, parent of its records' send spans, for as long as they take.
+    const traced: Delivery = { mode: delivery.mode, deliver: (records, commit) => inProduceStages(tracer, records, (staged) => delivery.deliver(staged, commit)) };
     const chunkDone = (): void => {
       if (--this.chunksInFlight === 0) for (const wake of this.drainWaiters.splice(0)) wake();
     };
     this.eachBatch = createBatchHandler(
       (msg, s) => worker.handle(msg, s),
-      delivery,
+      traced,
       this.slots,
       { maxChunk: Math.max(config.processing.maxBatch, 1) * 2, heartbeatIntervalMs: c.heartbeatIntervalMs, accepting: () => this.accepting },
       {
@@ -111,18 +113,7 @@ export class StreamProcessor {
           metrics.inFlightChanged(-messages);
           chunkDone();
         },
-        onDelivery: (_s, ms, records) => {
-          metrics.stageDuration('produce', ms);
-          const end = performance.timeOrigin + performance.now();
-          // One produce span per message, child of its message span (whose context the records carry).
-          const seen = new Set<string>();
-          for (const r of records) {
-            const tp = r.headers?.traceparent;
-            if (tp === undefined || seen.has(String(tp))) continue;
-            seen.add(String(tp));
-            startStageSpan(tracer, 'produce', extractContext(r.headers, ROOT_CONTEXT), { startTime: end - ms, destination: r.topic }).end(end);
-          }
-        },
+        onDelivery: (_s, ms) => metrics.stageDuration('produce', ms),
       },
     );
     await this.runConsumer();

@@ -6,6 +6,7 @@
  * single record that cannot fit is replaced by a small one (a dead letter without the value).
  */
 import { ClipnError } from '../errors.js';
+import type { Traced } from '../telemetry/tracing.js';
 
 /** The consumed message a record was made for. */
 export interface RecordOrigin {
@@ -20,8 +21,8 @@ export interface RecordOrigin {
   valueBytes: number;
 }
 
-/** One record to produce. */
-export interface OutputRecord {
+/** One record to produce; `trace` is the context its send span is a child of. */
+export interface OutputRecord extends Traced {
   topic: string;
   key: Buffer | string | null;
   value: Buffer;

@@ -1,6 +1,6 @@
 /**
  * Telemetry: the OpenTelemetry SDK set-up (Prometheus /metrics, OTLP, OTEL_* variables), the
- * product's metrics, W3C trace context across Kafka with batch/message/stage spans, the
+ * product's metrics, W3C trace context across Kafka with message/stage spans, kafkajs client spans, the
  * /healthz /readyz /metrics server, and JSON logs with trace ids and secret scrubbing.
  */
 export { createLogger, componentLogger, scrub, REDACTED, REDACT_PATHS } from './logger.js';
@@ -12,14 +12,16 @@ export {
   injectContext,
   injectSpan,
   consumerAttributes,
-  startBatchSpan,
   startMessageSpan,
   startStageSpan,
   inStage,
+  inProduceStages,
   failSpan,
   type MessageSpan,
   type StageSpanOptions,
+  type Traced,
 } from './tracing.js';
+export { withSendParents } from './kafka-instrumentation.js';
 export * as semconv from './semconv.js';
 export { checkLoggerOptions, checkTelemetryOptions, checkHttpServerOptions, checkOtlpEndpoint, type LoggerOptions, type TelemetryOptions, type HttpServerOptions } from './options.js';
 export {

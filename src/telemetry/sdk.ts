@@ -13,6 +13,8 @@
  *   outgoing headers.
  * - NodeSDK itself reads OTEL_TRACES_SAMPLER/_ARG (its TracerProvider sampler), OTEL_PROPAGATORS,
  *   OTEL_SDK_DISABLED and span limits; the resource detectors here read OTEL_RESOURCE_ATTRIBUTES.
+ * - Instrumentations: kafkajs only (kafka-instrumentation.ts), for its client spans and messaging
+ *   metrics; no auto-instrumentation of anything else.
  * - service.name: OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES, else the
  *   configured name.
  */
@@ -27,6 +29,7 @@ import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetr
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, NoopSpanProcessor, SimpleSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ClipnError } from '../errors.js';
+import { kafkaInstrumentation, useSendParents } from './kafka-instrumentation.js';
 import { checkOtlpEndpoint, checkTelemetryOptions, type TelemetryOptions } from './options.js';
 import type { MetricsHandler, Telemetry } from './types.js';
 
@@ -112,6 +115,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const readers = metricReadersFor(options, env, prometheus);
   const spanProcessors = spanProcessorsFor(options, env);
   const before = globals();
+  const kafka = kafkaInstrumentation();
   // No NodeSDK host/process detectors: process.command_args could carry secrets into every export.
   const sdk = new NodeSDK({
     serviceName: serviceNameFor(options.serviceName, env),
@@ -120,11 +124,14 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     metricReaders: readers,
     ...(spanProcessors ? { spanProcessors } : {}),
     logRecordProcessors: [],
-    instrumentations: [],
+    // kafkajs client spans and messaging metrics (kafka-instrumentation.ts).
+    instrumentations: [kafka],
   });
   sdk.start();
   const after = globals();
   const disabled = getBooleanFromEnv('OTEL_SDK_DISABLED');
+  // Over the global provider: the process's registered SDK, also when this one is refused below.
+  if (!disabled) useSendParents(kafka, trace.getTracerProvider());
   if (!disabled && ((readers.length > 0 && after.meters === before.meters) || (spanProcessors?.length !== 0 && after.tracers === before.tracers))) {
     void sdk.shutdown();
     throw new ClipnError('INTERNAL', 'startTelemetry: expected to register the global OpenTelemetry providers, got providers already registered in this process (shut the running telemetry down first)');
@@ -135,7 +142,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     meter: metrics.getMeter(SCOPE),
     metricsHandler: prometheus ? (req, res) => prometheus.getMetricsRequestHandler(req, res) : DISABLED_METRICS,
     shutdown: () => {
-      stopping ??= sdk.shutdown().finally(() => {
+      if (stopping !== null) return stopping;
+      // NodeSDK leaves instrumentations enabled: unpatch kafkajs until telemetry starts again.
+      kafka.disable();
+      stopping = sdk.shutdown().finally(() => {
         // Give the globals back, so a later startTelemetry in this process registers its own.
         trace.disable();
         metrics.disable();

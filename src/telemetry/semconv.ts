@@ -19,4 +19,3 @@ export const ATTR_ERROR_TYPE = 'error.type';
 
 export const MESSAGING_SYSTEM_VALUE_KAFKA = 'kafka';
 export const MESSAGING_OPERATION_TYPE_VALUE_PROCESS = 'process';
-export const MESSAGING_OPERATION_TYPE_VALUE_SEND = 'send';

@@ -1,7 +1,11 @@
 /**
- * W3C trace context across Kafka, and the spans of the processor: one `process <topic>` span
- * per batch (linked to every message's producer), one per message (child of its producer's
- * context, so the input's trace continues), one per stage inside it.
+ * W3C trace context across Kafka, and the spans of the processor: one `process <topic>` span per
+ * message (child of its producer's context, so the input's trace continues), one per stage
+ * inside it. The kafkajs client spans (`poll`, `send`, their per-message `process`) come from
+ * @opentelemetry/instrumentation-kafkajs (kafka-instrumentation.ts): its `poll <topic>` span
+ * covers each consumed batch, so there is no batch span of ours; its per-message `process` spans
+ * hang off `poll` (linking the producer) while ours continue the producer's trace and parent the
+ * stages; and its `send <topic>` spans are children of our `produce` stage.
  */
 import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type TextMapGetter, type TextMapSetter, type TimeInput, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -72,23 +76,6 @@ function offsetOf(message: ConsumedMessage): number | string {
   return Number.isSafeInteger(n) ? n : String(message.offset);
 }
 
-/**
- * Starts the span of one consumed batch: `process <topic>`, kind CONSUMER, linked to the
- * producer context of every message that carries one.
- */
-export function startBatchSpan(tracer: Tracer, source: ConsumerSource, messages: readonly ConsumedMessage[], options: { startTime?: TimeInput } = {}): Span {
-  const links: Link[] = [];
-  for (const m of messages) {
-    const producer = trace.getSpanContext(extractContext(m.headers, ROOT_CONTEXT));
-    if (producer && isSpanContextValid(producer)) links.push({ context: producer, attributes: { [semconv.ATTR_KAFKA_OFFSET]: offsetOf(m) } });
-  }
-  return tracer.startSpan(
-    `process ${source.topic}`,
-    { kind: SpanKind.CONSUMER, attributes: { ...consumerAttributes(source), 'clipn.batch.messages': messages.length }, links, ...(options.startTime === undefined ? {} : { startTime: options.startTime }) },
-    context.active(),
-  );
-}
-
 /** A started message span and the context to run its stages in. */
 export interface MessageSpan {
   span: Span;
@@ -98,13 +85,15 @@ export interface MessageSpan {
 
 /**
  * Starts the span of one consumed message: `process <topic>`, kind CONSUMER, a child of the
- * producer's context from its headers (so it continues the input's trace), linked to `batch`.
+ * producer's context from its headers (so it continues the input's trace), linked to the span
+ * active where it starts (in eachBatch: the instrumentation's `poll <topic>` span).
  */
-export function startMessageSpan(tracer: Tracer, source: ConsumerSource, message: ConsumedMessage, options: { batch?: Span; startTime?: TimeInput } = {}): MessageSpan {
+export function startMessageSpan(tracer: Tracer, source: ConsumerSource, message: ConsumedMessage, options: { startTime?: TimeInput } = {}): MessageSpan {
   const parent = extractContext(message.headers);
   const attributes: Attributes = { ...consumerAttributes(source), [semconv.ATTR_KAFKA_OFFSET]: offsetOf(message) };
   if (message.key !== undefined && message.key !== null) attributes[semconv.ATTR_KAFKA_MESSAGE_KEY] = text(message.key);
-  const links: Link[] = options.batch ? [{ context: options.batch.spanContext() }] : [];
+  const receive = trace.getSpanContext(context.active());
+  const links: Link[] = receive && isSpanContextValid(receive) ? [{ context: receive }] : [];
   const span = tracer.startSpan(`process ${source.topic}`, { kind: SpanKind.CONSUMER, attributes, links, ...(options.startTime === undefined ? {} : { startTime: options.startTime }) }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
@@ -112,28 +101,18 @@ export function startMessageSpan(tracer: Tracer, source: ConsumerSource, message
 /** Options of a stage span. */
 export interface StageSpanOptions {
   startTime?: TimeInput;
-  /** For `produce`: the topic written to. */
-  destination?: string;
   attributes?: Attributes;
 }
 
 /**
- * Starts the span of one stage (`resolve`, `decode`, `infer`, `score`, `produce`) as a child of
- * `parent` (a message span or its context). `produce` is kind PRODUCER with messaging send
- * attributes; the others are INTERNAL.
+ * Starts the span of one stage (`resolve`, `decode`, `infer`, `score`, `produce`), kind INTERNAL,
+ * as a child of `parent` (a message span or its context). The PRODUCER spans of a `produce` stage
+ * are the instrumentation's `send <topic>` spans under it.
  */
 export function startStageSpan(tracer: Tracer, stage: Stage, parent: Context | Span, options: StageSpanOptions = {}): Span {
   const ctx = isSpan(parent) ? trace.setSpan(context.active(), parent) : parent;
   const attributes: Attributes = { 'clipn.stage': stage, ...options.attributes };
-  let kind = SpanKind.INTERNAL;
-  if (stage === 'produce') {
-    kind = SpanKind.PRODUCER;
-    attributes[semconv.ATTR_MESSAGING_SYSTEM_NAME] = semconv.MESSAGING_SYSTEM_VALUE_KAFKA;
-    attributes[semconv.ATTR_MESSAGING_OPERATION_TYPE] = semconv.MESSAGING_OPERATION_TYPE_VALUE_SEND;
-    attributes[semconv.ATTR_MESSAGING_OPERATION_NAME] = 'send';
-    if (options.destination !== undefined) attributes[semconv.ATTR_MESSAGING_DESTINATION_NAME] = options.destination;
-  }
-  return tracer.startSpan(stage, { kind, attributes, ...(options.startTime === undefined ? {} : { startTime: options.startTime }) }, ctx);
+  return tracer.startSpan(stage, { kind: SpanKind.INTERNAL, attributes, ...(options.startTime === undefined ? {} : { startTime: options.startTime }) }, ctx);
 }
 
 /**
@@ -149,6 +128,41 @@ export async function inStage<T>(tracer: Tracer, stage: Stage, parent: Context |
     throw error;
   } finally {
     span.end();
+  }
+}
+
+/** Something produced for a consumed message, with the context of its message span. */
+export interface Traced {
+  /** The message span's context; undefined for records made outside a message (none get a stage). */
+  readonly trace?: Context | undefined;
+}
+
+/**
+ * Runs `deliver` with a `produce` stage span per message: one per distinct `trace` among
+ * `records` (the records of one message share theirs), a child of that message span. `deliver`
+ * gets the records with `trace` set to their stage's context, the parent to give their send
+ * spans (kafka-instrumentation.ts withSendParents). The stages end when `deliver` settles,
+ * failed when it throws; the error is rethrown.
+ */
+export async function inProduceStages<R extends Traced, T>(tracer: Tracer, records: readonly R[], deliver: (staged: R[]) => Promise<T>): Promise<T> {
+  const stages = new Map<Context, { span: Span; context: Context }>();
+  const staged = records.map((r) => {
+    if (r.trace === undefined) return r;
+    let stage = stages.get(r.trace);
+    if (stage === undefined) {
+      const span = startStageSpan(tracer, 'produce', r.trace);
+      stage = { span, context: trace.setSpan(r.trace, span) };
+      stages.set(r.trace, stage);
+    }
+    return { ...r, trace: stage.context };
+  });
+  try {
+    return await deliver(staged);
+  } catch (error) {
+    for (const { span } of stages.values()) failSpan(span, error);
+    throw error;
+  } finally {
+    for (const { span } of stages.values()) span.end();
   }
 }
 

@@ -4,12 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { createCodec } from '../../src/codec/index.js';
 import { Sidecar } from '../../src/service/sidecar.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { startTelemetry } from '../../src/telemetry/sdk.js';
+import { SCOPE, startTelemetry } from '../../src/telemetry/sdk.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
 import { demoImages, ROOT, sidecarEnv, testConfig, testTopics } from './helpers/sidecar.js';
 
@@ -37,6 +38,8 @@ test('readiness, trace propagation, stage spans and metrics', { timeout: 180_000
   const logger = createLogger({ level: 'warn', serviceName: 'test', destination: { write: () => undefined } });
   const sidecar = new Sidecar({ config, logger, root: ROOT, telemetry: { tracer: otel.tracer, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler } });
   const results = await collect(kafka, topics.results);
+  const letters = await collect(kafka, topics.deadLetter);
+  const reviews = await collect(kafka, topics.review);
   const starting = sidecar.start();
   try {
     await until('the health endpoint', () => sidecar.httpPort !== null, 30_000);
@@ -53,23 +56,45 @@ test('readiness, trace propagation, stage spans and metrics', { timeout: 180_000
 
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const images = demoImages().slice(0, 40);
-    await produce(kafka, topics.input, images.map((img, i) => ({ key: `t-${i}`, value: img.bytes, headers: { 'clipn-id': `t-${i}`, traceparent: `00-${traceId}-00f067aa0ba902b7-01` } })));
+    // The inputs are sent inside the caller's trace: the instrumentation's send spans (and the
+    // traceparent they write) are children of the active span.
+    const caller = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    const inputs = [...images.map((img, i) => ({ key: `t-${i}`, value: img.bytes, headers: { 'clipn-id': `t-${i}` } })), { key: 't-bad', value: Buffer.from('not an image'), headers: { 'clipn-id': 't-bad' } }];
+    await context.with(caller, () => produce(kafka, topics.input, inputs));
     await results.waitFor('40 results', (ms) => ms.length >= 40, 60_000);
-    for (const m of results.messages) {
-      const tp = m.headers?.traceparent?.toString() ?? '';
-      assert.match(tp, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), 'the result carries the input trace id');
-    }
-    const spans = memory.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+    await letters.waitFor('the dead letter', (ms) => ms.length >= 1, 60_000);
+    // Stage spans end once the records are acknowledged, which can be just after a consumer sees them.
+    const inTrace = () => memory.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+    await until('a produce span per message in the input trace', async () => inTrace().filter((s) => s.name === 'produce').length >= 41, 10_000);
+    const spans = inTrace();
+    const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
     const names = new Set(spans.map((s) => s.name));
-    for (const stage of [`process ${topics.input}`, 'resolve', 'decode', 'infer', 'score']) assert.ok(names.has(stage), `a ${stage} span in the input's trace (got ${[...names].join(', ')})`);
-    // Produce spans continue the input's trace, as children of its message span.
-    const processIds = new Set(spans.filter((s) => s.name.startsWith('process')).map((s) => s.spanContext().spanId));
-    // Made once the records are acknowledged, which can be just after a consumer sees them.
-    const produced = () => memory.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId && s.name === 'produce');
-    await until('a produce span per message in the input trace', async () => produced().length >= 40, 10_000);
-    const produceSpans = produced();
-    for (const s of produceSpans) assert.ok(processIds.has(s.parentSpanContext?.spanId ?? ''), 'a produce span is a child of its message span');
-    const process = spans.find((s) => s.name.startsWith('process'))!;
+    for (const stage of [`process ${topics.input}`, 'resolve', 'decode', 'infer', 'score', 'produce', `send ${topics.results}`]) assert.ok(names.has(stage), `a ${stage} span in the input's trace (got ${[...names].join(', ')})`);
+    // Each record names its send span: input trace → message span → produce stage → send <topic>.
+    const chain = (m: { headers?: Record<string, unknown> }, topic: string): string => {
+      const tp = String(m.headers?.traceparent ?? '');
+      const match = new RegExp(`^00-${traceId}-([0-9a-f]{16})-01$`).exec(tp);
+      assert.ok(match, `the ${topic} record carries the input trace id (got ${tp})`);
+      const send = byId.get(match[1]!);
+      assert.equal(send?.name, `send ${topic}`, 'the traceparent names the send span');
+      assert.equal(send.kind, SpanKind.PRODUCER);
+      assert.equal(send.instrumentationScope.name, '@opentelemetry/instrumentation-kafkajs');
+      const stage = byId.get(send.parentSpanContext?.spanId ?? '');
+      assert.equal(stage?.name, 'produce', 'the send span is a child of the produce stage');
+      assert.equal(stage.kind, SpanKind.INTERNAL);
+      const message = byId.get(stage.parentSpanContext?.spanId ?? '');
+      assert.equal(message?.name, `process ${topics.input}`, 'the produce stage is a child of the message span');
+      assert.equal(message.instrumentationScope.name, SCOPE);
+      return match[1]!;
+    };
+    const sends = results.messages.map((m) => chain(m, topics.results));
+    for (const m of [...letters.messages]) chain(m, topics.deadLetter);
+    for (const m of [...reviews.messages]) chain(m, topics.review);
+    // The results' consumer (the collector) continues the trace under the send span.
+    await until('the collector process spans', async () => memory.getFinishedSpans().filter((s) => s.name === `process ${topics.results}`).length >= 40, 10_000);
+    const consumed = memory.getFinishedSpans().filter((s) => s.name === `process ${topics.results}`);
+    assert.deepEqual(new Set(consumed.map((s) => s.parentSpanContext?.spanId)), new Set(sends));
+    const process = spans.find((s) => s.name === `process ${topics.input}` && s.instrumentationScope.name === SCOPE)!;
     // Current messaging conventions (1.45), not the deprecated messaging.system.
     assert.equal(process.attributes['messaging.system.name'], 'kafka');
     assert.equal(process.attributes['messaging.system'], undefined);
@@ -89,6 +114,8 @@ test('readiness, trace propagation, stage spans and metrics', { timeout: 180_000
   } finally {
     await sidecar.stop();
     await results.stop();
+    await letters.stop();
+    await reviews.stop();
     await otel.shutdown();
   }
 });

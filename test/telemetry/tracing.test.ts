@@ -4,7 +4,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentel
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ClipnError } from '../../src/errors.js';
-import { extractContext, failSpan, injectContext, injectSpan, inStage, startBatchSpan, startMessageSpan, startStageSpan } from '../../src/telemetry/tracing.js';
+import { extractContext, failSpan, injectContext, injectSpan, inProduceStages, inStage, startMessageSpan, startStageSpan } from '../../src/telemetry/tracing.js';
 import type { KafkaHeaders } from '../../src/telemetry/types.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -101,46 +101,65 @@ test('inject writes a valid traceparent (and tracestate) as strings, carrying th
   await provider.shutdown();
 });
 
-test('the batch span links to each message producer and the stages nest under the message span', async () => {
+test('the message span links the span active where it starts (the poll span) and every stage is an INTERNAL child of it', async () => {
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
   const { exporter, tracer, provider } = setup();
-  const other = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
-  const messages = [
-    { headers: { traceparent: Buffer.from(`00-${TRACE_ID}-${PARENT_ID}-01`) }, offset: '10' },
-    { headers: {}, offset: '11' },
-    { headers: { traceparent: `00-${other}-bbbbbbbbbbbbbbbb-01` }, offset: '12' },
-  ];
-  const batch = startBatchSpan(tracer, source, messages);
-  const msg = startMessageSpan(tracer, source, messages[0]!, { batch });
-  for (const stage of ['resolve', 'decode', 'infer', 'score'] as const) startStageSpan(tracer, stage, msg.context).end();
-  startStageSpan(tracer, 'produce', msg.span, { destination: 'results' }).end();
-  msg.span.end();
-  batch.end();
+  try {
+    const poll = tracer.startSpan('poll images', { kind: SpanKind.CLIENT }, ROOT_CONTEXT);
+    const msg = context.with(trace.setSpan(ROOT_CONTEXT, poll), () => startMessageSpan(tracer, source, { headers: { traceparent: Buffer.from(`00-${TRACE_ID}-${PARENT_ID}-01`) }, offset: '10' }));
+    const alone = startMessageSpan(tracer, source, { headers: {}, offset: '11' });
+    for (const stage of ['resolve', 'decode', 'infer', 'score'] as const) startStageSpan(tracer, stage, msg.context).end();
+    startStageSpan(tracer, 'produce', msg.span).end();
+    for (const s of [msg.span, alone.span, poll]) s.end();
 
-  const spans = exporter.getFinishedSpans();
-  const b = spans.find((s) => s.spanContext().spanId === batch.spanContext().spanId)!;
-  assert.equal(b.name, 'process images');
-  assert.equal(b.kind, SpanKind.CONSUMER);
-  assert.equal(b.attributes['clipn.batch.messages'], 3);
-  assert.deepEqual(
-    b.links.map((l) => [l.context.traceId, l.context.spanId, l.attributes?.['kafka.offset']]),
-    [
-      [TRACE_ID, PARENT_ID, 10],
-      [other, 'bbbbbbbbbbbbbbbb', 12],
-    ],
-  );
-  const m = spans.find((s) => s.spanContext().spanId === msg.span.spanContext().spanId)!;
-  assert.deepEqual(m.links.map((l) => l.context.spanId), [batch.spanContext().spanId]);
-  const stages = spans.filter((s) => s.attributes['clipn.stage'] !== undefined);
-  assert.deepEqual(stages.map((s) => s.name), ['resolve', 'decode', 'infer', 'score', 'produce']);
-  for (const s of stages) {
-    assert.equal(s.spanContext().traceId, TRACE_ID);
-    assert.equal(s.parentSpanContext?.spanId, msg.span.spanContext().spanId);
+    const spans = exporter.getFinishedSpans();
+    const m = spans.find((s) => s.spanContext().spanId === msg.span.spanContext().spanId)!;
+    assert.equal(m.spanContext().traceId, TRACE_ID, 'the message span continues the producer trace, not the poll span trace');
+    assert.deepEqual(m.links.map((l) => l.context.spanId), [poll.spanContext().spanId]);
+    assert.deepEqual(spans.find((s) => s.spanContext().spanId === alone.span.spanContext().spanId)!.links, [], 'no link when no span is active');
+    const stages = spans.filter((s) => s.attributes['clipn.stage'] !== undefined);
+    assert.deepEqual(stages.map((s) => s.name), ['resolve', 'decode', 'infer', 'score', 'produce']);
+    for (const s of stages) {
+      assert.equal(s.spanContext().traceId, TRACE_ID);
+      assert.equal(s.parentSpanContext?.spanId, msg.span.spanContext().spanId);
+      assert.equal(s.kind, SpanKind.INTERNAL, `${s.name} is INTERNAL (the send spans under produce are the PRODUCER spans)`);
+    }
+    assert.equal(stages.at(-1)!.attributes['messaging.operation.type'], undefined);
+  } finally {
+    await provider.shutdown();
+    context.disable();
   }
-  const produce = stages.at(-1)!;
-  assert.equal(produce.kind, SpanKind.PRODUCER);
-  assert.equal(produce.attributes['messaging.operation.type'], 'send');
-  assert.equal(produce.attributes['messaging.destination.name'], 'results');
-  assert.equal(stages[0]!.kind, SpanKind.INTERNAL);
+});
+
+test('inProduceStages starts one produce stage per message, hands on its context, and ends them', async () => {
+  const { exporter, tracer, provider } = setup();
+  const a = startMessageSpan(tracer, source, { headers: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` }, offset: 1 });
+  const b = startMessageSpan(tracer, source, { headers: {}, offset: 2 });
+  const records = [
+    { topic: 'results', trace: a.context },
+    { topic: 'review', trace: a.context },
+    { topic: 'results', trace: b.context },
+    { topic: 'other' },
+  ];
+  const staged = await inProduceStages(tracer, records, async (rs) => rs);
+  assert.deepEqual(staged.map((r) => r.topic), ['results', 'review', 'results', 'other']);
+  assert.equal(staged[3]!.trace, undefined, 'a record without a message gets no stage');
+  const produce = exporter.getFinishedSpans().filter((s) => s.name === 'produce');
+  assert.equal(produce.length, 2, 'one stage per message, not per record');
+  for (const [i, msg] of [a, b].entries()) {
+    const stage = trace.getSpan(staged[i * 2]!.trace!)!;
+    const done = produce.find((s) => s.spanContext().spanId === stage.spanContext().spanId)!;
+    assert.equal(done.parentSpanContext?.spanId, msg.span.spanContext().spanId);
+    assert.equal(done.kind, SpanKind.INTERNAL);
+  }
+  assert.equal(staged[0]!.trace, staged[1]!.trace, 'the records of one message share its stage');
+
+  exporter.reset();
+  await assert.rejects(inProduceStages(tracer, records, () => Promise.reject(new ClipnError('KAFKA_ERROR', 'send failed'))), /send failed/);
+  const failed = exporter.getFinishedSpans().filter((s) => s.name === 'produce');
+  assert.equal(failed.length, 2);
+  for (const s of failed) assert.equal(s.attributes['error.type'], 'KAFKA_ERROR');
   await provider.shutdown();
 });
 
