@@ -14,6 +14,8 @@ export {
 export { createKafka, toLogLine, type KafkaLogSink, type KafkaSinkLevel } from './client-factory.js';
 export { kafkaError, isRetriable } from './errors.js';
 export { ensureTopics, maxMessageBytes, streamTopic, sideChannelTopic, DEFAULT_MAX_MESSAGE_BYTES, type EnsureTopicsOptions, type NewTopicPolicy, type TopicSpec } from './topics.js';
-export { endOffsets, readToEnd, latestByKey, type PartitionMessage, type ReadToEndOptions } from './read-to-end.js';
+export { readToEnd, latestByKey, type PartitionMessage, type ReadToEndOptions } from './read-to-end.js';
+export { CatchUpTracker, describeBehind, type PartitionBehind, type PartitionEnd, type WhenCaughtUpOptions } from './catch-up.js';
+export { withAdmin } from './admin-session.js';
 /** The kafkajs types the rest of the product handles; kafkajs itself is used only here. */
 export type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';

@@ -1,24 +1,12 @@
 /**
- * Reading a topic from its beginning up to the end it has now: how the side channels (label
- * sets, model releases) load their state at boot before they report ready.
+ * Reading a topic from its beginning up to the end it has now, and returning its records: how
+ * the trainer and the CLI read the side channels and the dead letters (catch-up.ts decides the end).
  */
 import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import { ClipnError } from '../errors.js';
+import { CatchUpTracker } from './catch-up.js';
 import { kafkaError } from './errors.js';
-
-/**
- * The end offset of every partition of a topic, as a read_committed consumer sees it: the last
- * stable offset (the high watermark unless a transaction is still open).
- */
-export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-  } catch (error) {
-    throw kafkaError(error, `fetching the end offsets of ${topic}`);
-  }
-}
 
 /** Options of {@link readToEnd}. */
 export interface ReadToEndOptions {
@@ -30,6 +18,9 @@ export interface ReadToEndOptions {
   readCommitted?: boolean;
 }
 
+/** A message read by {@link readToEnd}, with its partition. */
+export type PartitionMessage = KafkaMessage & { partition: number };
+
 /**
  * Reads `topic` from the beginning up to the end offsets it has when called, and stops; records
  * written after that are not returned. Messages come in offset order within a partition.
@@ -37,9 +28,6 @@ export interface ReadToEndOptions {
  * records are not returned. Transaction markers and aborted records count as read, so a
  * transactionally written topic completes too. A topic that does not exist fails at once.
  */
-/** A message read by {@link readToEnd}, with its partition. */
-export type PartitionMessage = KafkaMessage & { partition: number };
-
 export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndOptions): Promise<PartitionMessage[]> {
   if (!Number.isInteger(options.timeoutMs) || options.timeoutMs < 1) {
     throw new ClipnError('CONFIG_INVALID', `readToEnd timeoutMs: expected a whole number >= 1, got ${options.timeoutMs}`);
@@ -47,8 +35,8 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
   const started = Date.now();
   const timeout = (stage: string, details: Record<string, unknown> = {}): ClipnError =>
     new ClipnError('KAFKA_ERROR', `reading ${topic} to its end: ${stage} within ${options.timeoutMs} ms`, { retriable: true, details: { topic, timeoutMs: options.timeoutMs, ...details } });
+  const tracker = new CatchUpTracker();
   const admin = kafka.admin();
-  let ends: Map<number, bigint>;
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   const fetching = (async () => {
@@ -57,10 +45,10 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
     if (!(await admin.listTopics()).includes(topic)) {
       throw new ClipnError('KAFKA_ERROR', `reading ${topic} to its end: expected the topic to exist, got no topic of that name`, { retriable: true, details: { topic } });
     }
-    return admin.fetchTopicOffsets(topic);
+    await tracker.fetchEnds(admin, [topic]);
   })();
   try {
-    const offsets = await Promise.race([
+    await Promise.race([
       fetching,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -69,7 +57,6 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
         }, options.timeoutMs);
       }),
     ]);
-    ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   } catch (error) {
     throw kafkaError(error, `reading ${topic} to its end: fetching its end offsets`);
   } finally {
@@ -79,53 +66,37 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
     if (timedOut) void fetching.then(() => {}, () => {}).finally(() => admin.disconnect());
     else await admin.disconnect();
   }
-  const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
+  if (tracker.caughtUp) return [];
+  const ends = new Map(tracker.behind().map((p) => [p.partition, p.end]));
   const byPartition = new Map<number, PartitionMessage[]>();
-  if (pending.size === 0) return [];
 
   const consumer = kafka.consumer({ groupId: options.groupId ?? `clipn-read-to-end-${randomUUID()}`, readUncommitted: options.readCommitted === false });
-  const progress = (partition: number, offset: string | null | undefined): boolean => {
-    if (offset !== null && offset !== undefined && BigInt(offset) + 1n >= ends.get(partition)!) pending.delete(partition);
-    return pending.size === 0;
-  };
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const left = [...pending].map((p) => `${p} (end ${ends.get(p)})`).join(', ');
-        reject(timeout(`not caught up (partitions left: ${left})`, { partitionsLeft: [...pending] }));
-      }, Math.max(1, options.timeoutMs - (Date.now() - started)));
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      // Fired for every fetched batch, also one that held only transaction markers or aborted
-      // records (eachMessage never sees those), with the last offset it covered.
-      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        if (payload.topic === topic && progress(payload.partition, payload.lastOffset)) done();
-      });
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        clearTimeout(timer);
-        reject(kafkaError(payload.error, `reading ${topic} to its end`));
-      });
-      consumer
-        .run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            const end = ends.get(partition);
-            if (end === undefined || BigInt(message.offset) >= end) return;
-            const list = byPartition.get(partition) ?? [];
-            list.push({ ...message, partition });
-            byPartition.set(partition, list);
-            if (progress(partition, message.offset)) done();
-          },
-        })
-        .catch((error: unknown) => {
-          clearTimeout(timer);
-          reject(kafkaError(error, `reading ${topic} to its end`));
-        });
+    tracker.follow(consumer);
+    consumer.on(consumer.events.CRASH, ({ payload }) => tracker.fail(kafkaError(payload.error, `reading ${topic} to its end`)));
+    const caughtUp = tracker.whenCaughtUp({
+      timeoutMs: Math.max(1, options.timeoutMs - (Date.now() - started)),
+      timeoutError: (behind) => {
+        const left = behind.map((p) => `${p.partition} (end ${p.end})`).join(', ');
+        return timeout(`not caught up (partitions left: ${left})`, { partitionsLeft: behind.map((p) => p.partition) });
+      },
     });
+    consumer
+      .run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          const end = ends.get(partition);
+          if (end === undefined || BigInt(message.offset) >= end) return;
+          const list = byPartition.get(partition) ?? [];
+          list.push({ ...message, partition });
+          byPartition.set(partition, list);
+          tracker.passed(topic, partition, message.offset);
+        },
+      })
+      .catch((error: unknown) => tracker.fail(kafkaError(error, `reading ${topic} to its end`)));
+    await caughtUp;
   } catch (error) {
     throw kafkaError(error, `reading ${topic} to its end`);
   } finally {

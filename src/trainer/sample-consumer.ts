@@ -5,7 +5,7 @@
  */
 import type { RecordCodec, ReviewDecision, ReviewItem } from '../codec/index.js';
 import { ClipnError, toClipnError } from '../errors.js';
-import { endOffsets, type Consumer, type Kafka, type KafkaMessage } from '../kafka/index.js';
+import { CatchUpTracker, describeBehind, withAdmin, type Consumer, type Kafka, type KafkaMessage } from '../kafka/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SampleStore } from './sample-store.js';
 import type { StoredDecision, StoredItem } from './types.js';
@@ -44,13 +44,8 @@ export function storedDecision(d: ReviewDecision): StoredDecision {
 /** The trainer's consumer of the review and review-decision topics. */
 export class SampleConsumer {
   private consumer: Consumer | null = null;
-  // Next offset to read per "topic:partition", as committed.
-  private readonly committed = new Map<string, bigint>();
-  // Next offset per "topic:partition" past every batch processed, transaction markers and aborted
-  // records included: a topic written in transactions ends in a marker no message ever carries.
-  private readonly reached = new Map<string, bigint>();
-  private readonly waiters = new Set<() => void>();
-  private failure: Error | null = null;
+  // Positions past every batch processed (markers and aborted records included) and committed.
+  private readonly tracker = new CatchUpTracker();
   private joined = false;
 
   constructor(private readonly deps: SampleConsumerDeps) {}
@@ -66,16 +61,11 @@ export class SampleConsumer {
     const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3000 });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, () => (this.joined = true));
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const key = `${payload.topic}:${payload.partition}`;
-      const next = BigInt(payload.lastOffset) + 1n;
-      if (next > (this.reached.get(key) ?? 0n)) this.reached.set(key, next);
-      this.wake();
-    });
+    // A batch ends (END_BATCH_PROCESS) only after eachBatch stored and committed its records.
+    this.tracker.follow(consumer);
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.failure = payload.error;
       this.deps.logger.error({ err: payload.error }, 'sample consumer crashed');
-      this.wake();
+      this.tracker.fail(toClipnError(payload.error, 'KAFKA_ERROR'));
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [topics.review, topics.decisions], fromBeginning: true });
@@ -90,10 +80,9 @@ export class SampleConsumer {
         const next = BigInt(batch.messages.at(-1)!.offset) + 1n;
         // Only now that the samples are on disk does the group move past them.
         await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }]);
-        this.committed.set(`${batch.topic}:${batch.partition}`, next);
+        this.tracker.advance(batch.topic, batch.partition, next);
         await heartbeat();
         if (changed > 0) this.deps.onStored?.(changed);
-        this.wake();
       },
     });
   }
@@ -104,48 +93,10 @@ export class SampleConsumer {
    */
   async catchUp(timeoutMs: number): Promise<void> {
     const { kafka, topics, groupId } = this.deps;
-    const admin = kafka.admin();
-    await admin.connect();
-    const targets = new Map<string, bigint>();
-    try {
-      for (const topic of [topics.review, topics.decisions]) {
-        for (const [p, end] of await endOffsets(admin, topic)) if (end > 0n) targets.set(`${topic}:${p}`, end);
-        for (const { partitions } of await admin.fetchOffsets({ groupId, topics: [topic] })) {
-          for (const { partition, offset } of partitions) {
-            const key = `${topic}:${partition}`;
-            if (BigInt(offset) >= 0n && BigInt(offset) > (this.committed.get(key) ?? -1n)) this.committed.set(key, BigInt(offset));
-          }
-        }
-      }
-    } finally {
-      await admin.disconnect();
-    }
-    // A batch ends (END_BATCH_PROCESS) only after eachBatch stored and committed its records.
-    const position = (key: string): bigint => {
-      const committed = this.committed.get(key) ?? 0n;
-      const reached = this.reached.get(key) ?? 0n;
-      return committed > reached ? committed : reached;
-    };
-    const done = (): boolean => [...targets].every(([key, end]) => position(key) >= end);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        const left = [...targets].filter(([key, end]) => position(key) < end).map(([key, end]) => `${key} at ${position(key)} of ${end}`);
-        reject(new ClipnError('KAFKA_ERROR', `trainer: not caught up on the review topics within ${timeoutMs} ms (${left.join(', ')})`, { retriable: true }));
-      }, timeoutMs);
-      const check = (): void => {
-        if (this.failure) {
-          clearTimeout(timer);
-          this.waiters.delete(check);
-          reject(toClipnError(this.failure, 'KAFKA_ERROR'));
-        } else if (done()) {
-          clearTimeout(timer);
-          this.waiters.delete(check);
-          resolve();
-        }
-      };
-      this.waiters.add(check);
-      check();
+    await withAdmin(kafka, (admin) => this.tracker.fetchEnds(admin, [topics.review, topics.decisions], groupId));
+    await this.tracker.whenCaughtUp({
+      timeoutMs,
+      timeoutError: (behind) => new ClipnError('KAFKA_ERROR', `trainer: not caught up on the review topics within ${timeoutMs} ms (${describeBehind(behind)})`, { retriable: true }),
     });
   }
 
@@ -157,10 +108,6 @@ export class SampleConsumer {
     if (consumer === null) return;
     await consumer.stop();
     await consumer.disconnect();
-  }
-
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
   }
 
   private async decodeInto(topic: string, partition: number, m: KafkaMessage, items: StoredItem[], decisions: StoredDecision[]): Promise<void> {

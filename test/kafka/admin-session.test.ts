@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Kafka } from 'kafkajs';
+import { withAdmin } from '../../src/kafka/admin-session.js';
+
+function fakeKafka(calls: string[]): Kafka {
+  return { admin: () => ({ connect: async () => void calls.push('connect'), disconnect: async () => void calls.push('disconnect') }) } as unknown as Kafka;
+}
+
+test('withAdmin connects, runs the work with the admin and disconnects, returning what the work returns', async () => {
+  const calls: string[] = [];
+  assert.equal(await withAdmin(fakeKafka(calls), async () => (calls.push('work'), 42)), 42);
+  assert.deepEqual(calls, ['connect', 'work', 'disconnect']);
+});
+
+test('withAdmin disconnects when the work fails, and the failure is what the caller sees', async () => {
+  const calls: string[] = [];
+  await assert.rejects(withAdmin(fakeKafka(calls), async () => { throw new Error('refused'); }), /refused/);
+  assert.deepEqual(calls, ['connect', 'disconnect']);
+});
