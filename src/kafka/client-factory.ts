@@ -107,3 +107,11 @@ export function createKafka(input: KafkaOptionsInput, sink?: KafkaLogSink): Kafk
   requireKafkajs();
   return new ConfirmingKafka(config);
 }
+
+/** A logger with pino's call shape: fields first, then the message. */
+export type FieldLogger = Record<KafkaSinkLevel, (fields: Record<string, unknown>, message: string) => void>;
+
+/** A sink that writes kafkajs' lines to `logger` at their level, their fields under `kafka`. */
+export function kafkaLogSink(logger: FieldLogger): KafkaLogSink {
+  return (level, message, extra) => logger[level]({ kafka: extra }, message);
+}

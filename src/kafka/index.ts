@@ -11,9 +11,9 @@ export {
   type KafkaLogLevelName,
   type SaslMechanism,
 } from './options.js';
-export { createKafka, toLogLine, type KafkaLogSink, type KafkaSinkLevel } from './client-factory.js';
+export { createKafka, kafkaLogSink, toLogLine, type FieldLogger, type KafkaLogSink, type KafkaSinkLevel } from './client-factory.js';
 export { kafkaError, isRetriable } from './errors.js';
-export { ensureTopics, maxMessageBytes, streamTopic, sideChannelTopic, DEFAULT_MAX_MESSAGE_BYTES, type EnsureTopicsOptions, type NewTopicPolicy, type TopicSpec } from './topics.js';
+export { ensureTopics, ensureServiceTopics, maxMessageBytes, streamTopic, sideChannelTopic, DEFAULT_MAX_MESSAGE_BYTES, type EnsureTopicsOptions, type NewTopicPolicy, type ServiceTopics, type TopicSpec } from './topics.js';
 export { readToEnd, latestByKey, type PartitionMessage, type ReadToEndOptions } from './read-to-end.js';
 export { CatchUpTracker, describeBehind, type PartitionBehind, type PartitionEnd, type WhenCaughtUpOptions } from './catch-up.js';
 export { withAdmin } from './admin-session.js';

@@ -1,6 +1,7 @@
 /** Creating the topics the product needs when they are missing, safely under concurrency. */
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { ClipnError } from '../errors.js';
+import { withAdmin } from './admin-session.js';
 import { kafkaError } from './errors.js';
 
 /** A topic to have. */
@@ -142,6 +143,25 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], op
   // Ours or created by someone else meanwhile: all of them are there with leaders before we return.
   await awaitLeaders(admin, missing.map((s) => s.topic), options.leaderTimeoutMs ?? 30_000);
   return missing.map((s) => s.topic).filter((t) => !existedMeanwhile.has(t));
+}
+
+/** The topics a service or command needs, by kind. */
+export interface ServiceTopics {
+  /** Stream topics: created with the policy's partitions. */
+  readonly stream?: readonly string[];
+  /** Side channels: created with one compacted partition. */
+  readonly sideChannels?: readonly string[];
+}
+
+/**
+ * Creates those of `topics` that are missing, as kafka.newTopics (`policy`) says, through an admin
+ * client of its own: how the services and commands have the topics they use.
+ * @returns the topics this call created.
+ * @throws ClipnError as {@link ensureTopics}.
+ */
+export async function ensureServiceTopics(kafka: Kafka, policy: NewTopicPolicy, topics: ServiceTopics): Promise<string[]> {
+  const specs = [...(topics.stream ?? []).map((t) => streamTopic(t, policy)), ...(topics.sideChannels ?? []).map((t) => sideChannelTopic(t, policy))];
+  return withAdmin(kafka, (admin) => ensureTopics(admin, specs));
 }
 
 /** Kafka's default max.message.bytes (broker message.max.bytes), used when a topic's cannot be read. */

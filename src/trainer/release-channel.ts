@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { parseLabelSet, type LabelSet } from '../clipn/index.js';
 import type { ModelRelease, RecordCodec } from '../codec/index.js';
 import { ClipnError } from '../errors.js';
-import { ensureTopics, latestByKey, readToEnd, type Kafka, type PartitionMessage } from '../kafka/index.js';
+import { ensureServiceTopics, latestByKey, readToEnd, type Kafka, type PartitionMessage } from '../kafka/index.js';
 import { float32FromBytes, readPrompt, type Bundle } from '../model/index.js';
 import { signRecord, verifyRecord, type Signer, type TrustedKeys } from '../trust/index.js';
 
@@ -117,13 +117,7 @@ export async function publishRelease(kafka: Kafka, codec: RecordCodec, topic: st
   return record;
 }
 
-/** Side channels are compacted single-partition topics (as the sidecar creates them). */
-async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, [{ topic, partitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
-  } finally {
-    await admin.disconnect();
-  }
+/** Side channels are compacted single-partition topics (as the sidecar creates them), replicated as the broker's default. */
+function ensureTopic(kafka: Kafka, topic: string): Promise<string[]> {
+  return ensureServiceTopics(kafka, { partitions: 1, replicationFactor: null }, { sideChannels: [topic] });
 }

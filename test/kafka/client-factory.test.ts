@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { logLevel, type LogEntry } from 'kafkajs';
 import { isClipnError } from '../../src/errors.js';
-import { createKafka, toLogLine, type KafkaSinkLevel } from '../../src/kafka/client-factory.js';
+import { createKafka, kafkaLogSink, toLogLine, type KafkaSinkLevel } from '../../src/kafka/client-factory.js';
 
 const SECRET = 's3cr3t-Pa55';
 
@@ -87,4 +87,18 @@ test('expected retries while a broker starts and notices printed at every start 
   assert.equal(line(2, 'Limiting retries for the idempotent producer may invalidate EoS guarantees').level, 'debug');
   assert.equal(line(1, 'Response Metadata(key: 3, version: 6)', { error: 'This server does not host this topic-partition' }).level, 'error');
   assert.equal(line(1, 'Connection error: connect ECONNREFUSED 127.0.0.1:9092').level, 'error');
+});
+
+test('kafkaLogSink writes each line to the logger at its level, the fields under kafka', () => {
+  const written: Array<[string, Record<string, unknown>, string]> = [];
+  const at = (level: KafkaSinkLevel) => (fields: Record<string, unknown>, message: string) => void written.push([level, fields, message]);
+  const logger = { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
+  const kafka = createKafka({ brokers: ['127.0.0.1:1'], logLevel: 'debug' }, kafkaLogSink(logger));
+  kafka.logger().warn('slow broker', { broker: 'b1' });
+  kafka.logger().debug('fetching', {});
+  assert.deepEqual(written.map(([level, fields, message]) => [level, message, (fields.kafka as Record<string, unknown>).broker]), [
+    ['warn', 'kafka: slow broker', 'b1'],
+    ['debug', 'kafka: fetching', undefined],
+  ]);
+  assert.deepEqual(Object.keys(written[0]![1]), ['kafka'], 'the kafkajs fields are kept apart from the product fields');
 });

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { isClipnError } from '../../src/errors.js';
-import { ensureTopics, type TopicSpec } from '../../src/kafka/topics.js';
+import { ensureServiceTopics, ensureTopics, type TopicSpec } from '../../src/kafka/topics.js';
 
 const { KafkaJSAggregateError, KafkaJSNonRetriableError, KafkaJSProtocolError } = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs');
 
@@ -142,4 +142,20 @@ test('bad specs are refused before any request', async () => {
     await assert.rejects(ensureTopics(admin, specs), (e: unknown) => isClipnError(e, 'CONFIG_INVALID') && message.test(e.message));
   }
   assert.equal(requests.length, 0);
+});
+
+test('ensureServiceTopics: stream topics as kafka.newTopics says, side channels with one compacted partition, on an admin of its own', async () => {
+  const { admin, requests } = fakeAdmin(['results'], async () => true);
+  const sessions: string[] = [];
+  const kafka = { admin: () => ({ ...admin, connect: async () => void sessions.push('connect'), disconnect: async () => void sessions.push('disconnect') }) } as unknown as Kafka;
+  const created = await ensureServiceTopics(kafka, { partitions: 6, replicationFactor: 3 }, { stream: ['in', 'results'], sideChannels: ['labels'] });
+  assert.deepEqual(created, ['in', 'labels']);
+  assert.deepEqual(requests, [[
+    { topic: 'in', numPartitions: 6, replicationFactor: 3, configEntries: [] },
+    { topic: 'labels', numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+  ]]);
+  assert.deepEqual(sessions, ['connect', 'disconnect']);
+  // No replication factor in the policy: the broker's default.
+  await ensureServiceTopics(kafka, { partitions: 2, replicationFactor: null }, { sideChannels: ['releases'] });
+  assert.deepEqual(requests[1], [{ topic: 'releases', numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }]);
 });

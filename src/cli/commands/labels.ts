@@ -5,7 +5,7 @@ import { labelSetRecord, parseLabelSet } from '../../clipn/index.js';
 import { createCodec, type RecordCodec } from '../../codec/index.js';
 import type { Config } from '../../config/index.js';
 import { ClipnError } from '../../errors.js';
-import { createKafka, ensureTopics, readToEnd, sideChannelTopic } from '../../kafka/index.js';
+import { createKafka, ensureServiceTopics, readToEnd } from '../../kafka/index.js';
 import { loadSigner, signRecord, type Signer } from '../../trust/index.js';
 import { runtime } from '../shared/runtime.js';
 
@@ -19,9 +19,7 @@ function signerFor(config: Config, root: string, keyFile: string | undefined): S
 async function publish(config: Config, codec: RecordCodec, record: Record<string, unknown> & { id: string }, signer: Signer | null): Promise<void> {
   const value = await codec.encode('LabelSet', signer === null ? record : signRecord(codec, 'LabelSet', record, signer));
   const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [sideChannelTopic(config.kafka.topics.labelSets, config.kafka.newTopics)]).finally(() => admin.disconnect());
+  await ensureServiceTopics(kafka, config.kafka.newTopics, { sideChannels: [config.kafka.topics.labelSets] });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {

@@ -9,7 +9,7 @@ import { metrics, trace } from '@opentelemetry/api';
 import type { Command } from 'commander';
 import { createCodec, type ReviewItem } from '../../codec/index.js';
 import { ClipnError, toClipnError } from '../../errors.js';
-import { createKafka } from '../../kafka/index.js';
+import { createKafka, kafkaLogSink } from '../../kafka/index.js';
 import { asPlugin, BUILTIN_PLUGIN, PluginHost } from '../../plugin/index.js';
 import { HealthChecks } from '../../telemetry/index.js';
 import { bundledLabelStudioModule } from '../shared/label-studio.js';
@@ -113,7 +113,7 @@ function registerLabelStudio(review: Command): void {
       const max = flags.max === undefined ? Infinity : Number(flags.max);
       if (!(max > 0)) throw new ClipnError('CONFIG_INVALID', `--max: expected a positive number, got ${flags.max}`);
 
-      const kafka = createKafka(config.kafka, (level, message, extra) => logger[level]({ kafka: extra }, message));
+      const kafka = createKafka(config.kafka, kafkaLogSink(logger));
       const codec = createCodec({ registryUrl: config.codec.registryUrl });
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
