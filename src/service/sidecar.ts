@@ -4,26 +4,25 @@
  * and the service reports ready only when all three are.
  */
 import type { Kafka, Producer } from '../kafka/index.js';
-import { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import type { ClipnError } from '../errors.js';
-import { createKafka, DEFAULT_MAX_MESSAGE_BYTES, ensureTopics, maxMessageBytes, sideChannelTopic, streamTopic } from '../kafka/index.js';
+import { createKafka, DEFAULT_MAX_MESSAGE_BYTES, ensureServiceTopics, kafkaLogSink, maxMessageBytes, withAdmin } from '../kafka/index.js';
 import { PluginHost } from '../plugin/index.js';
 import { recordsLimit } from '../stream/produce-plan.js';
 import { labelSetHandler, type WatcherEvents } from '../stream/label-set-watcher.js';
-import { metrics as otelMetrics, trace, type Tracer } from '@opentelemetry/api';
 import { StreamProcessor } from '../stream/processor.js';
-import { Metrics } from '../telemetry/metrics.js';
 import { releaseHandler } from '../stream/release-watcher.js';
 import { Serial } from '../stream/serial.js';
 import { ServingState } from '../stream/serving-state.js';
 import { SideChannel } from '../stream/side-channel.js';
 import { trustOptions } from '../trust/index.js';
 import { watchEventLoop } from '../telemetry/event-loop.js';
-import { HealthChecks, startHttpServer, type HttpServer } from '../telemetry/health.js';
+import { HealthChecks, type HttpServer } from '../telemetry/health.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { loadServiceClassifier } from './assembly/classifier.js';
+import { startHealthEndpoint } from './assembly/health.js';
+import { resolveTelemetry, type ServiceTelemetry } from './assembly/telemetry.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -31,7 +30,7 @@ export interface SidecarOptions {
   /** Base folder for relative paths in config (the package root). */
   root: string;
   /** Telemetry from startTelemetry(); without it spans and metrics are no-ops. */
-  telemetry?: { tracer: Tracer; metrics: Metrics; metricsHandler(req: IncomingMessage, res: ServerResponse): void };
+  telemetry?: ServiceTelemetry;
 }
 
 export class Sidecar {
@@ -68,37 +67,18 @@ export class Sidecar {
     this.stopWatch = watchEventLoop(this.liveness.register('event-loop'), { blockedMs: config.telemetry.health.eventLoopBlockedMs, windowMs: config.telemetry.health.eventLoopWindowMs }, (ms) =>
       logger.warn({ blockedMs: Math.round(ms) }, 'the event loop was blocked'),
     );
-    const telemetry = this.options.telemetry ?? { tracer: trace.getTracer('clipn-sidecar'), metrics: new Metrics(otelMetrics.getMeter('clipn-sidecar')), metricsHandler: undefined };
-    this.http = await startHttpServer({ ...config.telemetry.http, readiness: this.readiness, liveness: this.liveness, metricsHandler: telemetry.metricsHandler });
-    logger.info({ port: this.http.port }, 'health endpoint listening');
+    const telemetry = resolveTelemetry(this.options.telemetry, 'clipn-sidecar');
+    this.http = await startHealthEndpoint({ ...config.telemetry.http, readiness: this.readiness, liveness: this.liveness, metricsHandler: telemetry.metricsHandler }, logger);
 
-    const classifier = await ClipnClassifier.load(config.model.dir, {
-      encoders: { ...config.model, maxBatch: config.processing.maxBatch },
-      images: config.images,
-      cache: { dir: config.model.cacheDir, maxEntries: config.model.cacheEntries },
-      topK: config.processing.review.topK,
-    });
+    const classifier = await loadServiceClassifier(config, logger, { dir: config.model.dir, topK: config.processing.review.topK });
     model.ready();
-    logger.info({ model: classifier.modelVersion, prompt: classifier.promptVersion, provider: classifier.provider }, 'model loaded');
     this.state = new ServingState(classifier);
     this.codec = createCodec({ registryUrl: config.codec.registryUrl });
-    this.kafka = createKafka(config.kafka, (level, message, extra) => logger[level]({ kafka: extra }, message));
+    this.kafka = createKafka(config.kafka, kafkaLogSink(logger));
 
-    const admin = this.kafka.admin();
-    await admin.connect();
     const t = config.kafka.topics;
-    const policy = config.kafka.newTopics;
-    let maxBytes: Map<string, number>;
-    try {
-      await ensureTopics(admin, [
-        ...[...t.input, t.results, t.review, t.deadLetter].map((topic) => streamTopic(topic, policy)),
-        sideChannelTopic(t.labelSets, policy),
-        sideChannelTopic(t.modelReleases, policy),
-      ]);
-      maxBytes = await maxMessageBytes(admin, [t.results, t.review, t.deadLetter]);
-    } finally {
-      await admin.disconnect();
-    }
+    await ensureServiceTopics(this.kafka, config.kafka.newTopics, { stream: [...t.input, t.results, t.review, t.deadLetter], sideChannels: [t.labelSets, t.modelReleases] });
+    const maxBytes = await withAdmin(this.kafka, (admin) => maxMessageBytes(admin, [t.results, t.review, t.deadLetter]));
     // Records are produced within each output topic's max.message.bytes (produce-plan.ts).
     const limit = (topic: string): number => recordsLimit(maxBytes.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES);
 
@@ -106,7 +86,7 @@ export class Sidecar {
     this.plugins = await PluginHost.load({
       config,
       logger,
-      meter: otelMetrics.getMeter('clipn-sidecar'),
+      meter: telemetry.meter,
       tracer: telemetry.tracer,
       codec: this.codec,
       produce: async (records) => {

@@ -6,16 +6,17 @@
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { metrics as otelMetrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
-import { ClipnClassifier } from '../clipn/index.js';
+import type { Tracer } from '@opentelemetry/api';
+import type { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { toClipnError } from '../errors.js';
-import { createKafka, ensureTopics, type Kafka } from '../kafka/index.js';
-import { HealthChecks, startHttpServer } from '../telemetry/health.js';
+import { createKafka, ensureServiceTopics, kafkaLogSink, type Kafka } from '../kafka/index.js';
+import { loadServiceClassifier } from '../service/assembly/classifier.js';
+import { readyWhen, startHealthEndpoint } from '../service/assembly/health.js';
+import { resolveTelemetry, type ResolvedTelemetry, type ServiceTelemetry } from '../service/assembly/telemetry.js';
+import { HealthChecks } from '../telemetry/health.js';
 import type { Logger } from '../telemetry/logger.js';
-import { Metrics } from '../telemetry/metrics.js';
 import type { HttpServer } from '../telemetry/types.js';
 import { stopLeftoverKernel } from './kernel-runner.js';
 import { trainerOptions, type TrainerOptions } from './options.js';
@@ -33,7 +34,7 @@ export interface TrainerServiceOptions {
   /** Base folder of relative paths in config (the package root). */
   readonly root: string;
   /** Telemetry from startTelemetry(); without it spans and metrics are no-ops. */
-  readonly telemetry?: { tracer: Tracer; meter: Meter; metrics: Metrics; metricsHandler?: (req: IncomingMessage, res: ServerResponse) => void };
+  readonly telemetry?: ServiceTelemetry;
 }
 
 /** Limit on catching up with the review topics in `once`. */
@@ -54,15 +55,17 @@ export class TrainerService {
   private running: Promise<RunOutcome | null> | null = null;
   private readonly abort = new AbortController();
   private schedule: NodeJS.Timeout | null = null;
+  private stopReadiness: (() => void) | null = null;
   private retryAfter = 0;
+  private readonly telemetry: ResolvedTelemetry;
   private readonly tracer: Tracer;
   private readonly metrics: TrainerMetrics;
 
   constructor(private readonly deps: TrainerServiceOptions) {
     this.options = trainerOptions(deps.config, deps.root);
-    const meter = deps.telemetry?.meter ?? otelMetrics.getMeter('clipn-trainer');
-    this.tracer = deps.telemetry?.tracer ?? trace.getTracer('clipn-trainer');
-    this.metrics = new TrainerMetrics(meter, deps.telemetry?.metrics ?? new Metrics(meter));
+    this.telemetry = resolveTelemetry(deps.telemetry, 'clipn-trainer');
+    this.tracer = this.telemetry.tracer;
+    this.metrics = new TrainerMetrics(this.telemetry.meter, this.telemetry.metrics);
   }
 
   /** The /healthz server's port, once started. */
@@ -79,19 +82,12 @@ export class TrainerService {
   async start(): Promise<void> {
     const modelCheck = this.readiness.register('model', 'loading');
     const groupCheck = this.readiness.register('consumer-group', 'not joined');
-    this.http = await startHttpServer({ host: this.options.http.host, port: this.options.http.port, readiness: this.readiness, ...(this.deps.telemetry?.metricsHandler ? { metricsHandler: this.deps.telemetry.metricsHandler } : {}) });
-    this.deps.logger.info({ port: this.http.port }, 'health endpoint listening');
+    this.http = await startHealthEndpoint({ ...this.options.http, readiness: this.readiness, metricsHandler: this.telemetry.metricsHandler }, this.deps.logger);
     await this.open();
     modelCheck.ready();
     this.consumer = this.newConsumer(() => this.maybeRun('new samples'));
     await this.consumer.start();
-    const poll = setInterval(() => {
-      if (this.consumer?.ready) {
-        groupCheck.ready();
-        clearInterval(poll);
-      }
-    }, 100);
-    poll.unref();
+    this.stopReadiness = readyWhen(groupCheck, () => this.consumer?.ready === true);
     if (this.options.scheduleMs !== null) {
       this.schedule = setInterval(() => this.maybeRun('schedule'), this.options.scheduleMs);
       this.schedule.unref();
@@ -119,6 +115,7 @@ export class TrainerService {
   /** Stops consuming, kills a running kernel, waits for the run to end and closes the store. */
   async stop(): Promise<void> {
     if (this.schedule) clearInterval(this.schedule);
+    this.stopReadiness?.();
     this.abort.abort();
     await this.consumer?.stop().catch((e: unknown) => this.deps.logger.warn({ code: toClipnError(e).code }, `stopping the consumer: ${(e as Error).message}`));
     this.consumer = null;
@@ -148,12 +145,7 @@ export class TrainerService {
   private async open(): Promise<void> {
     const { config, logger } = this.deps;
     // The model first: the store refuses embeddings not of its dimension.
-    this.classifier = await ClipnClassifier.load(this.options.bundleDir, {
-      encoders: { ...config.model, maxBatch: config.processing.maxBatch },
-      images: config.images,
-      cache: { dir: config.model.cacheDir, maxEntries: config.model.cacheEntries },
-      topK: 1,
-    });
+    this.classifier = await loadServiceClassifier(config, logger, { dir: this.options.bundleDir, topK: 1 });
     // The store's lock before the run folders: they belong to whoever holds it.
     this.store = await SampleStore.open({
       dir: this.options.storeDir,
@@ -170,12 +162,10 @@ export class TrainerService {
     await this.cleanRuns();
     this.reportCounts('sample store opened');
     this.codec = createCodec({ registryUrl: config.codec.registryUrl });
-    this.kafka = createKafka(config.kafka, (level, message, extra) => logger[level]({ kafka: extra }, message));
-    const admin = this.kafka.admin();
-    await admin.connect();
+    this.kafka = createKafka(config.kafka, kafkaLogSink(logger));
     const t = this.options.topics;
-    const compact = { 'cleanup.policy': 'compact' };
-    await ensureTopics(admin, [{ topic: t.review }, { topic: t.decisions }, { topic: t.labelSets, partitions: 1, configs: compact }, { topic: t.modelReleases, partitions: 1, configs: compact }]).finally(() => admin.disconnect());
+    // As the sidecar creates them (kafka.newTopics), whichever of the two starts first.
+    await ensureServiceTopics(this.kafka, config.kafka.newTopics, { stream: [t.review, t.decisions], sideChannels: [t.labelSets, t.modelReleases] });
   }
 
   /** Run folders left by a killed trainer: stop a kernel still running there, then remove them. */

@@ -4,8 +4,8 @@ import { Sidecar } from '../../service/sidecar.js';
 import { toClipnError } from '../../errors.js';
 import { runtime } from '../shared/runtime.js';
 import { handleShutdown } from '../shared/shutdown.js';
+import { serviceTelemetry } from '../../service/assembly/telemetry.js';
 import { startTelemetry } from '../../telemetry/sdk.js';
-import { Metrics } from '../../telemetry/metrics.js';
 
 export function register(program: Command): void {
   program
@@ -15,8 +15,7 @@ export function register(program: Command): void {
     .action(async (flags: { config?: string }) => {
       const { config, logger, root } = runtime(flags);
       const otel = startTelemetry({ serviceName: config.telemetry.serviceName, otlpEndpoint: config.telemetry.otlpEndpoint });
-      const telemetry = { tracer: otel.tracer, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler };
-      const sidecar = new Sidecar({ config, logger, root, telemetry });
+      const sidecar = new Sidecar({ config, logger, root, telemetry: serviceTelemetry(otel) });
       const shutdown = handleShutdown({
         logger,
         message: 'shutting down: finishing in-flight work',

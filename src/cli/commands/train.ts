@@ -6,8 +6,8 @@
  */
 import type { Command } from 'commander';
 import { toClipnError } from '../../errors.js';
+import { serviceTelemetry } from '../../service/assembly/telemetry.js';
 import { startTelemetry } from '../../telemetry/sdk.js';
-import { Metrics } from '../../telemetry/metrics.js';
 import { TrainerService } from '../../trainer/index.js';
 import { runtime } from '../shared/runtime.js';
 import { handleShutdown } from '../shared/shutdown.js';
@@ -24,8 +24,7 @@ export function register(program: Command): void {
     .action(async (flags: { config?: string; once?: boolean }) => {
       const { config, logger, root } = runtime(flags);
       const otel = startTelemetry({ serviceName: `${config.telemetry.serviceName}-trainer`, otlpEndpoint: config.telemetry.otlpEndpoint });
-      const telemetry = { tracer: otel.tracer, meter: otel.meter, metrics: new Metrics(otel.meter), metricsHandler: otel.metricsHandler };
-      const trainer = new TrainerService({ config, logger, root, telemetry });
+      const trainer = new TrainerService({ config, logger, root, telemetry: serviceTelemetry(otel) });
       const { stopping } = handleShutdown({
         logger,
         message: 'shutting down: stopping the consumer and any kernel run',
