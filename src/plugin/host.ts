@@ -11,6 +11,7 @@ import type { LabelSet } from '../clipn/index.js';
 import type { RecordCodec, RecordName } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import { ClipnError } from '../errors.js';
+import type { Producer } from '../kafka/index.js';
 import type { HealthChecks } from '../telemetry/health.js';
 import type { Logger } from '../telemetry/logger.js';
 import { builtinPlugin, BUILTIN_PLUGIN, type BuiltinOptions } from './builtin.js';
@@ -26,6 +27,11 @@ export interface PluginHostDeps {
   /** Produces records for plugins (outside message delivery). */
   produce(records: readonly PluginRecord[]): Promise<void>;
   builtin: BuiltinOptions;
+}
+
+/** How a service fulfils {@link PluginHostDeps.produce}: the records in one batch, acknowledged by all in-sync replicas. */
+export async function sendPluginRecords(producer: Producer, records: readonly PluginRecord[]): Promise<void> {
+  await producer.sendBatch({ acks: -1, topicMessages: records.map((r) => ({ topic: r.topic, messages: [{ key: r.key, value: r.value, headers: r.headers ?? {} }] })) });
 }
 
 interface Loaded {

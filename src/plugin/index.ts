@@ -18,6 +18,6 @@ export {
   type ResultAddition,
   type RecordMeta,
 } from './types.js';
-export { PluginHost, asPlugin, type PluginHostDeps } from './host.js';
+export { PluginHost, asPlugin, sendPluginRecords, type PluginHostDeps } from './host.js';
 export { BUILTIN_PLUGIN, type BuiltinOptions } from './builtin.js';
 export { decideBuiltin, builtinRule, type RoutableScore } from './routing-rules.js';

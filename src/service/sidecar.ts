@@ -8,7 +8,7 @@ import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
 import type { ClipnError } from '../errors.js';
 import { createKafka, DEFAULT_MAX_MESSAGE_BYTES, ensureServiceTopics, kafkaLogSink, maxMessageBytes, withAdmin } from '../kafka/index.js';
-import { PluginHost } from '../plugin/index.js';
+import { PluginHost, sendPluginRecords } from '../plugin/index.js';
 import { recordsLimit } from '../stream/produce-plan.js';
 import { labelSetHandler, type WatcherEvents } from '../stream/label-set-watcher.js';
 import { StreamProcessor } from '../stream/processor.js';
@@ -91,9 +91,8 @@ export class Sidecar {
       codec: this.codec,
       produce: async (records) => {
         this.pluginProducer ??= kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-        const producer = this.pluginProducer;
-        await producer.connect();
-        await producer.sendBatch({ acks: -1, topicMessages: records.map((r) => ({ topic: r.topic, messages: [{ key: r.key, value: r.value, headers: r.headers ?? {} }] })) });
+        await this.pluginProducer.connect();
+        await sendPluginRecords(this.pluginProducer, records);
       },
       builtin: { reviewLimit: (bytes) => bytes <= limit(t.review) },
     });

@@ -8,7 +8,8 @@ import { parseLabelSet } from '../../src/clipn/index.js';
 import { createCodec } from '../../src/codec/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { isClipnError } from '../../src/errors.js';
-import { PluginHost, type PluginRecord } from '../../src/plugin/index.js';
+import { PluginHost, sendPluginRecords, type PluginRecord } from '../../src/plugin/index.js';
+import type { Producer } from '../../src/kafka/index.js';
 import { HealthChecks } from '../../src/telemetry/health.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 
@@ -125,4 +126,20 @@ test('the example plugin adds its fields to every result', async () => {
   const h = await host([{ module: './plugins/examples/add-field/index.ts', options: { fields: { stage: 'ingest' }, labelKey: 'class' } }]);
   const added = await h.resultHooks[0]!.hook.onResult({ label: 'star' } as never, { id: 'i', key: null, headers: {} });
   assert.deepEqual(added, { metadata: { stage: 'ingest', class: 'star' } });
+});
+
+test('sendPluginRecords sends the records in one batch acknowledged by all replicas, headers defaulting to none', async () => {
+  const batches: unknown[] = [];
+  const producer = { sendBatch: async (batch: unknown) => (batches.push(batch), []) } as unknown as Producer;
+  await sendPluginRecords(producer, [
+    { topic: 'a', key: 'k', value: Buffer.from('1') },
+    { topic: 'b', key: null, value: Buffer.from('2'), headers: { h: 'v' } },
+  ]);
+  assert.deepEqual(batches, [{
+    acks: -1,
+    topicMessages: [
+      { topic: 'a', messages: [{ key: 'k', value: Buffer.from('1'), headers: {} }] },
+      { topic: 'b', messages: [{ key: null, value: Buffer.from('2'), headers: { h: 'v' } }] },
+    ],
+  }]);
 });

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { createCodec, type ReviewItem } from '../../codec/index.js';
 import { ClipnError, toClipnError } from '../../errors.js';
 import { createKafka, kafkaLogSink } from '../../kafka/index.js';
-import { asPlugin, BUILTIN_PLUGIN, PluginHost } from '../../plugin/index.js';
+import { asPlugin, BUILTIN_PLUGIN, PluginHost, sendPluginRecords } from '../../plugin/index.js';
 import { HealthChecks } from '../../telemetry/index.js';
 import { bundledLabelStudioModule } from '../shared/label-studio.js';
 import { runtime } from '../shared/runtime.js';
@@ -124,9 +124,7 @@ function registerLabelStudio(review: Command): void {
         meter: metrics.getMeter('clipn-review-label-studio'),
         tracer: trace.getTracer('clipn-review-label-studio'),
         codec,
-        produce: async (records) => {
-          await producer.sendBatch({ acks: -1, topicMessages: records.map((r) => ({ topic: r.topic, messages: [{ key: r.key, value: r.value, headers: r.headers ?? {} }] })) });
-        },
+        produce: (records) => sendPluginRecords(producer, records),
         builtin: { reviewLimit: () => true },
       });
       const sinks = host.reviewSinks.filter((s) => s.plugin !== BUILTIN_PLUGIN);
