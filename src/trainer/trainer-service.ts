@@ -6,7 +6,6 @@
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Tracer } from '@opentelemetry/api';
 import type { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
@@ -58,13 +57,11 @@ export class TrainerService {
   private stopReadiness: (() => void) | null = null;
   private retryAfter = 0;
   private readonly telemetry: ResolvedTelemetry;
-  private readonly tracer: Tracer;
   private readonly metrics: TrainerMetrics;
 
   constructor(private readonly deps: TrainerServiceOptions) {
     this.options = trainerOptions(deps.config, deps.root);
     this.telemetry = resolveTelemetry(deps.telemetry, 'clipn-trainer');
-    this.tracer = this.telemetry.tracer;
     this.metrics = new TrainerMetrics(this.telemetry.meter, this.telemetry.metrics);
   }
 
@@ -215,7 +212,7 @@ export class TrainerService {
         history: new ReleaseHistory(this.options.historyDir),
         logger,
         metrics: this.metrics,
-        tracer: this.tracer,
+        tracer: this.telemetry.tracer,
         signal: this.abort.signal,
       });
       const seconds = (performance.now() - started) / 1000;
