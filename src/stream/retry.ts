@@ -8,7 +8,7 @@ import { ClipnError, toClipnError } from '../errors.js';
 
 /** How often and how patiently to retry (processing.retry). */
 export interface RetryPolicy {
-  /** Tries in all, the first included (>= 1). */
+  /** Tries in all, the first included (>= 1); Infinity retries a retriable failure without end (until `signal`). */
   attempts: number;
   initialBackoffMs: number;
   maxBackoffMs: number;

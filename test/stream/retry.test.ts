@@ -50,3 +50,19 @@ test('backoff doubles from the initial wait up to the cap, jitter only below it'
   assert.deepEqual([2, 3, 4, 5, 6].map((a) => backoffMs(p, a, () => 0)), [100, 200, 400, 800, 1000]);
   assert.equal(backoffMs(p, 2, () => 1), 80);
 });
+
+test('attempts: Infinity keeps retrying a retriable failure until it succeeds, and stops on a final one', async () => {
+  const policy = { attempts: Number.POSITIVE_INFINITY, initialBackoffMs: 1, maxBackoffMs: 2 };
+  let calls = 0;
+  const value = await withRetries(async () => {
+    if (++calls < 25) throw new ClipnError('KAFKA_ERROR', 'down', { retriable: true });
+    return 'delivered';
+  }, policy);
+  assert.equal(value, 'delivered');
+  assert.equal(calls, 25);
+  calls = 0;
+  await assert.rejects(withRetries(async () => {
+    if (++calls < 3) throw new ClipnError('KAFKA_ERROR', 'down', { retriable: true });
+    throw new ClipnError('CONFIG_INVALID', 'bad token');
+  }, policy), (e: unknown) => isClipnError(e, 'CONFIG_INVALID') && /gave up after 3 tries/.test((e as Error).message));
+});

@@ -4,13 +4,13 @@
  * plugin, outside the sidecar (its own consumer group, committing after each task exists).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { metrics, trace } from '@opentelemetry/api';
 import type { Command } from 'commander';
 import { createCodec, type ReviewItem } from '../../codec/index.js';
 import { ClipnError, toClipnError } from '../../errors.js';
 import { createKafka, kafkaLogSink } from '../../kafka/index.js';
 import { asPlugin, BUILTIN_PLUGIN, PluginHost, sendPluginRecords } from '../../plugin/index.js';
+import { withRetries, type RetryPolicy } from '../../stream/retry.js';
 import { HealthChecks } from '../../telemetry/index.js';
 import { bundledLabelStudioModule } from '../shared/label-studio.js';
 import { runtime } from '../shared/runtime.js';
@@ -25,6 +25,9 @@ interface Item {
   labelSet: { id: string; version: number };
   model: { promptVersion: string };
 }
+
+// A review sink is retried without end (nothing is skipped), backing off to a minute.
+const SINK_RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialBackoffMs: 1000, maxBackoffMs: 60_000 };
 
 function where(image: Item['image']): string {
   if (image === null) return 'not kept';
@@ -176,25 +179,25 @@ function registerLabelStudio(review: Command): void {
             const meta = { id: item.id, key: message.key, headers: Object.fromEntries(Object.entries(message.headers ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v[0]! : v]]))) as Record<string, string | Buffer> };
             const beat = setInterval(() => void heartbeat().catch(() => undefined), 3000);
             try {
-              for (let attempt = 1; ; attempt++) {
-                try {
+              // Nothing is skipped: a retriable failure (Label Studio down past the plugin's own patience) is tried
+              // again without end; any other, or shutdown, stops the command with the offset not committed.
+              await withRetries(
+                async () => {
                   for (const { plugin, sink } of sinks) await asPlugin(plugin, 'review sink', () => sink.deliver(item!, meta));
-                  break;
-                } catch (error) {
-                  const e = toClipnError(error);
-                  // Nothing is skipped: a retriable failure (Label Studio down past the plugin's own patience) is tried again
-                  // without end; any other stops the command with the offset not committed.
-                  if (stopping.signal.aborted) throw e;
-                  if (!e.retriable) {
-                    logger.error({ item: item.id, code: e.code, offset: message.offset }, `label-studio: delivery failed: ${e.message}`);
-                    void stop(1).then(() => process.exit(exitCode));
-                    throw e;
-                  }
-                  const wait = Math.min(60_000, 1000 * 2 ** Math.min(attempt - 1, 6));
-                  logger.warn({ item: item.id, attempt, waitMs: wait, code: e.code }, `label-studio: delivery failed; trying again: ${e.message}`);
-                  await sleep(wait, undefined, { signal: stopping.signal }).catch(() => undefined);
+                },
+                SINK_RETRY,
+                {
+                  signal: stopping.signal,
+                  onRetry: (e, attempt, waitMs) => logger.warn({ item: item!.id, attempt, waitMs, code: e.code }, `label-studio: delivery failed; trying again: ${e.message}`),
+                },
+              ).catch((error: unknown) => {
+                const e = toClipnError(error);
+                if (!stopping.signal.aborted) {
+                  logger.error({ item: item!.id, code: e.code, offset: message.offset }, `label-studio: delivery failed: ${e.message}`);
+                  void stop(1).then(() => process.exit(exitCode));
                 }
-              }
+                throw e;
+              });
             } finally {
               clearInterval(beat);
             }
