@@ -79,6 +79,9 @@ const kafka = z
         heartbeatIntervalMs: duration(100).default(1000).describe('How often the consumer heartbeats, also while a batch is in progress (a third of the session timeout or less).'),
         fetchMaxWaitMs: duration(100).default(1000).describe('Longest a fetch waits on the broker for new records: an idle consumer still hears from the broker this often.'),
         staleAfterMs: duration(1000).default(5000).describe('/readyz fails when the consumer has heard nothing from the broker (no fetch, heartbeat or commit) for this long.'),
+        stallRestartMs: duration(0)
+          .default(30_000)
+          .describe('A group member that has heard nothing from the broker (no fetch, heartbeat or commit) for this long is replaced by a new consumer, counted as a restart: kafkajs keeps retrying a dead coordinator or partition leader for a minute or more before it crashes. 0: never.'),
         maxRestarts: int(0).default(5).describe('Restarts of a crashed consumer allowed within restartWindowMs; one more makes the service unhealthy and exit non-zero so the orchestrator restarts it.'),
         restartWindowMs: duration(1000).default(300_000).describe('Window of maxRestarts.'),
       })

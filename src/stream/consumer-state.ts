@@ -4,6 +4,9 @@
  * unhealthy once it crashed and will not restart. Crashes kafkajs would restart are bounded
  * (kafka.consumer.maxRestarts within restartWindowMs): past the bound the crash is fatal, so the
  * process exits and the orchestrator restarts it rather than leaving a pod that does nothing.
+ * A member that has heard nothing from the broker for stallRestartMs is replaced the same way:
+ * kafkajs retries a dead coordinator or leader for a minute or more before it crashes, and a new
+ * consumer finds the new coordinator at once.
  */
 import type { Consumer } from '../kafka/index.js';
 import { ClipnError } from '../errors.js';
@@ -13,6 +16,8 @@ import type { HealthCheck } from '../telemetry/types.js';
 /** Options of {@link ConsumerState} (kafka.consumer). */
 export interface ConsumerStateOptions {
   staleAfterMs: number;
+  /** Silence of a group member after which a new consumer replaces it (0: never). */
+  stallRestartMs: number;
   maxRestarts: number;
   restartWindowMs: number;
 }
@@ -31,6 +36,7 @@ export class ConsumerState {
   private timer: NodeJS.Timeout | undefined;
   private fatalError: ClipnError | null = null;
   private stoppingOnPurpose = false;
+  private replacing = false;
 
   constructor(
     private readonly readiness: HealthCheck,
@@ -93,6 +99,7 @@ export class ConsumerState {
       this.running = !this.stoppingOnPurpose;
       this.member = true;
       this.crash = null;
+      this.replacing = false;
       fetched();
       const assignment = new Map<string, Set<number>>(Object.entries(payload.memberAssignment).map(([topic, partitions]) => [topic, new Set(partitions)]));
       this.hooks.onAssignment?.(assignment);
@@ -126,6 +133,7 @@ export class ConsumerState {
       this.die(message, payload.error);
     });
     this.running = true;
+    this.replacing = false;
     clearInterval(this.timer);
     this.timer = setInterval(() => this.update(), 250);
     this.timer.unref();
@@ -139,22 +147,47 @@ export class ConsumerState {
     clearInterval(this.timer);
   }
 
+  /** How long a running group member has heard nothing from the broker (0 when not one). */
+  private silentMs(): number {
+    if (this.crash !== null || !this.running || !this.member) return 0;
+    // Consuming means fetches answered; while batches are worked on (no fetch needed), heartbeats.
+    const lastSign = this.batches > 0 ? Math.max(this.lastFetch, this.lastHeartbeat) : this.lastFetch;
+    return Date.now() - lastSign;
+  }
+
   private reason(): string | null {
     if (this.crash !== null) return this.crash;
     if (!this.running) return 'not consuming';
     if (!this.member) return 'not a member of its group (joining or rebalancing)';
-    // Consuming means fetches answered; while batches are worked on (no fetch needed), heartbeats.
-    const now = Date.now();
-    const lastSign = this.batches > 0 ? Math.max(this.lastFetch, this.lastHeartbeat) : this.lastFetch;
-    if (now - lastSign > this.options.staleAfterMs) {
-      return this.batches > 0 ? `no heartbeat answered for ${Math.round((now - lastSign) / 1000)} s while processing` : `no fetch answered for ${Math.round((now - lastSign) / 1000)} s`;
+    const silent = this.silentMs();
+    if (silent > this.options.staleAfterMs) {
+      return this.batches > 0 ? `no heartbeat answered for ${Math.round(silent / 1000)} s while processing` : `no fetch answered for ${Math.round(silent / 1000)} s`;
     }
     return null;
   }
 
   private update(): void {
     const reason = this.reason();
-    if (reason === null) this.readiness.ready();
+    if (reason !== null && this.options.stallRestartMs > 0 && this.silentMs() > this.options.stallRestartMs) this.replace(reason);
+    else if (reason === null) this.readiness.ready();
     else this.readiness.notReady(reason);
+  }
+
+  /** Replaces a stalled member with a new consumer (once per stall), within the restart bound. */
+  private replace(reason: string): void {
+    if (this.replacing || !this.hooks.onRestart) {
+      this.readiness.notReady(reason);
+      return;
+    }
+    this.replacing = true;
+    const error = new ClipnError('KAFKA_ERROR', `the input consumer stalled: ${reason}`, { retriable: true });
+    if (!this.mayRestart(error)) {
+      this.die(error.message, error);
+      return;
+    }
+    this.member = false;
+    this.crash = `stalled (${reason}); starting a new consumer`;
+    this.readiness.notReady(this.crash);
+    this.hooks.onRestart();
   }
 }

@@ -12,7 +12,7 @@ function fakeConsumer() {
   return { events: EVENTS, on: (e: string, l: (x: unknown) => void) => emitter.on(e, l), emit: (e: string, payload: unknown = {}) => emitter.emit(e, { payload }) };
 }
 
-function setUp(options = { staleAfterMs: 60_000, maxRestarts: 2, restartWindowMs: 60_000 }) {
+function setUp(options = { staleAfterMs: 60_000, stallRestartMs: 0, maxRestarts: 2, restartWindowMs: 60_000 }) {
   const readiness = new HealthChecks();
   const liveness = new HealthChecks();
   const fatal: string[] = [];
@@ -57,13 +57,13 @@ test('a crash kafkajs will not restart is restarted by the processor within the 
 });
 
 test('kafkajs restarts count in the same bound', async () => {
-  const { state } = setUp({ staleAfterMs: 60_000, maxRestarts: 1, restartWindowMs: 60_000 });
+  const { state } = setUp({ staleAfterMs: 60_000, stallRestartMs: 0, maxRestarts: 1, restartWindowMs: 60_000 });
   assert.equal(await state.restartOnFailure(new Error('a')), true);
   assert.equal(await state.restartOnFailure(new Error('b')), false);
 });
 
 test('silence from the broker past staleAfterMs is not ready; heartbeats count while a batch is processed', async () => {
-  const { state, consumer } = setUp({ staleAfterMs: 50, maxRestarts: 2, restartWindowMs: 60_000 });
+  const { state, consumer } = setUp({ staleAfterMs: 50, stallRestartMs: 0, maxRestarts: 2, restartWindowMs: 60_000 });
   consumer.emit(EVENTS.GROUP_JOIN, { memberAssignment: {} });
   assert.equal(state.ready, true);
   const later = Date.now() + 120;
@@ -77,4 +77,32 @@ test('silence from the broker past staleAfterMs is not ready; heartbeats count w
   consumer.emit(EVENTS.FETCH);
   assert.equal(state.ready, true);
   state.stopping();
+});
+
+test('a member silent past stallRestartMs is replaced by a new consumer once per stall, counted in the restart bound', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+  const { state, consumer, fatal, restarts } = setUp({ staleAfterMs: 5000, stallRestartMs: 30_000, maxRestarts: 1, restartWindowMs: 600_000 });
+  consumer.emit(EVENTS.GROUP_JOIN, { memberAssignment: { images: [0] } });
+  t.mock.timers.tick(6000);
+  assert.equal(state.ready, false, 'stale after staleAfterMs');
+  assert.equal(restarts.length, 0, 'not replaced before stallRestartMs');
+  t.mock.timers.tick(25_000);
+  assert.equal(restarts.length, 1, 'replaced after stallRestartMs of silence');
+  t.mock.timers.tick(60_000);
+  assert.equal(restarts.length, 1, 'once per stall: the new consumer has not joined yet');
+  // The new consumer joins and fetches, then stalls again: past the bound it is fatal.
+  state.attach(consumer as never);
+  consumer.emit(EVENTS.GROUP_JOIN, { memberAssignment: { images: [0] } });
+  assert.equal(state.ready, true);
+  t.mock.timers.tick(31_000);
+  assert.equal(restarts.length, 1);
+  assert.match(fatal[0] ?? '', /stalled: no fetch answered for 3\d s/);
+});
+
+test('stallRestartMs 0 never replaces a silent member', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+  const { consumer, restarts, fatal } = setUp({ staleAfterMs: 5000, stallRestartMs: 0, maxRestarts: 5, restartWindowMs: 600_000 });
+  consumer.emit(EVENTS.GROUP_JOIN, { memberAssignment: { images: [0] } });
+  t.mock.timers.tick(600_000);
+  assert.deepEqual([restarts.length, fatal.length], [0, 0]);
 });
