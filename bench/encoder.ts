@@ -68,9 +68,9 @@ export interface EncoderResults {
   provider: string;
 }
 
-export async function loadEncoders(dir: string, plan: Pick<EncoderPlan, 'threads' | 'device'>, maxBatch: number): Promise<ClipnEncoders> {
+export async function loadEncoders(dir: string, plan: Pick<EncoderPlan, 'threads' | 'device'> & { spinning?: boolean }, maxBatch: number): Promise<ClipnEncoders> {
   const bundle = await loadBundle(dir);
-  return ClipnEncoders.load(bundle, { executionProviders: [plan.device], intraOpThreads: plan.threads, interOpThreads: 1, graphOptimization: 'all', maxBatch });
+  return ClipnEncoders.load(bundle, { executionProviders: [plan.device], intraOpThreads: plan.threads, interOpThreads: 1, graphOptimization: 'all', intraOpSpinning: plan.spinning ?? true, maxBatch });
 }
 
 export function randomPixels(n: number, size: number, seed = 1): Float32Array {

@@ -21,6 +21,8 @@ export interface RunReport {
   seconds: number;
   machine: Machine;
   threads: number;
+  /** ONNX Runtime intra-op spinning (model.intraOpSpinning) for the bare encoder and serve. */
+  spinning: boolean;
   device: string;
   bundle: { dir: string; modelVersion: string; bytes: number; runtimeBytes: number; int8ImageBytes: number; fp32ImageBytes: number; exportSeconds: number | null };
   flops: { total: number; formula: string };
@@ -59,7 +61,7 @@ export function writeReport(r: RunReport): string {
     ['CPU', `${m.cpu} (${m.cpuFlags})`], ['logical CPUs', m.logicalCpus], ['memory', `${num(m.memoryGiB)} GiB`], ['OS', m.os],
     ['Node.js', m.node], ['onnxruntime-node', m.onnxruntimeNode], ['onnxruntime (Python, for quantization and evaluation)', m.onnxruntimePython], ['PyTorch', m.torch],
     ['GPU', m.gpu], ['load average at start (1, 5, 15 min)', m.loadAverage.map((v) => v.toFixed(2)).join(', ')],
-    ['threads', `${r.threads} intra-op threads for ONNX Runtime (inter-op 1) and torch.set_num_threads(${r.threads}) for PyTorch`], ['device', r.device],
+    ['threads', `${r.threads} intra-op threads for ONNX Runtime (inter-op 1; spinning ${r.spinning ? 'on' : 'off'}) and torch.set_num_threads(${r.threads}) for PyTorch`], ['device', r.device],
   ]);
   md.para(`Model: ViT-B-16 CLIPN architecture with random weights (\`python -m clipn_kernel export --random-init --model-config ViT-B-16 --seed 0\`), bundle ${r.bundle.dir} (${r.bundle.modelVersion}${r.bundle.exportSeconds === null ? ', reused from an earlier run' : `, exported in ${num(r.bundle.exportSeconds)} s`}).`);
   md.para(`Image encoder FLOPs: ${r.flops.formula}.`);
@@ -128,7 +130,11 @@ export function writeReport(r: RunReport): string {
     md.para('Per-image stage time in the sidecar during saturation (mean ms from the clipn_stage_duration histograms on /metrics; infer is a whole batch\'s run, attributed to each of its images):');
     md.table(['maxWaitMs', ...stages], r.serve.map((s) => [s.maxWaitMs, ...stages.map((k) => (s.stages[k] === undefined ? '' : num(s.stages[k]!)))]));
     const worst = Math.min(...r.serve.map((s) => s.saturation.median / b.rate.median));
-    md.heading(3, `Target serve >= 90% of the bare encoder: ${worst >= 0.9 ? 'met' : `missed (lowest ${pct(worst)}, ${pts(0.9 - worst)} short)`}`);
+    md.heading(3, `Target serve >= 93% of the bare encoder at every maxWaitMs: ${worst >= 0.93 ? 'met' : `missed (lowest ${pct(worst)}, ${pts(0.93 - worst)} short)`}`);
+    // One batch's inference, from the bare encoder (decoding is a few percent of its time).
+    const batchMs = (b.batch / b.rate.median) * 1000;
+    const over = r.serve.filter((s) => s.p99.median > s.maxWaitMs + 2 * batchMs);
+    md.heading(3, `Target p99 at half load <= maxWaitMs + 2 x one batch's inference (${num(batchMs)} ms for ${b.batch} images): ${over.length === 0 ? 'met' : `missed at maxWaitMs ${over.map((s) => s.maxWaitMs).join(', ')}`} (p99 ${r.serve.map((s) => `${num(s.p99.median)} ms at ${s.maxWaitMs}`).join(', ')})`);
     const s0 = r.serve[0]!;
     const perImageBare = 1000 / b.rate.median;
     md.para(`Bare encoder: ${num(perImageBare)} ms per image. In the sidecar, infer alone is ${num(s0.stages.infer ?? Number.NaN)} ms per image and decode ${num(s0.stages.decode ?? Number.NaN)} ms (decoding runs on libuv threads beside ONNX Runtime's threads on the same ${m.logicalCpus} CPUs). The sidecar decodes the next batch while the current one is inferred; the bare loop does one after the other, so serve can exceed it.`);

@@ -2,7 +2,7 @@
  * The benchmark suite (npm run bench): image encoder (ONNX Runtime against PyTorch, against the
  * sgemm ceiling), int8, clipn serve on the broker against the bare encoder, label sets going
  * live, memory; writes bench/RESULTS.md. `--quick` is a short smoke run written elsewhere.
- *   npm run bench [-- --quick] [-- --device cuda] [-- --threads N] [-- --out FILE] [-- --sections encoder,int8,serve,labels]
+ *   npm run bench [-- --quick] [-- --device cuda] [-- --threads N] [-- --spinning on|off] [-- --out FILE] [-- --sections encoder,int8,serve,labels]
  * Graph-level sections (not in the default list; each loads its own variants side by side):
  * fusion (fused against traced image graph), textlen (cold label sets at the true token length
  * against 77 positions), int8methods (dynamic against static int8), memory (session options).
@@ -34,6 +34,8 @@ const { values: opts } = parseArgs({
     out: { type: 'string' },
     sections: { type: 'string', default: 'encoder,int8,serve,labels' },
     'serve-model': { type: 'string' },
+    // ONNX Runtime intra-op spinning for the bare encoder and `clipn serve` (model.intraOpSpinning).
+    spinning: { type: 'string', default: 'on' },
   },
 });
 const quick = opts.quick!;
@@ -41,6 +43,10 @@ const device = opts.device as ExecutionProvider;
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device: expected cpu or cuda, got ${opts.device}`);
 const threads = Number(opts.threads ?? availableParallelism());
 const sections = new Set(opts.sections!.split(','));
+if (opts.spinning !== 'on' && opts.spinning !== 'off') throw new Error(`--spinning: expected on or off, got ${opts.spinning}`);
+const spinning = opts.spinning === 'on';
+// The sidecars the serve section starts inherit the environment.
+process.env.CLIPN_MODEL__INTRA_OP_SPINNING = String(spinning);
 const CACHE = join(ROOT, '.cache', 'bench');
 const out = opts.out ?? (quick ? join(CACHE, `RESULTS.${device}.quick.md`) : join(ROOT, 'bench', device === 'cpu' ? 'RESULTS.md' : 'RESULTS.cuda.md'));
 const started = performance.now();
@@ -137,7 +143,7 @@ async function main(): Promise<void> {
   const flops = vitImageFlops(visionConfig(m.architecture.config as Record<string, unknown>));
   const report: RunReport = {
     command: `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    quick, startedAt: new Date().toISOString(), seconds: 0, machine, threads, device,
+    quick, startedAt: new Date().toISOString(), seconds: 0, machine, threads, spinning, device,
     bundle: {
       dir: relative(ROOT, bundle.dir), modelVersion: m.modelVersion, bytes: bytesOf(bundle), runtimeBytes: bytesOf(bundle, runtimeFiles),
       fp32ImageBytes: bytesOf(bundle, [m.graphs.image.file]), int8ImageBytes: bytesOf(int8, [int8.manifest.graphs.image.file]), exportSeconds,
@@ -223,7 +229,7 @@ async function main(): Promise<void> {
     const jpegs = await makeJpegs(24);
     log(`640x480 JPEGs: ${jpegs.length}, ${(jpegs.reduce((a, j) => a + j.length, 0) / jpegs.length / 1024).toFixed(0)} KiB on average`);
     if (sections.has('serve')) {
-      const enc = await loadEncoders(served.dir, { threads, device }, batch);
+      const enc = await loadEncoders(served.dir, { threads, device, spinning }, batch);
       try {
         report.bare = { batch, ...(await bareEncoder(enc, jpegs, batch, quick ? 1 : 3, quick ? 2 : 6, served.manifest.preprocess)) };
       } finally {

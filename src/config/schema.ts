@@ -20,6 +20,7 @@ const model = z
     intraOpThreads: int(0).default(0).describe('Threads inside one operator; 0 lets ONNX Runtime choose.'),
     interOpThreads: int(0).default(0).describe('Threads across operators; 0 lets ONNX Runtime choose.'),
     graphOptimization: oneOf(['disabled', 'basic', 'extended', 'all']).default('all').describe('ONNX Runtime graph optimisation level.'),
+    intraOpSpinning: bool().default(true).describe('Idle ONNX Runtime intra-op threads spin before sleeping (faster hand-off between operators, but CPU taken from image decoding running beside inference).'),
     cacheDir: nullable(text()).default(null).describe('Folder of the text-embedding cache (label-set heads survive restarts); null keeps it in memory only.'),
     cacheEntries: int(1).default(200_000).describe('Most text embeddings kept in the cache.'),
     releaseArtifactRoot: nullable(text())

@@ -26,6 +26,12 @@ export interface OnnxOptions {
    * text towers at every length) grow a plan per shape.
    */
   memPattern?: boolean;
+  /**
+   * Whether idle intra-op threads spin before they sleep (ONNX Runtime's default, true). Spinning
+   * shortens the hand-off between operators but burns the cores that image decoding shares with
+   * inference in `clipn serve` (bench/RESULTS.md measures both).
+   */
+  intraOpSpinning?: boolean;
 }
 
 export const DEFAULT_ONNX_OPTIONS: Readonly<OnnxOptions> = Object.freeze({
@@ -70,6 +76,7 @@ function sessionOptions(options: OnnxOptions, provider: ExecutionProvider): ort.
   if (options.interOpThreads > 0) o.interOpNumThreads = options.interOpThreads;
   if (options.cpuMemArena !== undefined) o.enableCpuMemArena = options.cpuMemArena;
   if (options.memPattern !== undefined) o.enableMemPattern = options.memPattern;
+  if (options.intraOpSpinning === false) o.extra = { session: { intra_op: { allow_spinning: '0' } } };
   return o;
 }
 

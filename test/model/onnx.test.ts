@@ -46,3 +46,17 @@ test('bad requests fail with coded errors', async () => {
   );
   await s.release();
 });
+
+test('intraOpSpinning false (ONNX Runtime session config allow_spinning 0) loads and gives the same outputs', async () => {
+  const pixels = new Float32Array(3 * S * S).map((_, i) => Math.sin(i) * 2);
+  const outputs: Float32Array[] = [];
+  for (const intraOpSpinning of [true, false]) {
+    const s = await createSession(IMAGE, { ...opts(['cpu']), intraOpThreads: 2, intraOpSpinning });
+    const out = await s.run({ [s.inputNames[0]!]: { type: 'float32', data: pixels, dims: [1, 3, S, S] } });
+    outputs.push(out[s.outputNames[0]!]!.data);
+    await s.release();
+  }
+  assert.equal(outputs[0]!.length, outputs[1]!.length);
+  // Threading changes reduction order only: equal within float32 rounding.
+  for (let i = 0; i < outputs[0]!.length; i++) assert.ok(Math.abs(outputs[0]![i]! - outputs[1]![i]!) <= 1e-4, `output ${i}: ${outputs[0]![i]} vs ${outputs[1]![i]}`);
+});
