@@ -9,7 +9,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 15)) {
   process.stderr.write(
-    `clipn: expected Node >= 22.15 (Node 24 LTS recommended), got ${process.version}. ` +
+    `clipn: expected Node >= 22.15 (Node 24 LTS recommended), got v${process.versions.node}. ` +
       '`npm run setup` installs Node 24 into .tools/node; run clipn as `npx clipn`, or put .tools/node/bin first on PATH.\n',
   );
   process.exit(1);

@@ -1,31 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { readyWhen, startHealthEndpoint } from '../../../src/service/assembly/health.js';
 import { HealthChecks } from '../../../src/telemetry/health.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 
-test('readyWhen passes the check once the condition holds, and stops asking', async () => {
+test('readyWhen passes the check once the condition holds, and stops asking', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
   const checks = new HealthChecks();
   const check = checks.register('consumer-group', 'not joined');
   let joined = false;
   let asked = 0;
   readyWhen(check, () => (asked++, joined), 5);
-  await sleep(30);
+  t.mock.timers.tick(30);
+  assert.equal(asked, 6, 'asked every 5 ms');
   assert.deepEqual(checks.report().failing, { 'consumer-group': 'not joined' });
   joined = true;
-  await sleep(30);
+  t.mock.timers.tick(5);
   assert.equal(checks.isReady(), true);
   const after = asked;
-  await sleep(30);
+  t.mock.timers.tick(30);
   assert.equal(asked, after, 'no polling once ready');
 });
 
-test('readyWhen stopped before the condition holds leaves the check failing', async () => {
+test('readyWhen stopped before the condition holds leaves the check failing', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
   const checks = new HealthChecks();
   const stop = readyWhen(checks.register('x'), () => true, 5);
   stop();
-  await sleep(20);
+  t.mock.timers.tick(20);
   assert.equal(checks.isReady(), false);
 });
 
