@@ -42,5 +42,6 @@ fi
 
 if [ "$run_demo" -eq 1 ]; then
   echo "== The sidecar on the demo model"
-  node bin/clipn.js demo --max-images 60
+  # 360: every held-out image of the demo world once, so the printed review rates are the held-out ones.
+  node bin/clipn.js demo --max-images 360
 fi
