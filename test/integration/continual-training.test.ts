@@ -13,7 +13,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,47 +22,25 @@ import { splitOf } from '../../src/trainer/index.js';
 import type { Sidecar } from '../../src/service/sidecar.js';
 import { mannWhitney } from '../helpers/clipn-cli.js';
 import { spawnClipn } from './helpers/clipn-process.js';
-import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
-import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics } from './helpers/sidecar.js';
-import { HELD_OUT_SHARE, SPLIT_SALT, trainerEnv, type TrainerTopics } from './helpers/trainer.js';
+import { demoInputs, MANIFEST, renderDemo, reviewDecision, type DemoImage } from './helpers/demo-world.js';
+import { collect, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
+import { inProcessSidecar, ROOT, sidecarEnv } from './helpers/sidecar.js';
+import { HELD_OUT_SHARE, newTrainerTopics, SPLIT_SALT, topicEnds, trainerEnv, type TrainerTopics } from './helpers/trainer.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
-const PYTHON = join(ROOT, 'training', '.venv', 'bin', 'python');
-const DEMO = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'labels.json'), 'utf8')) as { labels: string[] };
-const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'manifest.json'), 'utf8')) as { modelVersion: string; prompt: { version: string } };
-const TEMPLATES = readFileSync(join(ROOT, 'models', 'demo', 'templates.txt'), 'utf8').split('\n').filter((l) => l.includes('{}'));
 const HELD_OUT_DIR = join(ROOT, 'models', 'demo-heldout');
 const CONCEPTS = ['crescent', 'arrow', 'heart'] as const;
 // The issue's thresholds: AUROC and accuracy are fractions, "1 point" is 0.01.
 const MIN_GAIN = 0.04;
 const MAX_DROP = 0.01;
 
-interface Image {
-  id: string;
-  shape: string;
-  bytes: Buffer;
-  ood: boolean;
-}
-
 const work = mkdtempSync(join(tmpdir(), 'clipn-continual-'));
 const ARTIFACTS = join(work, 'artifacts');
 
-/** Demo-world images of the ID classes (split id) or of one unseen concept, rendered by the kernel. */
-function render(split: 'id' | 'ood', n: number, seed: number, tag: string, concept?: string): Image[] {
-  const out = join(work, `${tag}-${split}`);
-  execFileSync(PYTHON, ['-m', 'clipn_kernel', 'demo', 'images', '--split', split, '--out', out, '--n', String(n), '--seed', String(seed)], { cwd: ROOT, stdio: 'pipe' });
-  const images: Image[] = [];
-  for (const shape of readdirSync(out).sort()) {
-    if (split === 'ood' && shape !== concept) continue;
-    for (const f of readdirSync(join(out, shape)).sort()) images.push({ id: `${tag}-${shape}-${f}`, shape, bytes: readFileSync(join(out, shape, f)), ood: split === 'ood' });
-  }
-  return images;
-}
-
 /** The bundle's held-out images (never trained on). */
-function heldOutImages(): Image[] {
-  const images: Image[] = [];
+function heldOutImages(): DemoImage[] {
+  const images: DemoImage[] = [];
   for (const [kind, ood] of [['id', false], ['ood', true]] as const) {
     for (const shape of readdirSync(join(HELD_OUT_DIR, kind)).sort()) {
       for (const f of readdirSync(join(HELD_OUT_DIR, kind, shape)).sort()) images.push({ id: `${kind}-${shape}-${f}`, shape, bytes: readFileSync(join(HELD_OUT_DIR, kind, shape, f)), ood });
@@ -72,56 +49,20 @@ function heldOutImages(): Image[] {
   return images;
 }
 
-function inputs(images: Image[], prefix: string, withCaptions: boolean) {
-  return images.map((img, i) => ({
-    key: `${prefix}${img.id}`,
-    value: img.bytes,
-    headers: { 'clipn-id': `${prefix}${img.id}`, 'content-type': 'image/png', ...(withCaptions ? { 'clipn-caption': TEMPLATES[i % TEMPLATES.length]!.replace('{}', img.shape) } : {}) },
-  }));
-}
-
 type Topics = TrainerTopics;
-
-async function newTopics(): Promise<Topics> {
-  const topics = { ...testTopics(), decisions: `${uniqueName('t')}.decisions` };
-  await createTopics(kafka, [...sidecarTopicSpecs(topics, 2), { topic: topics.decisions }]);
-  const labelSet = await codec.encode('LabelSet', {
-    id: 'default', version: 1, labels: DEMO.labels, templates: null,
-    // Strict calibrated routing sends (nearly) every image to review, whatever the model's own flags.
-    routing: { rule: 'calibrated', params: {} }, thresholds: { ctwLogOdds: null, atdLogOdds: 13.8 }, description: null, updatedAt: Date.now(),
-  });
-  await produce(kafka, topics.labelSets, [{ key: 'default', value: labelSet }]);
-  return topics;
-}
-
-/** The true decision for an item, or (invert) its opposite. */
-async function decision(itemId: string, img: Image, invert = false): Promise<{ key: string; value: Buffer }> {
-  const ood = invert ? !img.ood : img.ood;
-  const value = await codec.encode('ReviewDecision', {
-    itemId,
-    decision: ood ? (invert ? 'none_of_labels' : 'new_concept') : 'is_class',
-    label: ood ? null : invert ? DEMO.labels[0]! : img.shape,
-    concept: ood && !invert ? img.shape : null,
-    caption: invert && !ood ? `a ${DEMO.labels[0]!}` : null,
-    reviewer: 'test',
-    decidedAt: Date.now(),
-  });
-  return { key: itemId, value };
-}
-
 const decodeResult = async (m: KafkaMessage) => (await codec.decode(m.value!, 'TaggedImage')).value;
 
 let topics: Topics;
 let sidecar: Sidecar;
 let results: Collector;
 let review: Collector;
-const byId = new Map<string, Image>();
+const byId = new Map<string, DemoImage>();
 const reviewItems: Array<{ key: string; value: Buffer; id: string }> = [];
 const heldOut = heldOutImages();
 const measured: Record<string, Record<string, number>> = {};
 
 before(async () => {
-  topics = await newTopics();
+  topics = await newTrainerTopics(kafka);
   ({ sidecar } = inProcessSidecar(sidecarEnv(topics, uniqueName('g'), { CLIPN_TRAINER__CAPTION_SAMPLE_SHARE: '1', CLIPN_MODEL__RELEASE_ARTIFACT_ROOT: ARTIFACTS })));
   results = await collect(kafka, topics.results);
   review = await collect(kafka, topics.review);
@@ -136,10 +77,10 @@ after(async () => {
 });
 
 /** Sends a round of captioned images through the sidecar and returns its review items of them. */
-async function reviewRound(images: Image[]): Promise<Array<{ key: string; value: Buffer; id: string }>> {
+async function reviewRound(images: DemoImage[]): Promise<Array<{ key: string; value: Buffer; id: string }>> {
   for (const img of images) byId.set(img.id, img);
   const ids = new Set(images.map((i) => i.id));
-  await produce(kafka, topics.input, inputs(images, '', true));
+  await produce(kafka, topics.input, demoInputs(images, '', true));
   // By id: a collector that rejoins its group may read a record twice.
   const mine = async () => [...new Map((await reviewed()).filter((r) => ids.has(r.id)).map((r) => [r.id, r])).values()];
   await until(`${images.length} review items`, async () => (await mine()).length >= images.length, 120_000);
@@ -165,7 +106,7 @@ async function reviewed(): Promise<typeof reviewedSoFar> {
 /** Per-concept ATD AUROC and ID accuracy of the bundle's held-out images through the sidecar. */
 async function measure(name: string, version: string): Promise<Record<string, number>> {
   const prefix = `${name.replace(/\W+/g, '-')}-`;
-  await produce(kafka, topics.input, inputs(heldOut, prefix, false));
+  await produce(kafka, topics.input, demoInputs(heldOut, prefix, false));
   // By id, as review items: a record read twice counts once.
   const mine = async () => [...new Map((await decodedResults()).filter((r) => r.id.startsWith(prefix)).map((r) => [r.id, r])).values()];
   await until(`${heldOut.length} held-out results (${name})`, async () => (await mine()).length >= heldOut.length, 120_000);
@@ -197,7 +138,7 @@ async function recordCount(topic: string): Promise<number> {
 /** Decides every item of a round truthfully and checks the decisions are on the topic. */
 async function decideAll(items: ReadonlyArray<{ id: string }>): Promise<void> {
   const before = await recordCount(topics.decisions);
-  await produce(kafka, topics.decisions, await Promise.all(items.map((r) => decision(r.id, byId.get(r.id)!))));
+  await produce(kafka, topics.decisions, await Promise.all(items.map((r) => reviewDecision(r.id, byId.get(r.id)!))));
   assert.equal(await recordCount(topics.decisions), before + items.length, `${items.length} decisions written`);
   process.stdout.write(`${items.length} decisions written\n`);
 }
@@ -223,7 +164,7 @@ let firstVersion = '';
 
 test('60 reviewed crescents: held-out crescent ATD AUROC rises by at least 0.04; arrow, heart and ID accuracy drop by at most 1 point', { timeout: 900_000 }, async () => {
   const base = await measure('base', MANIFEST.prompt.version);
-  const items = await reviewRound([...render('id', 10, 101, 'r1'), ...render('ood', 60, 102, 'r1', 'crescent')]);
+  const items = await reviewRound([...renderDemo(work, 'id', 10, 101, 'r1'), ...renderDemo(work, 'ood', 60, 102, 'r1', 'crescent')]);
   await decideAll(items);
   // Nothing about the objective or the gate is set: the trainer's defaults are under test.
   env1 = trainerEnv(topics, join(work, 'samples'), ARTIFACTS);
@@ -255,7 +196,7 @@ test('60 reviewed crescents: held-out crescent ATD AUROC rises by at least 0.04;
 
 test('a second run on hearts starts from the serving release and keeps the crescent gain within 1 point', { timeout: 900_000 }, async () => {
   assert.ok(firstVersion, 'the crescent run published');
-  const items = await reviewRound([...render('id', 10, 105, 'r2'), ...render('ood', 60, 103, 'r2', 'heart')]);
+  const items = await reviewRound([...renderDemo(work, 'id', 10, 105, 'r2'), ...renderDemo(work, 'ood', 60, 103, 'r2', 'heart')]);
   await decideAll(items);
   const releases = await collect(kafka, topics.modelReleases);
   try {
@@ -280,18 +221,13 @@ test('a second run on hearts starts from the serving release and keeps the cresc
 test('a candidate trained on inverted decisions is refused by the regression gate', { timeout: 900_000 }, async () => {
   // Fresh topics holding the same review items; training-split items get the opposite verdict,
   // held-out ones the truth. The gate compares with the bundle (nothing released there).
-  const t = await newTopics();
-  await produce(kafka, t.review, reviewItems.map((r) => ({ key: r.key, value: r.value })));
+  const t = await newTrainerTopics(kafka, reviewItems);
   const share = Number(HELD_OUT_SHARE);
-  await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share, SPLIT_SALT) === 'train'))));
+  await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => reviewDecision(r.id, byId.get(r.id)!, splitOf(r.id, share, SPLIT_SALT) === 'train'))));
   const run = await trainOnce(trainerEnv(t, join(work, 'samples-inverted'), ARTIFACTS), 'inverted run');
   assert.equal(run.code, 3, `refused (exit 3); output:\n${run.output.slice(-4000)}`);
   assert.ok(run.summary.candidate !== null, 'a candidate was trained and gated');
   const regression = (run.summary.reasons as string[]).filter((r) => r.startsWith('regression: bundle/'));
   assert.ok(regression.length > 0, `the regression gate names the bundle's held-out concepts it would hurt: ${JSON.stringify(run.summary.reasons)}`);
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(t.modelReleases);
-  await admin.disconnect();
-  assert.deepEqual(offsets.map((o) => o.high), ['0'], 'no record on the release topic');
+  assert.deepEqual(await topicEnds(kafka, t.modelReleases), ['0'], 'no record on the release topic');
 });

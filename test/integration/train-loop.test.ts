@@ -7,8 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
@@ -16,87 +15,27 @@ import { createCodec } from '../../src/codec/index.js';
 import { splitOf } from '../../src/trainer/index.js';
 import { mannWhitney } from '../helpers/clipn-cli.js';
 import { logLines, spawnClipn } from './helpers/clipn-process.js';
-import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
-import { inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, testTopics } from './helpers/sidecar.js';
+import { demoInputs, MANIFEST, renderDemo, reviewDecision, type DemoImage } from './helpers/demo-world.js';
+import { collect, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
+import { inProcessSidecar, sidecarEnv } from './helpers/sidecar.js';
 import type { Sidecar } from '../../src/service/sidecar.js';
-import { HELD_OUT_SHARE, SPLIT_SALT, trainerEnv, type TrainerTopics } from './helpers/trainer.js';
+import { HELD_OUT_SHARE, newTrainerTopics, SPLIT_SALT, topicEnds, trainerEnv, type TrainerTopics } from './helpers/trainer.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
-const PYTHON = join(ROOT, 'training', '.venv', 'bin', 'python');
-const DEMO = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'labels.json'), 'utf8')) as { labels: string[] };
-const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'manifest.json'), 'utf8')) as { modelVersion: string; prompt: { version: string } };
-const TEMPLATES = readFileSync(join(ROOT, 'models', 'demo', 'templates.txt'), 'utf8').split('\n').filter((l) => l.includes('{}'));
 // A shape the demo world keeps out of training (world.py OOD_SHAPES): the new concept reviewers name.
 const CONCEPT = 'crescent';
-
-interface Image {
-  id: string;
-  shape: string;
-  bytes: Buffer;
-  ood: boolean;
-}
 
 const work = mkdtempSync(join(tmpdir(), 'clipn-train-loop-'));
 // The trainers of the shared topics keep their releases here; the sidecar loads no-tower graphs from it.
 const ARTIFACTS = join(work, 'artifacts');
 
-/** Renders demo-world images with the kernel's own generator. */
-function render(split: 'id' | 'ood', n: number, seed: number, tag: string): Image[] {
-  const out = join(work, `${tag}-${split}`);
-  execFileSync(PYTHON, ['-m', 'clipn_kernel', 'demo', 'images', '--split', split, '--out', out, '--n', String(n), '--seed', String(seed)], { cwd: ROOT, stdio: 'pipe' });
-  const images: Image[] = [];
-  for (const shape of readdirSync(out).sort()) {
-    if (split === 'ood' && shape !== CONCEPT) continue;
-    for (const f of readdirSync(join(out, shape)).sort()) images.push({ id: `${tag}-${shape}-${f}`, shape, bytes: readFileSync(join(out, shape, f)), ood: split === 'ood' });
-  }
-  return images;
-}
-
-function caption(img: Image, i: number): string {
-  return TEMPLATES[i % TEMPLATES.length]!.replace('{}', img.shape);
-}
-
-function inputs(images: Image[], prefix: string, withCaptions: boolean) {
-  return images.map((img, i) => ({
-    key: `${prefix}${img.id}`,
-    value: img.bytes,
-    headers: { 'clipn-id': `${prefix}${img.id}`, 'content-type': 'image/png', ...(withCaptions ? { 'clipn-caption': caption(img, i) } : {}) },
-  }));
-}
+/** Demo-world images (split ood: the concept's) rendered by the kernel. */
+const render = (split: 'id' | 'ood', n: number, seed: number, tag: string): DemoImage[] => renderDemo(work, split, n, seed, tag, CONCEPT);
 
 type Topics = TrainerTopics;
-
-async function newTopics(): Promise<Topics> {
-  const topics = { ...testTopics(), decisions: `${uniqueName('t')}.decisions` };
-  await createTopics(kafka, [...sidecarTopicSpecs(topics, 2), { topic: topics.decisions }]);
-  const labelSet = await codec.encode('LabelSet', {
-    id: 'default', version: 1, labels: DEMO.labels, templates: null,
-    // Strict calibrated routing sends (nearly) every image to review, whatever the model's own flags.
-    routing: { rule: 'calibrated', params: {} }, thresholds: { ctwLogOdds: null, atdLogOdds: 13.8 }, description: null, updatedAt: Date.now(), // atd 0.999999
-  });
-  await produce(kafka, topics.labelSets, [{ key: 'default', value: labelSet }]);
-  return topics;
-}
-
 const decodeResult = async (m: KafkaMessage) => (await codec.decode(m.value!, 'TaggedImage')).value;
 const decodeItem = async (m: KafkaMessage) => (await codec.decode(m.value!, 'ReviewItem')).value;
-
-/** A decision record for an item: the truth, or (corrupt) its opposite. */
-async function decision(itemId: string, img: Image, corrupt = false): Promise<{ key: string; value: Buffer }> {
-  const ood = corrupt ? !img.ood : img.ood;
-  const value = await codec.encode('ReviewDecision', {
-    itemId,
-    decision: ood ? (corrupt ? 'none_of_labels' : 'new_concept') : 'is_class',
-    label: ood ? null : corrupt ? DEMO.labels[0]! : img.shape,
-    concept: ood && !corrupt ? CONCEPT : null,
-    // A corrupted class verdict also names that class in its caption, so the pair is wrong too.
-    caption: corrupt && !ood ? `a ${DEMO.labels[0]!}` : null,
-    reviewer: 'test',
-    decidedAt: Date.now(),
-  });
-  return { key: itemId, value };
-}
 
 // Shared: one sidecar, the training images through it, and the review items it produced.
 let topics: Topics;
@@ -104,21 +43,21 @@ let sidecar: Sidecar;
 let sidecarLogs: string[] = [];
 let results: Collector;
 const reviewItems: Array<{ key: string; value: Buffer; id: string; reasons: string[] }> = [];
-const byId = new Map<string, Image>();
-let heldOut: Image[] = [];
+const byId = new Map<string, DemoImage>();
+let heldOut: DemoImage[] = [];
 
 before(async () => {
   const train = [...render('id', 10, 101, 'tr'), ...render('ood', 60, 102, 'tr')];
   heldOut = [...render('id', 8, 201, 'ho'), ...render('ood', 40, 202, 'ho')];
   for (const img of train) byId.set(img.id, img);
-  topics = await newTopics();
+  topics = await newTrainerTopics(kafka);
   // Every training image is captioned and every captioned image the rule does not route is
   // sampled: all of them reach the review topic, as outliers or as training pairs.
   ({ sidecar, logs: sidecarLogs } = inProcessSidecar(sidecarEnv(topics, uniqueName('g'), { CLIPN_TRAINER__CAPTION_SAMPLE_SHARE: '1', CLIPN_MODEL__RELEASE_ARTIFACT_ROOT: ARTIFACTS })));
   results = await collect(kafka, topics.results);
   const review = await collect(kafka, topics.review);
   await sidecar.start();
-  await produce(kafka, topics.input, inputs(train, '', true));
+  await produce(kafka, topics.input, demoInputs(train, '', true));
   await results.waitFor(`${train.length} results`, (ms) => ms.length >= train.length, 120_000);
   const routed = (await Promise.all(results.messages.map(decodeResult))).filter((r) => r.routed).length;
   await review.waitFor(`${routed} review items`, (ms) => ms.length >= routed, 60_000);
@@ -141,7 +80,7 @@ after(async () => {
 /** ATD AUROC (ID positive) of the held-out set through the sidecar, and the prompt versions that scored it. */
 async function scoreHeldOut(prefix: string): Promise<{ auroc: number; prompts: Set<string> }> {
   const before = results.messages.length;
-  await produce(kafka, topics.input, inputs(heldOut, prefix, false));
+  await produce(kafka, topics.input, demoInputs(heldOut, prefix, false));
   await results.waitFor(`${heldOut.length} held-out results (${prefix})`, (ms) => ms.length >= before + heldOut.length, 60_000);
   const mine = (await Promise.all(results.messages.slice(before).map(decodeResult))).filter((r) => r.id.startsWith(prefix));
   assert.equal(mine.length, heldOut.length);
@@ -154,7 +93,7 @@ async function scoreHeldOut(prefix: string): Promise<{ auroc: number; prompts: S
 test('closed loop: reviewed samples train a release that the running sidecar serves, better on a held-out set of the concept', { timeout: 600_000 }, async () => {
   // Reviewers decide every outlier and most ID items; an undecided captioned ID item the sidecar
   // sampled is an ID training pair as it is.
-  const decisions = await Promise.all(reviewItems.filter((r, i) => byId.get(r.id)!.ood || i % 7 !== 3).map((r) => decision(r.id, byId.get(r.id)!)));
+  const decisions = await Promise.all(reviewItems.filter((r, i) => byId.get(r.id)!.ood || i % 7 !== 3).map((r) => reviewDecision(r.id, byId.get(r.id)!)));
   await produce(kafka, topics.decisions, decisions);
   const beforeScore = await scoreHeldOut('before-');
   assert.deepEqual([...beforeScore.prompts], [MANIFEST.prompt.version]);
@@ -234,17 +173,15 @@ test('a no-tower release: the trainer stores the new text_no graph, the running 
 });
 
 /** Fresh trainer topics holding copies of the shared review items (the sidecar's output). */
-async function trainerTopics(): Promise<Topics> {
-  const t = await newTopics();
-  await produce(kafka, t.review, reviewItems.map((r) => ({ key: r.key, value: r.value })));
-  return t;
+function trainerTopics(): Promise<Topics> {
+  return newTrainerTopics(kafka, reviewItems);
 }
 
 test('a candidate trained on corrupted decisions is refused: exit 3, nothing on the release topic', { timeout: 600_000 }, async () => {
   const t = await trainerTopics();
   // Training-split items get the opposite verdict; held-out items the truth the gate measures with.
   const share = Number(HELD_OUT_SHARE);
-  const decisions = await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!, splitOf(r.id, share, SPLIT_SALT) === 'train')));
+  const decisions = await Promise.all(reviewItems.map((r) => reviewDecision(r.id, byId.get(r.id)!, splitOf(r.id, share, SPLIT_SALT) === 'train')));
   await produce(kafka, t.decisions, decisions);
   // A larger step size, so the corrupted verdicts move the prompt well beyond the gate's margin.
   const run = spawnClipn(['train', '--once'], trainerEnv(t, join(work, 'samples-corrupt'), ARTIFACTS, { CLIPN_TRAINER__KERNEL__MODE: 'prompts', CLIPN_TRAINER__KERNEL__LR: '0.01' }));
@@ -256,17 +193,14 @@ test('a candidate trained on corrupted decisions is refused: exit 3, nothing on 
   assert.ok(JSON.parse(summary!).candidate !== null, 'the candidate was trained and gated');
   const releases = await collect(kafka, t.modelReleases);
   // The topic's end is known: nothing was written (a read-to-end would see a record).
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(t.modelReleases);
-  await admin.disconnect();
+  const ends = await topicEnds(kafka, t.modelReleases);
   await releases.stop();
-  assert.deepEqual(offsets.map((o) => o.high), ['0'], 'no record on the release topic');
+  assert.deepEqual(ends, ['0'], 'no record on the release topic');
 });
 
 test('a trainer killed (SIGKILL) during a kernel run loses no samples and publishes nothing; the next run works', { timeout: 600_000 }, async () => {
   const t = await trainerTopics();
-  await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => decision(r.id, byId.get(r.id)!))));
+  await produce(kafka, t.decisions, await Promise.all(reviewItems.map((r) => reviewDecision(r.id, byId.get(r.id)!))));
   // Few epochs: the run after the restart only has to complete.
   const env = trainerEnv(t, join(work, 'samples-kill'), ARTIFACTS, { CLIPN_TRAINER__KERNEL__EPOCHS: '5' });
   const first = spawnClipn(['train', '--once'], env);
