@@ -169,7 +169,9 @@ const telemetry = z
     otlpEndpoint: nullable(httpUrl()).default(null).describe('OTLP/HTTP endpoint for traces and metrics; null exports none.'),
     health: z
       .strictObject({
-        eventLoopBlockedMs: duration(100).default(2000).describe('/healthz fails when the event loop was blocked this long at once, for eventLoopWindowMs after.'),
+        eventLoopBlockedMs: duration(100)
+          .default(10_000)
+          .describe('/healthz fails when the event loop was blocked this long at once, for eventLoopWindowMs after. Keep it well above one image batch\'s inference: onnxruntime-node runs a batch on the event loop (a ViT-B-16 batch of 8 takes 1.6-1.8 s on 2 idle cores, bench/RESULTS.md).'),
         eventLoopWindowMs: duration(1000).default(30_000).describe('How long /healthz keeps failing after such a stall.'),
       })
       .prefault({}),
