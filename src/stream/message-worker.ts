@@ -22,7 +22,7 @@ import { messageId, parseMessage, type ImageJob } from './input.js';
 import type { MemoryBudgets } from './memory.js';
 import { recordBytes, type OutputRecord, type RecordOrigin, type SizeLimit } from './produce-plan.js';
 import { deadLetter, reviewItem, taggedImage, type Timings } from './records.js';
-import { withRetries } from './retry.js';
+import { withRetries } from '../retry.js';
 import { withTrainingSample } from './routing.js';
 import type { ServingState } from './serving-state.js';
 import type { MessageSource } from './batch-handler.js';

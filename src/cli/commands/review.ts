@@ -10,7 +10,7 @@ import { createCodec, type ReviewItem } from '../../codec/index.js';
 import { ClipnError, toClipnError } from '../../errors.js';
 import { createKafka, kafkaLogSink } from '../../kafka/index.js';
 import { asPlugin, BUILTIN_PLUGIN, PluginHost, sendPluginRecords } from '../../plugin/index.js';
-import { withRetries, type RetryPolicy } from '../../stream/retry.js';
+import { withRetries, type RetryPolicy } from '../../retry.js';
 import { HealthChecks } from '../../telemetry/index.js';
 import { bundledLabelStudioModule } from '../shared/label-studio.js';
 import { runtime } from '../shared/runtime.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClipnError, isClipnError } from '../../src/errors.js';
-import { backoffMs, withRetries } from '../../src/stream/retry.js';
+import { ClipnError, isClipnError } from '../src/errors.js';
+import { backoffMs, withRetries } from '../src/retry.js';
 
 const policy = { attempts: 4, initialBackoffMs: 1, maxBackoffMs: 4 };
 

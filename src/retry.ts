@@ -1,10 +1,10 @@
 /**
- * Retries of one message's work: a failure whose ClipnError is retriable (a fetch timeout, an
+ * Retries: a failure whose ClipnError is retriable (a fetch timeout, an
  * HTTP 5xx, a failed inference, a label set not loaded yet) is tried again after an exponential
  * backoff, up to a number of attempts; anything else, or the last failure, is final.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClipnError, toClipnError } from '../errors.js';
+import { ClipnError, toClipnError } from './errors.js';
 
 /** How often and how patiently to retry (processing.retry). */
 export interface RetryPolicy {
