@@ -70,7 +70,7 @@ export interface EncoderResults {
 
 export async function loadEncoders(dir: string, plan: Pick<EncoderPlan, 'threads' | 'device'> & { spinning?: boolean }, maxBatch: number): Promise<ClipnEncoders> {
   const bundle = await loadBundle(dir);
-  return ClipnEncoders.load(bundle, { executionProviders: [plan.device], intraOpThreads: plan.threads, interOpThreads: 1, graphOptimization: 'all', intraOpSpinning: plan.spinning ?? true, maxBatch });
+  return ClipnEncoders.load(bundle, { executionProviders: [plan.device], intraOpThreads: plan.threads, interOpThreads: 1, graphOptimization: 'all', intraOpSpinning: plan.spinning ?? true, maxBatch, inferenceThread: 'main' });
 }
 
 export function randomPixels(n: number, size: number, seed = 1): Float32Array {

@@ -23,6 +23,8 @@ export interface RunReport {
   threads: number;
   /** ONNX Runtime intra-op spinning (model.intraOpSpinning) for the bare encoder and serve. */
   spinning: boolean;
+  /** Where `clipn serve` ran inference (model.inferenceThread). */
+  inferenceThread: 'worker' | 'main';
   device: string;
   bundle: { dir: string; modelVersion: string; bytes: number; runtimeBytes: number; int8ImageBytes: number; fp32ImageBytes: number; exportSeconds: number | null };
   flops: { total: number; formula: string };
@@ -62,6 +64,7 @@ export function writeReport(r: RunReport): string {
     ['Node.js', m.node], ['onnxruntime-node', m.onnxruntimeNode], ['onnxruntime (Python, for quantization and evaluation)', m.onnxruntimePython], ['PyTorch', m.torch],
     ['GPU', m.gpu], ['load average at start (1, 5, 15 min)', m.loadAverage.map((v) => v.toFixed(2)).join(', ')],
     ['threads', `${r.threads} intra-op threads for ONNX Runtime (inter-op 1; spinning ${r.spinning ? 'on' : 'off'}) and torch.set_num_threads(${r.threads}) for PyTorch`], ['device', r.device],
+    ['clipn serve inference thread', `${r.inferenceThread} (model.inferenceThread; the bare encoder runs on the main thread)`],
   ]);
   md.para(`Model: ViT-B-16 CLIPN architecture with random weights (\`python -m clipn_kernel export --random-init --model-config ViT-B-16 --seed 0\`), bundle ${r.bundle.dir} (${r.bundle.modelVersion}${r.bundle.exportSeconds === null ? ', reused from an earlier run' : `, exported in ${num(r.bundle.exportSeconds)} s`}).`);
   md.para(`Image encoder FLOPs: ${r.flops.formula}.`);

@@ -2,7 +2,7 @@
  * The benchmark suite (npm run bench): image encoder (ONNX Runtime against PyTorch, against the
  * sgemm ceiling), int8, clipn serve on the broker against the bare encoder, label sets going
  * live, memory; writes bench/RESULTS.md. `--quick` is a short smoke run written elsewhere.
- *   npm run bench [-- --quick] [-- --device cuda] [-- --threads N] [-- --spinning on|off] [-- --out FILE] [-- --sections encoder,int8,serve,labels]
+ *   npm run bench [-- --quick] [-- --device cuda] [-- --threads N] [-- --spinning on|off] [-- --inference-thread worker|main] [-- --out FILE] [-- --sections encoder,int8,serve,labels]
  * Graph-level sections (not in the default list; each loads its own variants side by side):
  * fusion (fused against traced image graph), textlen (cold label sets at the true token length
  * against 77 positions), int8methods (dynamic against static int8), memory (session options).
@@ -36,6 +36,8 @@ const { values: opts } = parseArgs({
     'serve-model': { type: 'string' },
     // ONNX Runtime intra-op spinning for the bare encoder and `clipn serve` (model.intraOpSpinning).
     spinning: { type: 'string', default: 'on' },
+    // Where `clipn serve` runs inference (model.inferenceThread); the bare encoder always runs on the main thread.
+    'inference-thread': { type: 'string', default: 'worker' },
   },
 });
 const quick = opts.quick!;
@@ -47,6 +49,9 @@ if (opts.spinning !== 'on' && opts.spinning !== 'off') throw new Error(`--spinni
 const spinning = opts.spinning === 'on';
 // The sidecars the serve section starts inherit the environment.
 process.env.CLIPN_MODEL__INTRA_OP_SPINNING = String(spinning);
+const inferenceThread = opts['inference-thread'] as 'worker' | 'main';
+if (inferenceThread !== 'worker' && inferenceThread !== 'main') throw new Error(`--inference-thread: expected worker or main, got ${opts['inference-thread']}`);
+process.env.CLIPN_MODEL__INFERENCE_THREAD = inferenceThread;
 const CACHE = join(ROOT, '.cache', 'bench');
 const out = opts.out ?? (quick ? join(CACHE, `RESULTS.${device}.quick.md`) : join(ROOT, 'bench', device === 'cpu' ? 'RESULTS.md' : 'RESULTS.cuda.md'));
 const started = performance.now();
@@ -143,7 +148,7 @@ async function main(): Promise<void> {
   const flops = vitImageFlops(visionConfig(m.architecture.config as Record<string, unknown>));
   const report: RunReport = {
     command: `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    quick, startedAt: new Date().toISOString(), seconds: 0, machine, threads, spinning, device,
+    quick, startedAt: new Date().toISOString(), seconds: 0, machine, threads, spinning, inferenceThread, device,
     bundle: {
       dir: relative(ROOT, bundle.dir), modelVersion: m.modelVersion, bytes: bytesOf(bundle), runtimeBytes: bytesOf(bundle, runtimeFiles),
       fp32ImageBytes: bytesOf(bundle, [m.graphs.image.file]), int8ImageBytes: bytesOf(int8, [int8.manifest.graphs.image.file]), exportSeconds,

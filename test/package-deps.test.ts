@@ -15,11 +15,13 @@ const SHIPPED = ['src', 'plugins', 'bin'];
 const CODE = /\.(?:[cm]?[jt]s|tsx)$/;
 
 // Static imports and re-exports (`import … from 'x'`, `export … from 'x'`, `import 'x'`),
-// dynamic `import('x')`, and `require('x')` / `createRequire(...)('x')`.
+// dynamic `import('x')`, `import.meta.resolve('x')`, and `require('x')` / `createRequire(...)('x')`.
+// A side-effect import starts a statement: not the word in a string (`'--import'`, `'… to import'`).
 const SPECIFIERS = [
   /\b(?:import|export)\s[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g,
-  /\bimport\s*['"]([^'"]+)['"]/g,
+  /(?:^|;)\s*import\s*['"]([^'"]+)['"]/gm,
   /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  /\bimport\.meta\.resolve\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
   /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
   /\bcreateRequire\s*\([^)]*\)\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
 ];
@@ -55,11 +57,13 @@ test('the scanner finds every import form and maps specifiers to packages', () =
     "import 'side-effect';",
     "export { c } from 're-export/deep';",
     "const m = await import('dynamic');",
+    "const loader = ['--import', import.meta.resolve('resolved')];",
+    "throw new Error('not a module to import');",
     "const k = createRequire(import.meta.url)('required');",
     "import { x } from './local.js';",
     '// import { y } from "commented";',
   ].join('\n'));
-  assert.deepEqual(new Set(found.map(packageOf).filter((p) => p !== null)), new Set(['@scope/pkg', 'typed', 'side-effect', 're-export', 'dynamic', 'required']));
+  assert.deepEqual(new Set(found.map(packageOf).filter((p) => p !== null)), new Set(['@scope/pkg', 'typed', 'side-effect', 're-export', 'dynamic', 'resolved', 'required']));
   assert.equal(packageOf('node:fs'), null);
   assert.equal(packageOf('fs/promises'), null);
   assert.equal(packageOf('crypto'), null);

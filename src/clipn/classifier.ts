@@ -87,6 +87,11 @@ export class ClipnClassifier {
     return this.shared.cache;
   }
 
+  /** Settles when the inference thread stopped on its own: nothing more can be classified, the process should stop. */
+  get lost(): Promise<ClipnError> {
+    return this.shared.encoders.lost;
+  }
+
   get provider(): string {
     return this.shared.encoders.provider;
   }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { kafkaConnectionShape } from '../kafka/options.js';
-import { EXECUTION_PROVIDERS } from '../model/execution-providers.js';
+import { EXECUTION_PROVIDERS, INFERENCE_THREADS } from '../model/execution-providers.js';
 import { bool, bytes, duration, fraction, hexColour, httpUrl, int, list, nullable, oneOf, text } from './coerce.js';
 
 const MiB = 1024 * 1024;
@@ -20,6 +20,9 @@ const model = z
     intraOpThreads: int(0).default(0).describe('Threads inside one operator; 0 lets ONNX Runtime choose.'),
     interOpThreads: int(0).default(0).describe('Threads across operators; 0 lets ONNX Runtime choose.'),
     graphOptimization: oneOf(['disabled', 'basic', 'extended', 'all']).default('all').describe('ONNX Runtime graph optimisation level.'),
+    inferenceThread: oneOf(INFERENCE_THREADS)
+      .default('worker')
+      .describe('Where ONNX Runtime runs: worker, a thread of its own, so decoding, Kafka heartbeats and HTTP go on while a batch runs; main, the event loop (onnxruntime-node blocks it for a whole batch).'),
     intraOpSpinning: bool().default(true).describe('Idle ONNX Runtime intra-op threads spin before sleeping (faster hand-off between operators, but CPU taken from image decoding running beside inference).'),
     cacheDir: nullable(text()).default(null).describe('Folder of the text-embedding cache (label-set heads survive restarts); null keeps it in memory only.'),
     cacheEntries: int(1).default(200_000).describe('Most text embeddings kept in the cache.'),
@@ -171,7 +174,7 @@ const telemetry = z
       .strictObject({
         eventLoopBlockedMs: duration(100)
           .default(10_000)
-          .describe('/healthz fails when the event loop was blocked this long at once, for eventLoopWindowMs after. Keep it well above one image batch\'s inference: onnxruntime-node runs a batch on the event loop (a ViT-B-16 batch of 8 takes 1.6-1.8 s on 2 idle cores, bench/RESULTS.md).'),
+          .describe('/healthz fails when the event loop was blocked this long at once, for eventLoopWindowMs after. With model.inferenceThread main keep it well above one image batch\'s inference: onnxruntime-node then runs a batch on the event loop (a ViT-B-16 batch of 8 takes 1.6-1.8 s on 2 idle cores, bench/RESULTS.md).'),
         eventLoopWindowMs: duration(1000).default(30_000).describe('How long /healthz keeps failing after such a stall.'),
       })
       .prefault({}),

@@ -11,7 +11,9 @@
  */
 import { ClipnError } from '../errors.js';
 import type { Bundle } from './bundle.js';
-import { createSession, createSessionFromBytes, type Feed, type OnnxOptions, type OnnxSession, type Output } from './onnx.js';
+import type { Feed, OnnxOptions, OnnxSession, Output } from './onnx.js';
+import type { InferenceThread } from './execution-providers.js';
+import { createSessionHost, type SessionHost } from './session-host.js';
 
 /** Options of {@link ClipnEncoders}. */
 export interface EncoderOptions extends OnnxOptions {
@@ -25,6 +27,8 @@ export interface EncoderOptions extends OnnxOptions {
   sequentialLoad?: boolean;
   /** Memory patterns for the text graphs too (default false: they take a new shape at almost every run). */
   textMemPattern?: boolean;
+  /** Where the sessions run (default worker: the event loop stays free while a batch runs). */
+  inferenceThread?: InferenceThread;
 }
 
 /** Token ids of one text: start, BPE ids, end; at most contextLength of them, no padding. */
@@ -47,6 +51,7 @@ export class ClipnEncoders {
   private readonly textNoDynamic: boolean;
 
   private constructor(
+    private readonly host: SessionHost,
     private readonly image: OnnxSession,
     private readonly text: OnnxSession,
     private readonly textNo: OnnxSession,
@@ -67,24 +72,27 @@ export class ClipnEncoders {
     // Text graphs take many shapes (every length, every batch): memory patterns would keep a plan per shape.
     const textOptions: OnnxOptions = { ...options, memPattern: options.textMemPattern ?? false };
     const specs = [[g.image, options], [g.text, textOptions], [g.textNo, textOptions]] as const;
+    const host = createSessionHost(options.inferenceThread ?? 'worker');
     const sessions: OnnxSession[] = [];
     try {
       if (options.sequentialLoad ?? true) {
-        for (const [spec, o] of specs) sessions.push(await createSession(bundle.path(spec.file), o));
+        for (const [spec, o] of specs) sessions.push(await host.create({ path: bundle.path(spec.file) }, o));
       } else {
-        sessions.push(...(await Promise.all(specs.map(([spec, o]) => createSession(bundle.path(spec.file), o)))));
+        sessions.push(...(await Promise.all(specs.map(([spec, o]) => host.create({ path: bundle.path(spec.file) }, o)))));
       }
     } catch (error) {
       await Promise.all(sessions.map((s) => s.release()));
+      await host.close();
       throw error;
     }
     const [image, text, textNo] = sessions;
     const m = bundle.manifest;
     const declared = { text: g.text.inputs.find((i) => i.name === 'input_ids')?.shape, textNo: g.textNo.inputs.find((i) => i.name === 'input_ids')?.shape };
     try {
-      return new ClipnEncoders(image!, text!, textNo!, m.architecture.embedDim, m.preprocess.imageSize, m.tokenizer.contextLength, m.prompt.shape, Math.max(1, options.maxBatch), options, declared);
+      return new ClipnEncoders(host, image!, text!, textNo!, m.architecture.embedDim, m.preprocess.imageSize, m.tokenizer.contextLength, m.prompt.shape, Math.max(1, options.maxBatch), options, declared);
     } catch (error) {
       await Promise.all([image!.release(), text!.release(), textNo!.release()]);
+      await host.close();
       throw error;
     }
   }
@@ -95,7 +103,7 @@ export class ClipnEncoders {
    * replaced. The graph must take the bundle's no-tower inputs and give its output.
    */
   async withTextNo(graph: Uint8Array, name: string): Promise<ClipnEncoders> {
-    const session = await createSessionFromBytes(graph, name, { ...this.onnx, memPattern: this.onnx.textMemPattern ?? false });
+    const session = await this.host.create({ bytes: graph, name }, { ...this.onnx, memPattern: this.onnx.textMemPattern ?? false });
     const want = { inputs: [...this.textNo.inputNames].sort(), outputs: [...this.textNo.outputNames].sort() };
     const got = { inputs: [...session.inputNames].sort(), outputs: [...session.outputNames].sort() };
     if (JSON.stringify(want) !== JSON.stringify(got)) {
@@ -103,7 +111,7 @@ export class ClipnEncoders {
       throw new ClipnError('MODEL_LOAD_FAILED', `${name}: expected a no-text tower with inputs [${want.inputs.join(', ')}] and outputs [${want.outputs.join(', ')}], got inputs [${got.inputs.join(', ')}] and outputs [${got.outputs.join(', ')}]`);
     }
     try {
-      return new ClipnEncoders(this.image, this.text, session, this.embedDim, this.imageSize, this.contextLength, this.promptShape, this.maxBatch, this.onnx);
+      return new ClipnEncoders(this.host, this.image, this.text, session, this.embedDim, this.imageSize, this.contextLength, this.promptShape, this.maxBatch, this.onnx);
     } catch (error) {
       await session.release();
       throw error;
@@ -118,6 +126,16 @@ export class ClipnEncoders {
   /** Releases the no-text tower only (one that {@link withTextNo} loaded). */
   releaseTextNo(): Promise<void> {
     return this.textNo.release();
+  }
+
+  /** The thread inference runs on (model.inferenceThread). */
+  get inferenceThread(): InferenceThread {
+    return this.host.thread;
+  }
+
+  /** Settles when the inference thread stopped on its own: the encoders can run nothing more (see SessionHost.lost). */
+  get lost(): Promise<ClipnError> {
+    return this.host.lost;
   }
 
   /** The provider the image encoder runs on (cpu, cuda, ...). */
@@ -169,8 +187,10 @@ export class ClipnEncoders {
     });
   }
 
+  /** Releases the three sessions and ends their thread (also the sessions of encoders made by {@link withTextNo}). */
   async release(): Promise<void> {
     await Promise.all([this.image.release(), this.text.release(), this.textNo.release()]);
+    await this.host.close();
   }
 
   private async byLength(rows: readonly TokenRow[], dynamic: boolean, run: (ids: Feed & { type: 'int64' }) => Promise<Record<string, Output>>): Promise<Float32Array> {

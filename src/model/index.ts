@@ -2,6 +2,6 @@
 export { loadBundle, readPrompt, readTemplates, checkPrompt, float32FromBytes, sha256File, type Bundle } from './bundle.js';
 export { type Manifest } from './manifest.js';
 export { createSession, availableProviders, DEFAULT_ONNX_OPTIONS, type OnnxOptions, type OnnxSession } from './onnx.js';
-export { EXECUTION_PROVIDERS, type ExecutionProvider } from './execution-providers.js';
+export { EXECUTION_PROVIDERS, INFERENCE_THREADS, type ExecutionProvider, type InferenceThread } from './execution-providers.js';
 export { ClipTokenizer } from './tokenizer.js';
 export { ClipnEncoders, type EncoderOptions, type TokenRow } from './encoders.js';

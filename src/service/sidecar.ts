@@ -72,6 +72,7 @@ export class Sidecar {
 
     const classifier = await loadServiceClassifier(config, logger, { dir: config.model.dir, topK: config.processing.review.topK });
     model.ready();
+    void classifier.lost.then((error) => this.resolveFatal(error));
     this.state = new ServingState(classifier);
     this.codec = createCodec({ registryUrl: config.codec.registryUrl });
     this.kafka = createKafka(config.kafka, kafkaLogSink(logger));

@@ -1,0 +1,151 @@
+/**
+ * Where ONNX Runtime sessions run. onnxruntime-node runs `InferenceSession.run` synchronously on
+ * the calling thread, so on the main thread a batch (1.6-1.8 s for ViT-B-16 x 8 on 2 cores)
+ * stops decoding, Kafka heartbeats and HTTP until it ends, and nothing queues for the next batch
+ * meanwhile. The worker host keeps every session of one set of encoders in one worker thread
+ * (runs stay one at a time, as on one core set they should) and answers with transferred buffers.
+ */
+import { Worker } from 'node:worker_threads';
+import { ClipnError, type ErrorCode } from '../errors.js';
+import type { InferenceThread } from './execution-providers.js';
+import { createSession, createSessionFromBytes, type Feed, type OnnxOptions, type OnnxSession, type Output } from './onnx.js';
+
+/** A graph to load: a file, or bytes already read and verified (`name` labels them in errors). */
+export type GraphSource = { path: string } | { bytes: Uint8Array; name: string };
+
+/** Creates sessions on one thread and owns that thread. */
+export interface SessionHost {
+  readonly thread: InferenceThread;
+  create(source: GraphSource, options: OnnxOptions): Promise<OnnxSession>;
+  /**
+   * Settles when the host stopped on its own (the worker thread died): every pending and later
+   * run fails with this error, so the process should stop. Never settles for the main thread.
+   */
+  readonly lost: Promise<ClipnError>;
+  /** Ends the thread (sessions not released are dropped with it); pending runs fail with INTERRUPTED. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A host for `thread`. */
+export function createSessionHost(thread: InferenceThread): SessionHost {
+  return thread === 'worker' ? new WorkerHost() : mainHost();
+}
+
+function mainHost(): SessionHost {
+  return {
+    thread: 'main',
+    create: (source, options) => ('path' in source ? createSession(source.path, options) : createSessionFromBytes(source.bytes, source.name, options)),
+    lost: new Promise(() => undefined),
+    close: async () => undefined,
+  };
+}
+
+/** A request to the worker (onnx-worker.ts). */
+export type HostRequest =
+  | { id: number; op: 'create'; source: string | Uint8Array; name: string; options: OnnxOptions }
+  | { id: number; op: 'run'; session: number; feeds: Record<string, Feed> }
+  | { id: number; op: 'release'; session: number };
+
+/** The worker's answer to request `id`. */
+export type HostReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { code: ErrorCode; message: string; retriable: boolean; details: Record<string, unknown> } };
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: ClipnError) => void };
+type Created = Pick<OnnxSession, 'provider' | 'inputNames' | 'outputNames' | 'inputShapes'> & { handle: number };
+type Request = HostRequest extends infer R ? (R extends HostRequest ? Omit<R, 'id'> : never) : never;
+
+/**
+ * The worker entry beside this module: .js when compiled; .ts under tsx, which the worker must
+ * then load too (a worker inherits `--import tsx` but not a loader registered from code, as
+ * bin/clipn.js does). Otherwise the worker inherits the process's options.
+ */
+function workerEntry(): { url: URL; execArgv?: string[] } {
+  const typescript = import.meta.url.endsWith('.ts');
+  const url = new URL(`./onnx-worker.${typescript ? 'ts' : 'js'}`, import.meta.url);
+  const inherited = process.execArgv.some((a) => a.includes('tsx'));
+  return typescript && !inherited ? { url, execArgv: ['--import', import.meta.resolve('tsx')] } : { url };
+}
+
+class WorkerHost implements SessionHost {
+  readonly thread = 'worker' as const;
+  readonly lost: Promise<ClipnError>;
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: ClipnError | null = null;
+  private closing = false;
+
+  constructor() {
+    const { url, execArgv } = workerEntry();
+    this.worker = new Worker(url, { ...(execArgv ? { execArgv } : {}), name: 'clipn-inference' });
+    // An idle worker does not keep the process alive; a pending request does (see call).
+    this.worker.unref();
+    let lose!: (error: ClipnError) => void;
+    this.lost = new Promise((resolve) => (lose = resolve));
+    let reason = '';
+    this.worker.on('message', (reply: HostReply) => this.answer(reply));
+    this.worker.on('error', (error) => (reason = `: ${error.message}`));
+    this.worker.on('exit', (exitCode) => {
+      const error = this.closing
+        ? new ClipnError('INTERRUPTED', 'the inference worker was closed before the run ended')
+        : new ClipnError('INFERENCE_FAILED', `the inference worker thread stopped (exit code ${exitCode})${reason}`, { retriable: false, details: { exitCode } });
+      this.failure = error;
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+      if (!this.closing) lose(error);
+    });
+  }
+
+  async create(source: GraphSource, options: OnnxOptions): Promise<OnnxSession> {
+    const request = 'path' in source ? { op: 'create' as const, source: source.path, name: source.path, options } : { op: 'create' as const, source: source.bytes, name: source.name, options };
+    const c = (await this.call(request)) as Created;
+    const path = 'path' in source ? source.path : source.name;
+    let released = false;
+    return {
+      path,
+      provider: c.provider,
+      inputNames: c.inputNames,
+      outputNames: c.outputNames,
+      inputShapes: c.inputShapes,
+      run: async (feeds) => {
+        // Own copies of the inputs (a feed is often a view into a larger batch) to transfer.
+        const copies: Record<string, Feed> = {};
+        for (const [name, f] of Object.entries(feeds)) copies[name] = { ...f, data: f.data.slice(), dims: [...f.dims] } as Feed;
+        const transfer = Object.values(copies).map((f) => f.data.buffer as ArrayBuffer);
+        return (await this.call({ op: 'run', session: c.handle, feeds: copies }, transfer)) as Record<string, Output>;
+      },
+      release: async () => {
+        if (released || this.failure !== null) return;
+        released = true;
+        await this.call({ op: 'release', session: c.handle });
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.worker.terminate();
+  }
+
+  private call(request: Request, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new ClipnError('INTERRUPTED', 'the inference worker is closed'));
+    const id = this.nextId++;
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...request, id }, transfer);
+    });
+  }
+
+  private answer(reply: HostReply): void {
+    const p = this.pending.get(reply.id);
+    if (p === undefined) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (reply.ok) p.resolve(reply.value);
+    else p.reject(new ClipnError(reply.error.code, reply.error.message, { retriable: reply.error.retriable, details: reply.error.details }));
+  }
+}
