@@ -29,7 +29,8 @@ export interface RunReport {
   bundle: { dir: string; modelVersion: string; bytes: number; runtimeBytes: number; int8ImageBytes: number; fp32ImageBytes: number; exportSeconds: number | null };
   flops: { total: number; formula: string };
   encoder?: EncoderResults;
-  profiles?: { fp32: OpProfile; int8: OpProfile };
+  /** Op profiles at batch 8, and at batch 1 where int8's gain is smallest. */
+  profiles?: { fp32: OpProfile; int8: OpProfile; batch1?: { fp32: OpProfile; int8: OpProfile } };
   quality?: Int8Quality;
   bare?: { batch: number; rate: Summary; decodeShare: number };
   serve?: ServeRun[];
@@ -49,6 +50,16 @@ function opTable(md: Markdown, p: OpProfile, flopsPerImage: number): void {
   md.table(['op type', 'nodes', 'ms per run', 'share'], p.ops.slice(0, 8).map((o) => [o.op, o.nodes, num(o.ms), pct(o.share)]));
   const mm = p.ops.filter((o) => MATMUL_OPS.has(o.op)).reduce((a, o) => a + o.ms, 0);
   md.para(`Batch ${p.batch}, ${p.runs} profiled run(s), ${num(p.totalMs)} ms of kernel time per run; matrix-product ops (MatMul, FusedMatMul, Gemm, Conv and their int8 forms) take ${pct(mm / p.totalMs)} of it, at ${num((flopsPerImage * p.batch) / (mm / 1000) / 1e9)} GFLOP/s.`);
+}
+
+// QAttention is not among them: its score, softmax and value products run in float32.
+const QUANTIZED_OPS = ['DynamicQuantizeMatMul', 'MatMulInteger', 'DynamicQuantizeLinear', 'QGemm', 'MatMulIntegerToFloat'];
+
+/** Op types of two profiles side by side (ms per run; 0 where a graph has none), slowest first. */
+function mergeOps(a: OpProfile, b: OpProfile): Array<[string, number, number]> {
+  const ops = new Set([...a.ops.map((o) => o.op), ...b.ops.map((o) => o.op)]);
+  const ms = (p: OpProfile, op: string): number => p.ops.find((o) => o.op === op)?.ms ?? 0;
+  return [...ops].map((op): [string, number, number] => [op, ms(a, op), ms(b, op)]).sort((x, y) => Math.max(y[1], y[2]) - Math.max(x[1], x[2]));
 }
 
 export function writeReport(r: RunReport): string {
@@ -115,10 +126,17 @@ export function writeReport(r: RunReport): string {
       `Accuracy: at most ${pts(lost)} of AUROC lost${lost <= 0.003 ? '' : `, ${pts(lost - 0.003)} over the 0.3-point budget`}. With ${Object.values(q.fp32.perSet)[0]?.images ?? 0} OOD images per set one image moves a per-set AUROC by up to ${pts(1 / Math.max(1, Object.values(q.fp32.perSet)[0]?.images ?? 1))}, so differences of this size are at the resolution of the held-out sets.`,
     ]);
     if (r.profiles) {
-      const p = r.profiles.int8;
-      const quantized = p.ops.filter((o) => ['DynamicQuantizeMatMul', 'MatMulInteger', 'DynamicQuantizeLinear', 'QGemm'].includes(o.op)).reduce((a, o) => a + o.ms, 0);
-      md.para(`int8 op profile: the quantized products take ${pct(quantized / p.totalMs)} of the run; everything left in float32 (attention score and value products, GELU, LayerNorm, softmax, transposes, the patch convolution) takes ${num(p.totalMs - quantized)} ms, which alone bounds int8 at ${num(r.profiles.fp32.totalMs / Math.max(p.totalMs - quantized, 1e-9))}x the fp32 kernel time (${num(r.profiles.fp32.totalMs)} ms) even if the quantized products cost nothing.`);
-      opTable(md, p, r.flops.total);
+      const int8Bound = (fp32: OpProfile, int8: OpProfile, batch: number): string => {
+        const quantized = int8.ops.filter((o) => QUANTIZED_OPS.includes(o.op)).reduce((a, o) => a + o.ms, 0);
+        return `int8 op profile at batch ${batch}: the quantized products take ${pct(quantized / int8.totalMs)} of the run (${num(quantized)} ms); everything else (QAttention, whose QKV product is int8 but whose scores, softmax and value product are float32; GELU, LayerNorm, transposes, the patch convolution) takes ${num(int8.totalMs - quantized)} ms, which alone bounds int8 at ${num(fp32.totalMs / Math.max(int8.totalMs - quantized, 1e-9))}x the fp32 kernel time (${num(fp32.totalMs)} ms) even if the quantized products cost nothing; the kernel times give ${num(fp32.totalMs / int8.totalMs)}x.`;
+      };
+      md.para(int8Bound(r.profiles.fp32, r.profiles.int8, 8));
+      opTable(md, r.profiles.int8, r.flops.total);
+      const b1 = r.profiles.batch1;
+      if (b1) {
+        md.para(int8Bound(b1.fp32, b1.int8, 1));
+        md.table(['op type', 'fp32 ms', 'int8 ms', 'fp32 / int8'], mergeOps(b1.fp32, b1.int8).map(([op, a, b]) => [op, num(a), num(b), b > 0 && a > 0 ? `${num(a / b)}x` : '']));
+      }
     }
   }
 

@@ -18,7 +18,7 @@ import { loadEncoders, measureEncoders, visionConfig, vitImageFlops } from './en
 import { bareEncoder, makeJpegs } from './jpegs.js';
 import { measureLabelSets, type LabelPlan } from './label-sets.js';
 import { describeMachine } from './machine.js';
-import { profileImageGraph } from './ort-profile.js';
+import { profileImageGraph, type OpProfile } from './ort-profile.js';
 import { PYTHON, ROOT, runPython, runPythonPlain } from './python.js';
 import { compareImageGraphs, measureMemory } from './graph-variants.js';
 import { writeReport, type Int8Quality, type RunReport } from './report.js';
@@ -161,11 +161,13 @@ async function main(): Promise<void> {
     const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [10, 6, 3], threads, device, budgetSeconds: quick ? 5 : 12 };
     log(`encoder: batches ${plan.batches.join(', ')}, ${plan.reps.join('/')} timed runs`);
     report.encoder = await measureEncoders(bundle.dir, int8.dir, plan, log);
-    log('ONNX Runtime op profiles (fp32, int8) at batch 8');
-    const runs = quick ? 1 : 3;
+    log('ONNX Runtime op profiles (fp32, int8) at batch 8 and 1');
+    const profile = (graph: string, batch: number): Promise<OpProfile> => profileImageGraph(graph, m.preprocess.imageSize, batch, quick ? 1 : batch === 1 ? 6 : 3, threads, join(CACHE, 'profiles'), device);
+    const [fp32Graph, int8Graph] = [bundle.path(m.graphs.image.file), int8.path(int8.manifest.graphs.image.file)];
     report.profiles = {
-      fp32: await profileImageGraph(bundle.path(m.graphs.image.file), m.preprocess.imageSize, 8, runs, threads, join(CACHE, 'profiles'), device),
-      int8: await profileImageGraph(int8.path(int8.manifest.graphs.image.file), m.preprocess.imageSize, 8, runs, threads, join(CACHE, 'profiles'), device),
+      fp32: await profile(fp32Graph, 8),
+      int8: await profile(int8Graph, 8),
+      batch1: { fp32: await profile(fp32Graph, 1), int8: await profile(int8Graph, 1) },
     };
     checkpoint(report, 'encoder');
   }
