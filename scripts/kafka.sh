@@ -119,8 +119,9 @@ format() {
     rm -rf "$data/logs" && mkdir -p "$data/logs"
   fi
   # A cluster id is a base64url UUID (what `StorageTool random-uuid` prints), without a JVM start.
+  # It can start with "-", hence --cluster-id=: `-t -x...` reads as a missing argument.
   local id; id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-  java "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$data/server.properties" --standalone >>"$log" 2>&1 \
+  java "${jvm[@]}" kafka.tools.StorageTool format --cluster-id="$id" -c "$data/server.properties" --standalone >>"$log" 2>&1 \
     || { tail -20 "$log" >&2; fail "formatting the KRaft log folder $data/logs failed (log above)"; }
   echo "$layout" > "$data/layout"
 }

@@ -124,6 +124,7 @@ format() {
     if ls "$data"/broker-*/logs/meta.properties >/dev/null 2>&1; then echo "the data in $data was formatted for another layout; reformatting (test data only)"; fi
     for n in "${nodes[@]}"; do rm -rf "$(dir_of "$n")/logs"; mkdir -p "$(dir_of "$n")/logs"; done
     # A cluster id is a base64url UUID (what `StorageTool random-uuid` prints), without a JVM start.
+    # It can start with "-", hence --cluster-id= below: `-t -x...` reads as a missing argument.
     head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' > "$data/cluster.id"
     echo "$layout" > "$data/layout"
   fi
@@ -133,7 +134,7 @@ format() {
     [ -f "$dir/logs/meta.properties" ] && continue
     # Static voters (controller.quorum.voters): no --standalone / --initial-controllers.
     # shellcheck disable=SC2046
-    java $(jvm "$n") -cp "$tools/libs/*" kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >>"$dir/broker.log" 2>&1 &
+    java $(jvm "$n") -cp "$tools/libs/*" kafka.tools.StorageTool format --cluster-id="$id" -c "$dir/server.properties" >>"$dir/broker.log" 2>&1 &
     pids+=("$!:$n")
   done
   for p in "${pids[@]}"; do
