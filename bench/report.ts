@@ -4,6 +4,7 @@ import type { LabelResults } from './label-sets.js';
 import type { Machine } from './machine.js';
 import { Markdown } from './markdown.js';
 import type { OpProfile } from './ort-profile.js';
+import { imageMallocTunables } from './serve.js';
 import { writePerfSections, type PerfReport } from './report-perf.js';
 import type { ServeRun } from './serve.js';
 import { fmt, num, type Summary } from './stats.js';
@@ -180,7 +181,7 @@ export function writeReport(r: RunReport): string {
     md.heading(2, '5. Memory');
     md.table(['maxWaitMs', 'RSS when ready', 'RSS after the image phases', 'peak RSS (VmHWM)'], r.serve.map((s) => [s.maxWaitMs, `${num(s.memory.idleMiB, 4)} MiB`, `${num(s.memory.afterImagesMiB, 4)} MiB`, `${num(s.memory.peakMiB, 4)} MiB`]));
     const sb = r.servedBundle ?? r.bundle;
-    md.para(`Bundle served (${r.serveModel ?? 'ViT-B-16 fp32'}) on disk: ${mib(sb.bytes)} in all, of which ${mib(sb.runtimeBytes)} is what serve loads (the three ONNX graphs, tokenizer, prompt, templates; checkpoint.pt is only hashed). Peak RSS / loaded files: ${num(Math.max(...r.serve.map((s) => s.memory.peakMiB)) * 2 ** 20 / sb.runtimeBytes)}x.${r.labels ? ' The last row\'s peak includes the label-set phase.' : ''}`);
+    md.para(`Bundle served (${r.serveModel ?? 'ViT-B-16 fp32'}) on disk: ${mib(sb.bytes)} in all, of which ${mib(sb.runtimeBytes)} is what serve loads (the three ONNX graphs, tokenizer, prompt, templates; checkpoint.pt is only hashed). Peak RSS / loaded files: ${num(Math.max(...r.serve.map((s) => s.memory.peakMiB)) * 2 ** 20 / sb.runtimeBytes)}x. \`clipn serve\` ran with \`GLIBC_TUNABLES=${imageMallocTunables()}\`, as the container image sets it (Dockerfile): a fixed mmap threshold returns the large buffers freed after a graph loads to the system, which glibc otherwise keeps in the inference worker's arena.${r.labels ? ' The last row\'s peak includes the label-set phase.' : ''}`);
   }
 
   if (r.perf) writePerfSections(md, r.perf, m);

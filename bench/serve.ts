@@ -4,6 +4,8 @@
  * timestamp) under a paced load below saturation, with the per-stage time from the sidecar's
  * own stage histograms and its memory from /proc.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import { createCodec } from '../src/codec/index.js';
 import { collect, createTopics, type Collector } from '../test/integration/helpers/kafka.js';
@@ -60,6 +62,17 @@ export async function putLabelSet(kafka: Kafka, topic: string, set: { id: string
   }
 }
 
+/**
+ * The glibc malloc settings the container image runs `clipn serve` with (the Dockerfile's
+ * GLIBC_TUNABLES), so that serve's memory is measured as deployed.
+ */
+export function imageMallocTunables(): string {
+  const dockerfile = readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8');
+  const tunables = /GLIBC_TUNABLES=(\S+)/.exec(dockerfile)?.[1];
+  if (tunables === undefined) throw new Error('Dockerfile: expected an ENV GLIBC_TUNABLES=... line');
+  return tunables;
+}
+
 /** Starts a sidecar on fresh topics with a small default label set (one template). */
 export async function startServe(kafka: Kafka, plan: ServePlan, maxWaitMs: number, group: string, template: string): Promise<LiveServe & { readySeconds: number }> {
   const topics = testTopics();
@@ -74,6 +87,7 @@ export async function startServe(kafka: Kafka, plan: ServePlan, maxWaitMs: numbe
     CLIPN_PROCESSING__MAX_BATCH: String(plan.batch),
     CLIPN_PROCESSING__MAX_WAIT_MS: String(maxWaitMs),
     CLIPN_TELEMETRY__LOG_LEVEL: 'info',
+    GLIBC_TUNABLES: imageMallocTunables(),
   });
   const serve = await ServeProcess.start(env);
   const stop = async (): Promise<void> => {
