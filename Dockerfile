@@ -55,8 +55,8 @@ COPY --from=build /src/dist/plugins /app/dist/plugins
 FROM ${NODE_IMAGE} AS runtime
 # libuv threads: image decodes (images.decodeConcurrency, 4) must not starve DNS and file reads.
 # glibc: a fixed 128 KiB mmap threshold hands the large buffers freed after a graph loads back to
-# the system; with the default (dynamic) threshold the inference worker's arena keeps them
-# (about 120-150 MiB more peak RSS on ViT-B-16, bench/RESULTS.md).
+# the system, and 2 arenas keep threads from holding memory apart; with the defaults the
+# inference worker's arena keeps them (about 200 MiB more peak RSS on ViT-B-16, docs/deploy.md).
 ENV NODE_ENV=production \
     UV_THREADPOOL_SIZE=8 \
     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2 \
