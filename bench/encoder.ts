@@ -1,12 +1,12 @@
 /**
  * Image-encoder throughput: onnxruntime-node through the project's own model code (bundle
- * loader with checksums, ClipnEncoders) for the fp32 and int8 bundles, interleaved run by run
- * so both see the same machine load; PyTorch eager on the same threads via
- * bench/torch-encoder.py; the sgemm ceiling; FLOPs of the ViT image tower from its config.
+ * loader with checksums, ClipnEncoders) for the fp32 and int8 bundles and PyTorch eager on the
+ * same threads (bench/torch-encoder.py, a peer process), taking turns run by run so all see the
+ * same machine load; the sgemm ceiling sampled between them; FLOPs of the ViT image tower.
  */
 import { join } from 'node:path';
 import { ClipnEncoders, loadBundle, type ExecutionProvider } from '../src/model/index.js';
-import { runPython, ROOT } from './python.js';
+import { ROOT, startPythonPeer } from './python.js';
 import { summarize, timeRuns, type Summary } from './stats.js';
 
 export interface VisionConfig {
@@ -88,47 +88,51 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   const maxBatch = Math.max(...plan.batches);
   const fp32 = await loadEncoders(fp32Dir, plan, maxBatch);
   const int8 = await loadEncoders(int8Dir, plan, maxBatch);
+  const py = await startPythonPeer<{ torch: string; threads: number }>([
+    join(ROOT, 'bench', 'torch-encoder.py'), '--config', 'ViT-B-16', '--threads', String(plan.threads), '--device', plan.device === 'cuda' ? 'cuda' : 'cpu',
+  ]);
   const ortFp32: Throughput = {};
   const ortInt8: Throughput = {};
+  const torch: Throughput = {};
+  const sgemm: number[] = [];
+  const sgemmSample = async (): Promise<number> => {
+    const r = await py.call<{ n: number; gflops: number }>('sgemm');
+    sgemm.push(r.gflops);
+    return r.n;
+  };
+  let sgemmSize = await sgemmSample();
+  let torchProfile: EncoderResults['torchProfile'] = null;
   try {
     for (const [i, batch] of plan.batches.entries()) {
       const x = randomPixels(batch, fp32.imageSize);
-      const a: number[] = [];
-      const b: number[] = [];
-      await fp32.encodeImages(x, batch);
-      await int8.encodeImages(x, batch);
-      // Repetitions fit a time budget (at least 3, at most reps[i]): the first timed pair sets the pace.
-      // Each timed run follows an untimed one of the same session: the other session's intra-op
-      // threads spin on for a while after its run, and would otherwise take the 2 CPUs from the
-      // first run after a switch (measured: int8 at batch 1 took 118 ms a run interleaved one by
-      // one, 77 ms run after run). A deployment runs one image session.
-      let reps = plan.reps[i]!;
+      const [a, b, c]: number[][] = [[], [], []];
+      // ORT fp32, ORT int8 and PyTorch take turns, so all three see the same machine. Each timed
+      // run follows an untimed one of the same session: the previous side's threads spin on
+      // for a while after its run and would otherwise take the 2 CPUs from the first run after
+      // a switch (measured: int8 at batch 1 took 118 ms a run alternated one by one with fp32,
+      // 77 ms run after run). A deployment runs one image session.
       const timed = async (e: ClipnEncoders): Promise<number> => (await timeRuns(1, () => e.encodeImages(x, batch), 1))[0]!;
+      // Repetitions fit a time budget (at least 3, at most reps[i]): the first timed round sets the pace.
+      let reps = plan.reps[i]!;
       for (let r = 0; r < reps; r++) {
         a.push(batch / (await timed(fp32)));
         b.push(batch / (await timed(int8)));
-        if (r === 0) reps = Math.max(Math.min(3, reps), Math.min(reps, Math.floor(plan.budgetSeconds / (batch / a[0]! + batch / b[0]!))));
+        c.push(batch / (await py.call<{ seconds: number }>(`encode ${batch}`)).seconds);
+        if (r === 0) reps = Math.max(Math.min(3, reps), Math.min(reps, Math.floor(plan.budgetSeconds / (batch / a[0]! + batch / b[0]! + batch / c[0]!))));
       }
-      ortFp32[batch] = summarize(a);
-      ortInt8[batch] = summarize(b);
-      log(`ORT batch ${batch}: fp32 ${ortFp32[batch]!.median.toFixed(2)} images/s, int8 ${ortInt8[batch]!.median.toFixed(2)} images/s`);
+      [ortFp32[batch], ortInt8[batch], torch[batch]] = [summarize(a), summarize(b), summarize(c)];
+      sgemmSize = await sgemmSample();
+      log(`batch ${batch}: ORT fp32 ${ortFp32[batch]!.median.toFixed(2)}, int8 ${ortInt8[batch]!.median.toFixed(2)}, PyTorch ${torch[batch]!.median.toFixed(2)} images/s`);
     }
+    torchProfile = (await py.call<{ profile: NonNullable<EncoderResults['torchProfile']> }>('profile 8')).profile;
+    await sgemmSample();
   } finally {
     await fp32.release();
     await int8.release();
+    await py.close();
   }
-  const py = await runPython<{
-    torch: string; threads: number; encoder: Record<string, number[]>; sgemm: { n: number; gflops: number[] };
-    profile?: EncoderResults['torchProfile'];
-  }>([
-    join(ROOT, 'bench', 'torch-encoder.py'),
-    '--config', 'ViT-B-16', '--threads', String(plan.threads), '--batches', plan.batches.join(','), '--reps', plan.reps.join(','),
-    '--device', plan.device === 'cuda' ? 'cuda' : 'cpu', '--profile-batch', '8', '--budget', String(plan.budgetSeconds),
-  ]);
-  const torch: Throughput = {};
-  for (const batch of plan.batches) torch[batch] = summarize((py.encoder[String(batch)] ?? []).map((s) => batch / s));
   return {
-    ortFp32, ortInt8, torch, torchVersion: py.torch, torchThreads: py.threads,
-    sgemm: { ...summarize(py.sgemm.gflops), size: py.sgemm.n }, torchProfile: py.profile ?? null, provider: plan.device,
+    ortFp32, ortInt8, torch, torchVersion: py.ready.torch, torchThreads: py.ready.threads,
+    sgemm: { ...summarize(sgemm), size: sgemmSize }, torchProfile, provider: plan.device,
   };
 }

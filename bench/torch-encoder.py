@@ -1,8 +1,14 @@
-"""PyTorch side of the encoder benchmark: our CLIPN model's encode_image (eval, no_grad, eager,
-float32) at several batch sizes, the sgemm ceiling of this machine on the same threads, and
-an op-level profile of one batch. Prints one JSON object on the last line of stdout.
+"""PyTorch side of the encoder benchmark, as a peer the TypeScript bench drives line by line so
+that PyTorch and ONNX Runtime runs alternate in time (the machine's speed drifts; phases run one
+after the other would measure the drift). It loads our CLIPN model (eval, no_grad, eager,
+float32), prints one JSON line {"ready": ...}, then answers one JSON line per command on stdin:
 
-  training/.venv/bin/python bench/torch-encoder.py --config ViT-B-16 --threads 2 --batches 1,8,32 --reps 20,8,5
+  encode B     one untimed and one timed encode_image of a batch of B -> {"seconds": s}
+  sgemm        one untimed and one timed square float32 matrix product -> {"gflops": g, "n": n}
+  profile B    an op-level profile of one batch of B -> {"profile": {...}}
+  quit         exit 0
+
+  training/.venv/bin/python bench/torch-encoder.py --config ViT-B-16 --threads 2
 """
 
 from __future__ import annotations
@@ -12,30 +18,31 @@ import json
 import platform
 import sys
 import time
+from typing import Any, Callable
 
 import torch
 
 from clipn_kernel.model import CLIPN, load_model_config
 
 
-def seconds(fn, sync) -> float:
+def seconds(fn: Callable[[], object], sync: Callable[[], None]) -> float:
     start = time.perf_counter()
     fn()
     sync()
     return time.perf_counter() - start
 
 
+def answer(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--config", default="ViT-B-16")
     p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--batches", default="1,8,32")
-    p.add_argument("--reps", default="20,8,5", help="timed runs per batch size, in the order of --batches")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--matmul", type=int, default=4096, help="side of the square sgemm")
-    p.add_argument("--matmul-reps", type=int, default=5)
-    p.add_argument("--budget", type=float, default=1e9, help="seconds of timed runs per batch size (at least 3 runs, at most --reps)")
-    p.add_argument("--profile-batch", type=int, default=8, help="0: no profile")
     args = p.parse_args()
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -43,48 +50,49 @@ def main() -> int:
         return 3
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+    sync: Callable[[], None] = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     cfg = load_model_config(args.config)
     # Same seed as `export --random-init --seed 0`: the weights of the bundle ORT runs.
     torch.manual_seed(0)
     model = CLIPN(cfg).eval().to(device)
     size = cfg.vision.image_size
-    batches = [int(b) for b in args.batches.split(",")]
-    reps = [int(r) for r in args.reps.split(",")]
-    out: dict = {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
-                 "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu", "encoder": {}}
+    inputs: dict[int, torch.Tensor] = {}
+    m = args.matmul
+    a = torch.randn(m, m, device=device)
+    b = torch.randn(m, m, device=device)
+    answer({"ready": True, "torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "device": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu"})
+
     with torch.no_grad():
-        for batch, n in zip(batches, reps):
-            x = torch.randn(batch, 3, size, size, device=device)
-            seconds(lambda: model.encode_image(x), sync)  # warm-up: allocator and kernel choice
-            times = [seconds(lambda: model.encode_image(x), sync)]
-            n = max(min(3, n), min(n, int(args.budget / times[0])))
-            times += [seconds(lambda: model.encode_image(x), sync) for _ in range(n - 1)]
-            out["encoder"][str(batch)] = times
-            print(f"torch batch {batch}: {[round(batch / s, 2) for s in out['encoder'][str(batch)]]} images/s", file=sys.stderr)
+        for line in sys.stdin:
+            cmd, *rest = line.split()
+            if cmd == "quit":
+                return 0
+            if cmd == "sgemm":
+                seconds(lambda: a @ b, sync)
+                answer({"n": m, "gflops": 2 * m**3 / seconds(lambda: a @ b, sync) / 1e9})
+                continue
+            batch = int(rest[0])
+            x = inputs.setdefault(batch, torch.randn(batch, 3, size, size, device=device))
+            if cmd == "encode":
+                # The untimed run absorbs a change of batch size and the other side's threads winding down.
+                seconds(lambda: model.encode_image(x), sync)
+                answer({"seconds": seconds(lambda: model.encode_image(x), sync)})
+            elif cmd == "profile":
+                from torch.profiler import ProfilerActivity, profile
 
-        m = args.matmul
-        a = torch.randn(m, m, device=device)
-        b = torch.randn(m, m, device=device)
-        seconds(lambda: a @ b, sync)
-        times = [seconds(lambda: a @ b, sync) for _ in range(args.matmul_reps)]
-        out["sgemm"] = {"n": m, "gflops": [2 * m**3 / t / 1e9 for t in times]}
-
-        if args.profile_batch > 0:
-            from torch.profiler import ProfilerActivity, profile
-
-            x = torch.randn(args.profile_batch, 3, size, size, device=device)
-            activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
-            with profile(activities=activities) as prof:
                 model.encode_image(x)
-                sync()
-            rows = []
-            for e in prof.key_averages():
-                rows.append({"op": e.key, "ms": e.self_cpu_time_total / 1000, "calls": e.count})
-            total = sum(r["ms"] for r in rows) or 1.0
-            rows.sort(key=lambda r: -r["ms"])
-            out["profile"] = {"batch": args.profile_batch, "totalMs": total, "ops": [{**r, "share": r["ms"] / total} for r in rows[:8]]}
-    print(json.dumps(out))
+                activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+                with profile(activities=activities) as prof:
+                    model.encode_image(x)
+                    sync()
+                rows = [{"op": e.key, "ms": e.self_cpu_time_total / 1000, "calls": e.count} for e in prof.key_averages()]
+                total = sum(r["ms"] for r in rows) or 1.0
+                rows.sort(key=lambda r: -r["ms"])
+                answer({"profile": {"batch": batch, "totalMs": total, "ops": [{**r, "share": r["ms"] / total} for r in rows[:8]]}})
+            else:
+                print(f"error: unknown command {line.strip()!r}", file=sys.stderr)
+                return 2
     return 0
 
 

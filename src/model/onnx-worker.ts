@@ -15,7 +15,7 @@ if (port === null) throw new ClipnError('INTERNAL', 'onnx-worker is the inferenc
 const sessions = new Map<number, OnnxSession>();
 let nextSession = 1;
 
-async function handle(request: HostRequest): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+async function handle(request: Exclude<HostRequest, { op: 'close' }>): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   switch (request.op) {
     case 'create': {
       const { source, name, options } = request;
@@ -47,12 +47,35 @@ function sessionOf(handle: number): OnnxSession {
   return session;
 }
 
+// Runs in flight: the worker ends only when none is. Ending it from outside (Worker.terminate)
+// while onnxruntime-node is inside a run aborts the whole process when the run returns.
+let inFlight = 0;
+let closing = false;
+
+function endWhenIdle(): void {
+  if (!closing || inFlight > 0) return;
+  const open = [...sessions.values()];
+  sessions.clear();
+  void Promise.allSettled(open.map((s) => s.release())).then(() => port!.close());
+}
+
 port.on('message', (request: HostRequest) => {
-  handle(request).then(
-    ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value } satisfies HostReply, transfer),
-    (error: unknown) => {
-      const e = toClipnError(error, 'INFERENCE_FAILED');
-      port.postMessage({ id: request.id, ok: false, error: e.toJSON() } satisfies HostReply);
-    },
-  );
+  if (request.op === 'close') {
+    closing = true;
+    endWhenIdle();
+    return;
+  }
+  inFlight++;
+  handle(request)
+    .then(
+      ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value } satisfies HostReply, transfer),
+      (error: unknown) => {
+        const e = toClipnError(error, 'INFERENCE_FAILED');
+        port.postMessage({ id: request.id, ok: false, error: e.toJSON() } satisfies HostReply);
+      },
+    )
+    .finally(() => {
+      inFlight--;
+      endWhenIdle();
+    });
 });

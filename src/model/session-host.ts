@@ -22,7 +22,11 @@ export interface SessionHost {
    * run fails with this error, so the process should stop. Never settles for the main thread.
    */
   readonly lost: Promise<ClipnError>;
-  /** Ends the thread (sessions not released are dropped with it); pending runs fail with INTERRUPTED. Idempotent. */
+  /**
+   * Ends the thread (sessions not released are released with it): pending runs fail with
+   * INTERRUPTED at once, and the promise settles when the thread has finished the run it is in.
+   * Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -44,7 +48,9 @@ function mainHost(): SessionHost {
 export type HostRequest =
   | { id: number; op: 'create'; source: string | Uint8Array; name: string; options: OnnxOptions }
   | { id: number; op: 'run'; session: number; feeds: Record<string, Feed> }
-  | { id: number; op: 'release'; session: number };
+  | { id: number; op: 'release'; session: number }
+  /** End once the runs in flight are done (sessions released with it). */
+  | { id: number; op: 'close' };
 
 /** The worker's answer to request `id`. */
 export type HostReply =
@@ -75,6 +81,8 @@ class WorkerHost implements SessionHost {
   private nextId = 1;
   private failure: ClipnError | null = null;
   private closing = false;
+  private closed: Promise<void> | null = null;
+  private exited = false;
 
   constructor() {
     const { url, execArgv } = workerEntry();
@@ -87,6 +95,7 @@ class WorkerHost implements SessionHost {
     this.worker.on('message', (reply: HostReply) => this.answer(reply));
     this.worker.on('error', (error) => (reason = `: ${error.message}`));
     this.worker.on('exit', (exitCode) => {
+      this.exited = true;
       const error = this.closing
         ? new ClipnError('INTERRUPTED', 'the inference worker was closed before the run ended')
         : new ClipnError('INFERENCE_FAILED', `the inference worker thread stopped (exit code ${exitCode})${reason}`, { retriable: false, details: { exitCode } });
@@ -116,17 +125,28 @@ class WorkerHost implements SessionHost {
         return (await this.call({ op: 'run', session: c.handle, feeds: copies }, transfer)) as Record<string, Output>;
       },
       release: async () => {
-        if (released || this.failure !== null) return;
+        if (released || this.failure !== null || this.closing) return;
         released = true;
         await this.call({ op: 'release', session: c.handle });
       },
     };
   }
 
-  async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    await this.worker.terminate();
+  close(): Promise<void> {
+    if (this.closed === null) {
+      this.closing = true;
+      const interrupted = new ClipnError('INTERRUPTED', 'the inference worker was closed before the run ended');
+      for (const p of this.pending.values()) p.reject(interrupted);
+      this.pending.clear();
+      // Not Worker.terminate(): onnxruntime-node aborts the process if its thread is stopped mid-run.
+      this.closed = new Promise((resolve) => {
+        if (this.exited) return resolve();
+        this.worker.once('exit', () => resolve());
+        this.worker.ref();
+        this.worker.postMessage({ id: 0, op: 'close' } satisfies HostRequest);
+      });
+    }
+    return this.closed;
   }
 
   private call(request: Request, transfer: ArrayBuffer[] = []): Promise<unknown> {
