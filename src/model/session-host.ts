@@ -80,9 +80,8 @@ class WorkerHost implements SessionHost {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: ClipnError | null = null;
-  private closing = false;
+  /** Set by close(): settles when the worker has ended. */
   private closed: Promise<void> | null = null;
-  private exited = false;
 
   constructor() {
     const { url, execArgv } = workerEntry();
@@ -95,7 +94,6 @@ class WorkerHost implements SessionHost {
     this.worker.on('message', (reply: HostReply) => this.answer(reply));
     this.worker.on('error', (error) => (reason = `: ${error.message}`));
     this.worker.on('exit', (exitCode) => {
-      this.exited = true;
       const error = this.closing
         ? new ClipnError('INTERRUPTED', 'the inference worker was closed before the run ended')
         : new ClipnError('INFERENCE_FAILED', `the inference worker thread stopped (exit code ${exitCode})${reason}`, { retriable: false, details: { exitCode } });
@@ -134,19 +132,22 @@ class WorkerHost implements SessionHost {
 
   close(): Promise<void> {
     if (this.closed === null) {
-      this.closing = true;
       const interrupted = new ClipnError('INTERRUPTED', 'the inference worker was closed before the run ended');
       for (const p of this.pending.values()) p.reject(interrupted);
       this.pending.clear();
       // Not Worker.terminate(): onnxruntime-node aborts the process if its thread is stopped mid-run.
       this.closed = new Promise((resolve) => {
-        if (this.exited) return resolve();
+        if (this.failure !== null) return resolve(); // already exited
         this.worker.once('exit', () => resolve());
         this.worker.ref();
         this.worker.postMessage({ id: 0, op: 'close' } satisfies HostRequest);
       });
     }
     return this.closed;
+  }
+
+  private get closing(): boolean {
+    return this.closed !== null;
   }
 
   private call(request: Request, transfer: ArrayBuffer[] = []): Promise<unknown> {
