@@ -6,6 +6,8 @@
  */
 import { join } from 'node:path';
 import { ClipnEncoders, loadBundle, type ExecutionProvider } from '../src/model/index.js';
+import { compareProducts, type ProductResults } from './products.js';
+import { randomPixels } from './random-inputs.js';
 import { ROOT, startPythonPeer } from './python.js';
 import { summarize, timeRuns, type Summary } from './stats.js';
 
@@ -18,8 +20,19 @@ export interface VisionConfig {
   embedDim: number;
 }
 
+/** FLOPs per image by where they run: the patch convolution, the linear products, and the attention scores and value products. */
+export interface FlopParts {
+  patch: number;
+  /** QKV projections of all layers. */
+  qkv: number;
+  /** Attention output and MLP products of all layers, and the final projection. */
+  linear: number;
+  /** QK^T and AV of all layers. */
+  scores: number;
+}
+
 /** Multiply-adds counted as 2 FLOPs; LayerNorm, softmax, GELU and adds left out (< 1%). */
-export function vitImageFlops(c: VisionConfig): { total: number; formula: string; tokens: number } {
+export function vitImageFlops(c: VisionConfig): { total: number; formula: string; tokens: number; parts: FlopParts } {
   const n = (c.imageSize / c.patchSize) ** 2 + 1;
   const d = c.width;
   const patch = 2 * (n - 1) * 3 * c.patchSize ** 2 * d;
@@ -30,7 +43,13 @@ export function vitImageFlops(c: VisionConfig): { total: number; formula: string
     `N = (S/P)^2 + 1 = (${c.imageSize}/${c.patchSize})^2 + 1 = ${n} tokens, D = ${d}, L = ${c.layers}, MLP ${c.mlpRatio}D; ` +
     `FLOPs = 2(N-1)(3P^2)D [patches] + L(2N·D·3D [qkv] + 2N·D·D [out] + 4N·D·${c.mlpRatio}D [mlp] + 4N^2·D [QK^T, AV]) + 2D·E [proj] ` +
     `= ${(patch / 1e9).toFixed(3)} + ${c.layers} x ${(perLayer / 1e9).toFixed(3)} + ${(proj / 1e9).toFixed(4)} = ${(total / 1e9).toFixed(2)} GFLOP per image`;
-  return { total, formula, tokens: n };
+  const parts = {
+    patch,
+    qkv: c.layers * 2 * n * d * 3 * d,
+    linear: c.layers * (2 * n * d * d + 2 * 2 * n * d * c.mlpRatio * d) + proj,
+    scores: c.layers * 2 * 2 * n * n * d,
+  };
+  return { total, formula, tokens: n, parts };
 }
 
 export function visionConfig(raw: Record<string, unknown>): VisionConfig {
@@ -52,6 +71,8 @@ export interface EncoderPlan {
   device: ExecutionProvider;
   /** Seconds of timed runs per batch size and side, within the repetition limits. */
   budgetSeconds: number;
+  /** The tower's products on their own at this batch (bench/products.ts); graphs written under `dir`. */
+  products?: { vision: VisionConfig; batch: number; reps: number; dir: string };
 }
 
 /** Images/s per batch size, one value per timed run. */
@@ -65,23 +86,13 @@ export interface EncoderResults {
   torchThreads: number;
   sgemm: Summary & { size: number };
   torchProfile: { batch: number; totalMs: number; ops: Array<{ op: string; ms: number; calls: number; share: number }> } | null;
+  products: ProductResults | null;
   provider: string;
 }
 
 export async function loadEncoders(dir: string, plan: Pick<EncoderPlan, 'threads' | 'device'> & { spinning?: boolean }, maxBatch: number): Promise<ClipnEncoders> {
   const bundle = await loadBundle(dir);
   return ClipnEncoders.load(bundle, { executionProviders: [plan.device], intraOpThreads: plan.threads, interOpThreads: 1, graphOptimization: 'all', intraOpSpinning: plan.spinning ?? true, maxBatch, inferenceThread: 'main' });
-}
-
-export function randomPixels(n: number, size: number, seed = 1): Float32Array {
-  // A fixed LCG: the same inputs every run, values in the range normalised pixels take.
-  const out = new Float32Array(n * 3 * size * size);
-  let s = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return out;
 }
 
 export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: EncoderPlan, log: (m: string) => void): Promise<EncoderResults> {
@@ -102,6 +113,7 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   };
   let sgemmSize = await sgemmSample();
   let torchProfile: EncoderResults['torchProfile'] = null;
+  let products: ProductResults | null = null;
   try {
     for (const [i, batch] of plan.batches.entries()) {
       const x = randomPixels(batch, fp32.imageSize);
@@ -124,6 +136,12 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
       sgemmSize = await sgemmSample();
       log(`batch ${batch}: ORT fp32 ${ortFp32[batch]!.median.toFixed(2)}, int8 ${ortInt8[batch]!.median.toFixed(2)}, PyTorch ${torch[batch]!.median.toFixed(2)} images/s`);
     }
+    if (plan.products) {
+      const { vision, ...p } = plan.products;
+      log(`products: the tower's matrix products on their own at batch ${p.batch}, ORT MatMul against PyTorch F.linear`);
+      products = await compareProducts(py, vision, { ...p, threads: plan.threads, device: plan.device });
+      await sgemmSample();
+    }
     torchProfile = (await py.call<{ profile: NonNullable<EncoderResults['torchProfile']> }>('profile 8')).profile;
     await sgemmSample();
   } finally {
@@ -133,6 +151,6 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   }
   return {
     ortFp32, ortInt8, torch, torchVersion: py.ready.torch, torchThreads: py.ready.threads,
-    sgemm: { ...summarize(sgemm), size: sgemmSize }, torchProfile, provider: plan.device,
+    sgemm: { ...summarize(sgemm), size: sgemmSize }, torchProfile, products, provider: plan.device,
   };
 }

@@ -6,7 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { loadEncoders, randomPixels } from './encoder.js';
+import { loadEncoders } from './encoder.js';
+import { randomPixels } from './random-inputs.js';
 import type { MemoryResult, MemoryVariant } from './memory-child.js';
 import { ROOT } from './python.js';
 import { summarize, timeRuns, type Summary } from './stats.js';

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ClipnEncoders, loadBundle, readPrompt } from '../src/model/index.js';
-import { randomPixels } from './encoder.js';
+import { randomPixels } from './random-inputs.js';
 
 export interface MemoryVariant {
   threads: number;

@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { randomPixels } from './encoder.js';
+import { randomPixels } from './random-inputs.js';
 
 export interface OpProfile {
   batch: number;

@@ -1,5 +1,6 @@
 /** bench/RESULTS.md from one run's measurements: tables first, then each target and what limits it. */
-import type { EncoderResults } from './encoder.js';
+import type { EncoderResults, FlopParts } from './encoder.js';
+import { productSeconds } from './products.js';
 import type { LabelResults } from './label-sets.js';
 import type { Machine } from './machine.js';
 import { Markdown } from './markdown.js';
@@ -28,7 +29,7 @@ export interface RunReport {
   inferenceThread: 'worker' | 'main';
   device: string;
   bundle: { dir: string; modelVersion: string; bytes: number; runtimeBytes: number; int8ImageBytes: number; fp32ImageBytes: number; exportSeconds: number | null };
-  flops: { total: number; formula: string };
+  flops: { total: number; formula: string; parts: FlopParts };
   encoder?: EncoderResults;
   /** Op profiles at batch 8, and at batch 1 where int8's gain is smallest. */
   profiles?: { fp32: OpProfile; int8: OpProfile; batch1?: { fp32: OpProfile; int8: OpProfile } };
@@ -47,10 +48,17 @@ const pts = (a: number): string => `${num(a * 100, 2)} points`;
 const pct = (a: number): string => `${num(a * 100, 3)}%`;
 const mib = (b: number): string => `${num(b / 2 ** 20, 4)} MiB`;
 
-function opTable(md: Markdown, p: OpProfile, flopsPerImage: number): void {
+const ATTENTION_OPS = new Set(['Attention', 'QAttention', 'MultiHeadAttention']);
+
+/** The op table, and the rate of the product ops from the FLOPs that run in them. */
+function opTable(md: Markdown, p: OpProfile, f: FlopParts): void {
   md.table(['op type', 'nodes', 'ms per run', 'share'], p.ops.slice(0, 8).map((o) => [o.op, o.nodes, num(o.ms), pct(o.share)]));
-  const mm = p.ops.filter((o) => MATMUL_OPS.has(o.op)).reduce((a, o) => a + o.ms, 0);
-  md.para(`Batch ${p.batch}, ${p.runs} profiled run(s), ${num(p.totalMs)} ms of kernel time per run; matrix-product ops (MatMul, FusedMatMul, Gemm, Conv and their int8 forms) take ${pct(mm / p.totalMs)} of it, at ${num((flopsPerImage * p.batch) / (mm / 1000) / 1e9)} GFLOP/s.`);
+  const msOf = (ops: Set<string>): number => p.ops.filter((o) => ops.has(o.op)).reduce((a, o) => a + o.ms, 0);
+  const rate = (flops: number, ms: number): string => `${num((flops * p.batch) / (ms / 1000) / 1e9)} GFLOP/s`;
+  const [mm, att] = [msOf(MATMUL_OPS), msOf(ATTENTION_OPS)];
+  const head = `Batch ${p.batch}, ${p.runs} profiled run(s), ${num(p.totalMs)} ms of kernel time per run; matrix-product ops (MatMul, FusedMatMul, Gemm, Conv and their int8 forms) take ${pct(mm / p.totalMs)} of it`;
+  if (att === 0) return void md.para(`${head}, at ${rate(f.patch + f.qkv + f.linear + f.scores, mm)} (every counted FLOP runs in them).`);
+  md.para(`${head}, at ${rate(f.patch + f.linear, mm)} (patch convolution, attention output, MLP, projection); the fused attention nodes (QKV product, scores, softmax, value product) take ${pct(att / p.totalMs)}, at ${rate(f.qkv + f.scores, att)}.`);
 }
 
 // QAttention is not among them: its score, softmax and value products run in float32.
@@ -61,6 +69,26 @@ function mergeOps(a: OpProfile, b: OpProfile): Array<[string, number, number]> {
   const ops = new Set([...a.ops.map((o) => o.op), ...b.ops.map((o) => o.op)]);
   const ms = (p: OpProfile, op: string): number => p.ops.find((o) => o.op === op)?.ms ?? 0;
   return [...ops].map((op): [string, number, number] => [op, ms(a, op), ms(b, op)]).sort((x, y) => Math.max(y[1], y[2]) - Math.max(x[1], x[2]));
+}
+
+/** The tower's products on their own, and what they bound the encoder at. */
+function writeProducts(md: Markdown, e: EncoderResults, flopsPerImage: number): void {
+  const p = e.products!;
+  const ceiling = e.sgemm.median;
+  md.heading(3, `The matrix products on their own (batch ${p.batch}: M = ${p.rows[0]?.m ?? 0} token rows)`);
+  md.table(['product', '(M, K) x (K, N)', 'per image', 'ORT MatMul GFLOP/s', 'PyTorch F.linear GFLOP/s', 'ORT / PyTorch', 'ORT share of sgemm ceiling'], p.rows.map((row) => [
+    row.name, `(${row.m}, ${row.k}) x (${row.k}, ${row.n})`, row.perImage, fmt(row.ort), fmt(row.torch), `${num(row.ort.median / row.torch.median)}x`, pct(row.ort.median / ceiling),
+  ]));
+  const [ortS, torchS] = [productSeconds(p, 'ort'), productSeconds(p, 'torch')];
+  const flops = p.rows.reduce((a, row) => a + row.perImage * 2 * (row.m / p.batch) * row.k * row.n, 0);
+  const lines = [
+    `One MatMul node per shape in ONNX Runtime (weights pre-packed at load, as in the model's graph) against \`torch.nn.functional.linear\` in the PyTorch peer, taking turns run by run. These products are ${pct(flops / flopsPerImage)} of the counted FLOPs: ${num(ortS * 1000)} ms per image at ONNX Runtime's rates (${num(flops / ortS / 1e9)} GFLOP/s, ${pct(flops / ortS / 1e9 / ceiling)} of the ceiling), ${num(torchS * 1000)} ms at PyTorch's (${num(flops / torchS / 1e9)} GFLOP/s).`,
+  ];
+  // Even with everything else in the graph free, the encoder's rate is at most the products' rate
+  // divided by their share of the FLOPs (the QKV product runs inside the fused Attention node on the same kernel).
+  const bound = flops / ortS / 1e9 / (flops / flopsPerImage);
+  lines.push(`So even if everything else in its graph took no time, ONNX Runtime's encoder could reach at most ${num(bound)} GFLOP/s, ${pct(bound / ceiling)} of the ceiling${bound / ceiling < 0.85 ? ': the 85% target needs a faster float32 product kernel than this build of ONNX Runtime has on this CPU' : ''}.`);
+  md.para(lines.join(' '));
 }
 
 export function writeReport(r: RunReport): string {
@@ -98,12 +126,13 @@ export function writeReport(r: RunReport): string {
     md.para(`Bound: at the sgemm ceiling ONNX Runtime could be at most ${num(e.sgemm.median / torchAt)}x the best PyTorch rate measured here (${num(torchAt)} GFLOP/s), since all but a fraction of a percent of the counted work is matrix products on either side.`);
     if (r.profiles) {
       md.para('ONNX Runtime op profile of the fp32 image graph (session option enableProfiling):');
-      opTable(md, r.profiles.fp32, r.flops.total);
+      opTable(md, r.profiles.fp32, r.flops.parts);
     }
     if (e.torchProfile) {
       md.para(`PyTorch profiler, batch ${e.torchProfile.batch} (self CPU time, ${num(e.torchProfile.totalMs)} ms in all):`);
       md.table(['op', 'calls', 'ms', 'share'], e.torchProfile.ops.map((o) => [o.op, o.calls, num(o.ms), pct(o.share)]));
     }
+    if (e.products) writeProducts(md, e, r.flops.total);
   }
 
   if (e && r.quality) {
@@ -132,7 +161,7 @@ export function writeReport(r: RunReport): string {
         return `int8 op profile at batch ${batch}: the quantized products take ${pct(quantized / int8.totalMs)} of the run (${num(quantized)} ms); everything else (QAttention, whose QKV product is int8 but whose scores, softmax and value product are float32; GELU, LayerNorm, transposes, the patch convolution) takes ${num(int8.totalMs - quantized)} ms, which alone bounds int8 at ${num(fp32.totalMs / Math.max(int8.totalMs - quantized, 1e-9))}x the fp32 kernel time (${num(fp32.totalMs)} ms) even if the quantized products cost nothing; the kernel times give ${num(fp32.totalMs / int8.totalMs)}x.`;
       };
       md.para(int8Bound(r.profiles.fp32, r.profiles.int8, 8));
-      opTable(md, r.profiles.int8, r.flops.total);
+      opTable(md, r.profiles.int8, r.flops.parts);
       const b1 = r.profiles.batch1;
       if (b1) {
         md.para(int8Bound(b1.fp32, b1.int8, 1));

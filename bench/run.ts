@@ -145,7 +145,8 @@ async function main(): Promise<void> {
   const int8 = needsInt8 ? await int8Copy(bundle, join(CACHE, 'vit-b-16-int8'), 'dynamic') : bundle;
   const m = bundle.manifest;
   const runtimeFiles = runtimeFilesOf(bundle);
-  const flops = vitImageFlops(visionConfig(m.architecture.config as Record<string, unknown>));
+  const vision = visionConfig(m.architecture.config as Record<string, unknown>);
+  const flops = vitImageFlops(vision);
   const report: RunReport = {
     command: `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     quick, startedAt: new Date().toISOString(), seconds: 0, machine, threads, spinning, inferenceThread, device,
@@ -158,7 +159,8 @@ async function main(): Promise<void> {
   if (quick) report.notes.push('Quick run: repetitions cut to a minimum; the numbers show the suite works, not how fast anything is.');
 
   if (sections.has('encoder')) {
-    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [10, 6, 3], threads, device, budgetSeconds: quick ? 5 : 12 };
+    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [10, 6, 3], threads, device, budgetSeconds: quick ? 5 : 24,
+      products: { vision, batch: 8, reps: quick ? 2 : 5, dir: join(CACHE, 'products') } };
     log(`encoder: batches ${plan.batches.join(', ')}, ${plan.reps.join('/')} timed runs`);
     report.encoder = await measureEncoders(bundle.dir, int8.dir, plan, log);
     log('ONNX Runtime op profiles (fp32, int8) at batch 8 and 1');

@@ -6,7 +6,7 @@
 import type { Kafka, Producer } from '../kafka/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
-import type { ClipnError } from '../errors.js';
+import { ClipnError } from '../errors.js';
 import { createKafka, DEFAULT_MAX_MESSAGE_BYTES, ensureServiceTopics, kafkaLogSink, maxMessageBytes, withAdmin } from '../kafka/index.js';
 import { PluginHost, sendPluginRecords } from '../plugin/index.js';
 import { recordsLimit } from '../stream/produce-plan.js';
@@ -49,13 +49,40 @@ export class Sidecar {
   state: ServingState | null = null;
   codec: RecordCodec | null = null;
 
+  private starting: Promise<void> | null = null;
+  private stopRequested = false;
+  private resolveStopRequest!: () => void;
+  private readonly stopRequest = new Promise<void>((resolve) => (this.resolveStopRequest = resolve));
+
   constructor(private readonly options: SidecarOptions) {}
 
   get httpPort(): number | null {
     return this.http?.port ?? null;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Loads the model, joins the side channels and starts consuming. A {@link stop} during the
+   * start makes it reject with INTERRUPTED at its next step; the stop waits for that.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.startUp();
+    return this.starting;
+  }
+
+  /** Throws INTERRUPTED once a stop was asked for: the start goes no further. */
+  private checkpoint(): void {
+    if (this.stopRequested) throw new ClipnError('INTERRUPTED', 'the sidecar was stopped during start-up');
+  }
+
+  /** `work`, or INTERRUPTED as soon as a stop is asked for (for waits with no end of their own). */
+  private async unlessStopped<T>(work: Promise<T>): Promise<T> {
+    await Promise.race([work, this.stopRequest]);
+    this.checkpoint();
+    return work;
+  }
+
+  private async startUp(): Promise<void> {
+    this.checkpoint();
     const { config, logger } = this.options;
     // Keys first: a key that cannot be read stops the start before anything is loaded.
     const trust = trustOptions(config.trust, this.options.root);
@@ -70,15 +97,20 @@ export class Sidecar {
     const telemetry = resolveTelemetry(this.options.telemetry, 'clipn-sidecar');
     this.http = await startHealthEndpoint({ ...config.telemetry.http, readiness: this.readiness, liveness: this.liveness, metricsHandler: telemetry.metricsHandler }, logger);
 
+    this.checkpoint();
+    // Not raced with the stop: the load runs in the inference worker, and exiting the process
+    // while onnxruntime-node is inside a call aborts it. The stop waits for the load instead.
     const classifier = await loadServiceClassifier(config, logger, { dir: config.model.dir, topK: config.processing.review.topK });
+    this.state = new ServingState(classifier);
+    this.checkpoint();
     model.ready();
     void classifier.lost.then((error) => this.resolveFatal(error));
-    this.state = new ServingState(classifier);
     this.codec = createCodec({ registryUrl: config.codec.registryUrl });
     this.kafka = createKafka(config.kafka, kafkaLogSink(logger));
 
     const t = config.kafka.topics;
     await ensureServiceTopics(this.kafka, config.kafka.newTopics, { stream: [...t.input, t.results, t.review, t.deadLetter], sideChannels: [t.labelSets, t.modelReleases] });
+    this.checkpoint();
     const maxBytes = await withAdmin(this.kafka, (admin) => maxMessageBytes(admin, [t.results, t.review, t.deadLetter]));
     // Records are produced within each output topic's max.message.bytes (produce-plan.ts).
     const limit = (topic: string): number => recordsLimit(maxBytes.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES);
@@ -97,7 +129,9 @@ export class Sidecar {
       },
       builtin: { reviewLimit: (bytes) => bytes <= limit(t.review) },
     });
+    this.checkpoint();
     await this.plugins.start(this.readiness);
+    this.checkpoint();
     logger.info({ plugins: this.plugins.names }, 'plugins started');
 
     const m = telemetry.metrics;
@@ -140,13 +174,15 @@ export class Sidecar {
       new SideChannel(this.kafka, t.labelSets, `${config.kafka.groupId}-labels`, labelSetHandler(codec, state, serial, events, config.processing.labelSets, (ls) => plugins.checkRule(ls), labelPolicy)),
       new SideChannel(this.kafka, t.modelReleases, `${config.kafka.groupId}-releases`, releaseHandler(codec, state, serial, config.processing.modelName, events, config.model.releaseArtifactRoot, releasePolicy)),
     ];
+    // Each start is bounded by Kafka's own retries; only the waits below may last for ever.
     for (const c of this.channels) await c.start();
-    await Promise.all(this.channels.map((c) => c.caughtUp));
+    await this.unlessStopped(Promise.all(this.channels.map((c) => c.caughtUp)));
     logger.info({ labelSets: [...state.current.labelSets.keys()], prompt: state.current.classifier.promptVersion }, 'side channels caught up');
     if (!state.current.labelSets.has(config.processing.defaultLabelSet)) {
       logger.warn({ labelSet: config.processing.defaultLabelSet }, 'default label set not on the label-set topic yet: waiting for it (clipn labels put)');
-      await new Promise<void>((resolveWait) => state.onChange((s) => s.labelSets.has(config.processing.defaultLabelSet) && resolveWait()));
+      await this.unlessStopped(new Promise<void>((resolveWait) => state.onChange((s) => s.labelSets.has(config.processing.defaultLabelSet) && resolveWait())));
     }
+    this.checkpoint();
     this.processor = new StreamProcessor({
       config,
       kafka: this.kafka,
@@ -163,13 +199,22 @@ export class Sidecar {
     logger.info({ topics: t.input, group: config.kafka.groupId, delivery: config.processing.delivery }, 'consuming');
   }
 
+  /** Stops consuming (draining what is in flight), then the side channels, plugins, model and HTTP endpoint. A start in progress is ended first. */
   async stop(): Promise<void> {
+    this.stopRequested = true;
+    this.resolveStopRequest();
+    await this.starting?.catch(() => undefined);
     this.stopWatch?.();
-    await this.processor?.stop();
-    await this.plugins?.stop(this.options.logger);
-    await this.pluginProducer?.disconnect();
-    await Promise.all(this.channels.map((c) => c.stop()));
-    await this.state?.current.classifier.close();
-    await this.http?.close();
+    try {
+      await this.processor?.stop();
+      await this.plugins?.stop(this.options.logger);
+      await this.pluginProducer?.disconnect();
+      await Promise.all(this.channels.map((c) => c.stop()));
+    } finally {
+      // Also after a failed drain: closing the model waits for a run in progress, and the process
+      // exits next; an exit while onnxruntime-node is inside a call aborts it.
+      await this.state?.current.classifier.close();
+      await this.http?.close();
+    }
   }
 }

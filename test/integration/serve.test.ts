@@ -6,11 +6,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { createCodec } from '../../src/codec/index.js';
+import { ClipnError } from '../../src/errors.js';
 import { readPrompt, loadBundle } from '../../src/model/index.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
-import { demoImages, inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { demoImages, inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -168,6 +170,70 @@ test('SIGTERM mid-stream drains; after a restart nothing is missing', { timeout:
     assert.equal(await second.exited, 0);
     const seen = new Set(results.messages.map(idOf));
     for (const i of inputs) assert.ok(seen.has(i.key), `${i.key} missing after restart`);
+  } finally {
+    await results.stop();
+  }
+});
+
+test('SIGTERM during the start (model load, waiting for the default label set) exits 0', { timeout: 180_000 }, async () => {
+  const topics = testTopics();
+  await setUp(topics);
+  // No label set on the topic: the start would wait for the default one for ever.
+  const env = sidecarEnv(topics, uniqueName('g'), { CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
+  const loading = (out: string): boolean => out.includes('loading the model');
+  // The demo bundle loads in about 0.3 s: verification on the main thread, then the sessions in the
+  // inference worker, where an exit while onnxruntime-node is inside a call aborts the process.
+  // A timer spreads the signal across that window; every outcome must be the same clean stop.
+  const moments = [0, 60, 120, 180, 240, 300].map((ms) => ({ moment: `${ms} ms into the model load`, seen: loading, afterMs: ms }));
+  moments.push({ moment: 'the wait for the default label set', seen: (out) => out.includes('default label set not on the label-set topic yet'), afterMs: 0 });
+  for (const { moment, seen, afterMs } of moments) {
+    const serve = spawnServe(env);
+    await until(moment, () => seen(serve.output()) || serve.child.exitCode !== null, 90_000, 2);
+    await delay(afterMs);
+    serve.child.kill('SIGTERM');
+    const code = await serve.exited;
+    assert.equal(code, 0, `SIGTERM at ${moment}: serve exits 0; output:\n${serve.output().slice(-3000)}`);
+    assert.match(serve.output(), /stopped cleanly/, `SIGTERM at ${moment}: a clean stop is logged`);
+    assert.doesNotMatch(serve.output(), /start failed|"consuming"/, `SIGTERM at ${moment}: the start ends without an error and never consumes`);
+  }
+});
+
+test('stop() during start(): the start rejects with INTERRUPTED, the stop closes the model', { timeout: 120_000 }, async () => {
+  const topics = testTopics();
+  await setUp(topics);
+  const { sidecar, logs } = inProcessSidecar(sidecarEnv(topics, uniqueName('g')));
+  const started = sidecar.start();
+  const outcome = started.then(() => 'started', (error: unknown) => error);
+  await until('the wait for the default label set', () => logs.some((l) => l.includes('default label set not on the label-set topic yet')), 90_000, 5);
+  await sidecar.stop();
+  const error = await outcome;
+  assert.ok(error instanceof ClipnError, `start() rejects with a ClipnError, got ${String(error)}`);
+  assert.equal(error.code, 'INTERRUPTED');
+  // The model was closed: its sessions refuse work with a coded error.
+  const classifier = sidecar.state!.current.classifier;
+  const size = classifier.preprocessSpec.imageSize;
+  await assert.rejects(classifier.embed(new Float32Array(3 * size * size), 1), (e: unknown) => e instanceof ClipnError);
+});
+
+test('a drain past shutdownTimeoutMs exits 1 with SHUTDOWN_TIMEOUT (not an abort); a restart delivers the rest', { timeout: 240_000 }, async () => {
+  const topics = testTopics();
+  await setUp(topics);
+  await putLabelSet(topics, 'default', 1, ID_LABELS);
+  const group = uniqueName('g');
+  const results = await collect(kafka, topics.results);
+  try {
+    const inputs = mixedInputs(400, 'late').filter((i) => i.kind === 'ok');
+    await produce(kafka, topics.input, inputs);
+    // 1 ms: the drain cannot finish, so the stop fails while batches are still in the inference worker.
+    const first = spawnServe(sidecarEnv(topics, group, { CLIPN_PROCESSING__SHUTDOWN_TIMEOUT_MS: '1' }));
+    await results.waitFor('some results before SIGTERM', (ms) => ms.length >= 30, 90_000);
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 1, `a failed shutdown exits 1; output:\n${first.output().slice(-2000)}`);
+    assert.match(first.output(), /SHUTDOWN_TIMEOUT/);
+    assert.doesNotMatch(first.output(), /terminate called/);
+    const second = spawnServe(sidecarEnv(topics, group));
+    await results.waitFor(`all ${inputs.length} ids`, (ms) => new Set(ms.map(idOf)).size >= inputs.length, 120_000);
+    await stopServe(second);
   } finally {
     await results.stop();
   }

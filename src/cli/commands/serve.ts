@@ -28,6 +28,8 @@ export function register(program: Command): void {
       try {
         await sidecar.start();
       } catch (error) {
+        // A SIGTERM during the start: the shutdown path waits for the start to end and exits.
+        if (shutdown.stopping()) return;
         const e = toClipnError(error);
         logger.fatal({ code: e.code }, `start failed: ${e.message}`);
         process.exit(1);

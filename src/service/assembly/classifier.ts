@@ -17,6 +17,8 @@ export interface ServiceClassifierOptions {
  * @throws ClipnError as ClipnClassifier.load (a bundle that does not verify, no execution provider).
  */
 export async function loadServiceClassifier(config: Config, logger: Logger, options: ServiceClassifierOptions): Promise<ClipnClassifier> {
+  // A large bundle takes seconds to verify and load: the line marks where the time goes.
+  logger.info({ dir: options.dir, inferenceThread: config.model.inferenceThread }, 'loading the model');
   const classifier = await ClipnClassifier.load(options.dir, {
     encoders: { ...config.model, maxBatch: config.processing.maxBatch },
     images: config.images,
