@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ClipnClassifier } from '../clipn/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
-import { toClipnError } from '../errors.js';
+import { ClipnError, toClipnError } from '../errors.js';
 import { createKafka, ensureServiceTopics, kafkaLogSink, type Kafka } from '../kafka/index.js';
 import { loadServiceClassifier } from '../service/assembly/classifier.js';
 import { readyWhen, startHealthEndpoint } from '../service/assembly/health.js';
@@ -53,6 +53,7 @@ export class TrainerService {
   private http: HttpServer | null = null;
   private running: Promise<RunOutcome | null> | null = null;
   private readonly abort = new AbortController();
+  private opening: Promise<void> | null = null;
   private schedule: NodeJS.Timeout | null = null;
   private stopReadiness: (() => void) | null = null;
   private retryAfter = 0;
@@ -81,6 +82,7 @@ export class TrainerService {
     const groupCheck = this.readiness.register('consumer-group', 'not joined');
     this.http = await startHealthEndpoint({ ...this.options.http, readiness: this.readiness, metricsHandler: this.telemetry.metricsHandler }, this.deps.logger);
     await this.open();
+    if (this.abort.signal.aborted) throw new ClipnError('INTERRUPTED', 'the trainer was stopped during start-up');
     modelCheck.ready();
     this.consumer = this.newConsumer(() => this.maybeRun('new samples'));
     await this.consumer.start();
@@ -114,14 +116,19 @@ export class TrainerService {
     if (this.schedule) clearInterval(this.schedule);
     this.stopReadiness?.();
     this.abort.abort();
+    // A model load in progress runs in the inference worker: exiting during it aborts the process.
+    await this.opening?.catch(() => null);
     await this.consumer?.stop().catch((e: unknown) => this.deps.logger.warn({ code: toClipnError(e).code }, `stopping the consumer: ${(e as Error).message}`));
     this.consumer = null;
     await this.running?.catch(() => null);
-    await this.store?.close();
-    this.store = null;
-    await this.classifier?.close();
-    this.classifier = null;
-    await this.http?.close();
+    try {
+      await this.store?.close();
+      this.store = null;
+    } finally {
+      await this.classifier?.close();
+      this.classifier = null;
+      await this.http?.close();
+    }
   }
 
   private newConsumer(onStored?: () => void): SampleConsumer {
@@ -139,7 +146,12 @@ export class TrainerService {
     });
   }
 
-  private async open(): Promise<void> {
+  private open(): Promise<void> {
+    this.opening = this.openModelAndStore();
+    return this.opening;
+  }
+
+  private async openModelAndStore(): Promise<void> {
     const { config, logger } = this.deps;
     // The model first: the store refuses embeddings not of its dimension.
     this.classifier = await loadServiceClassifier(config, logger, { dir: this.options.bundleDir, topK: 1 });

@@ -6,11 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { KafkaMessage } from 'kafkajs';
 import { createCodec } from '../../src/codec/index.js';
 import { ClipnError } from '../../src/errors.js';
 import { readPrompt, loadBundle } from '../../src/model/index.js';
+import { DURING_MODEL_LOAD, sigtermAt } from './helpers/clipn-process.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
 import { demoImages, inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
 
@@ -180,21 +180,12 @@ test('SIGTERM during the start (model load, waiting for the default label set) e
   await setUp(topics);
   // No label set on the topic: the start would wait for the default one for ever.
   const env = sidecarEnv(topics, uniqueName('g'), { CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
-  const loading = (out: string): boolean => out.includes('loading the model');
-  // The demo bundle loads in about 0.3 s: verification on the main thread, then the sessions in the
-  // inference worker, where an exit while onnxruntime-node is inside a call aborts the process.
-  // A timer spreads the signal across that window; every outcome must be the same clean stop.
-  const moments = [0, 60, 120, 180, 240, 300].map((ms) => ({ moment: `${ms} ms into the model load`, seen: loading, afterMs: ms }));
-  moments.push({ moment: 'the wait for the default label set', seen: (out) => out.includes('default label set not on the label-set topic yet'), afterMs: 0 });
-  for (const { moment, seen, afterMs } of moments) {
-    const serve = spawnServe(env);
-    await until(moment, () => seen(serve.output()) || serve.child.exitCode !== null, 90_000, 2);
-    await delay(afterMs);
-    serve.child.kill('SIGTERM');
-    const code = await serve.exited;
-    assert.equal(code, 0, `SIGTERM at ${moment}: serve exits 0; output:\n${serve.output().slice(-3000)}`);
-    assert.match(serve.output(), /stopped cleanly/, `SIGTERM at ${moment}: a clean stop is logged`);
-    assert.doesNotMatch(serve.output(), /start failed|"consuming"/, `SIGTERM at ${moment}: the start ends without an error and never consumes`);
+  // The load runs in the inference worker: an exit while onnxruntime-node is inside a call there aborts the process.
+  const waiting = { moment: 'the wait for the default label set', seen: (out: string) => out.includes('default label set not on the label-set topic yet'), afterMs: 0 };
+  for (const { moment, code, output } of await sigtermAt(() => spawnServe(env), [...DURING_MODEL_LOAD, waiting])) {
+    assert.equal(code, 0, `SIGTERM at ${moment}: serve exits 0; output:\n${output.slice(-3000)}`);
+    assert.match(output, /stopped cleanly/, `SIGTERM at ${moment}: a clean stop is logged`);
+    assert.doesNotMatch(output, /start failed|"consuming"/, `SIGTERM at ${moment}: the start ends without an error and never consumes`);
   }
 });
 

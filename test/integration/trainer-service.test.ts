@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { TrainerService } from '../../src/trainer/index.js';
 import { testKafka, uniqueName } from './helpers/kafka.js';
+import { DURING_MODEL_LOAD, sigtermAt, spawnClipn } from './helpers/clipn-process.js';
 import { httpStatus } from './helpers/process-probe.js';
 import { testConfig, testTopics } from './helpers/sidecar.js';
 import { trainerEnv } from './helpers/trainer.js';
@@ -39,6 +40,22 @@ test('the trainer creates its topics, then reports ready: model loaded and consu
   } finally {
     await admin.disconnect();
     await trainer.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM during the trainer\'s model load exits 0', { timeout: 180_000 }, async () => {
+  const work = mkdtempSync(join(tmpdir(), 'clipn-trainer-sigterm-'));
+  const topics = { ...testTopics(), decisions: uniqueName('t-decisions') };
+  const env = trainerEnv(topics, join(work, 'samples'), join(work, 'artifacts'), { CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
+  try {
+    // The model loads in the inference worker: an exit while onnxruntime-node is inside a call there aborts the process.
+    for (const { moment, code, output } of await sigtermAt(() => spawnClipn(['train'], env), DURING_MODEL_LOAD)) {
+      assert.equal(code, 0, `SIGTERM at ${moment}: train exits 0; output:\n${output.slice(-3000)}`);
+      assert.match(output, /stopped cleanly/, `SIGTERM at ${moment}: a clean stop is logged`);
+      assert.doesNotMatch(output, /train failed/, `SIGTERM at ${moment}: the start ends without an error`);
+    }
+  } finally {
     rmSync(work, { recursive: true, force: true });
   }
 });
