@@ -233,7 +233,7 @@ def export_bundle(
         if info is not None:
             after = info["after"]
             manifest["graphs"][key]["fused"] = {
-                "attention": after.get("Attention", 0), "skipLayerNorm": after.get("SkipLayerNormalization", 0), "biasGelu": after.get("BiasGelu", 0),
+                "attention": after.get("Attention", 0), "skipLayerNorm": after.get("SkipLayerNormalization", 0), "layerNorm": after.get("LayerNormalization", 0), "biasGelu": after.get("BiasGelu", 0),
                 "nodes": [sum(info["before"].values()), sum(after.values())], "parity": info["parity"],
             }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

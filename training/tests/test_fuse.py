@@ -52,7 +52,8 @@ def test_fused_graphs_use_the_contrib_ops_and_record_parity(bundles):
     manifest = json.loads((bundles["fused"] / "manifest.json").read_text())
     for key, file in (("image", "image.onnx"), ("text", "text.onnx"), ("textNo", "text_no.onnx")):
         info = manifest["graphs"][key]["fused"]
-        assert info["attention"] == 2 and info["skipLayerNorm"] > 0 and info["biasGelu"] == 2, info
+        # Residual adds stay apart from LayerNorm (faster on the CPU than SkipLayerNormalization; fuse.py).
+        assert info["attention"] == 2 and info["skipLayerNorm"] == 0 and info["layerNorm"] >= 4 and info["biasGelu"] == 2, info
         assert info["nodes"][1] < info["nodes"][0] and info["parity"] <= TOL
         ops = [n for n in onnx.load(str(bundles["fused"] / file)).graph.node if n.op_type == "Attention"]
         # CLIP's text transformer is causal: the mask becomes the Attention's unidirectional flag.
