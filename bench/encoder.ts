@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import { ClipnEncoders, loadBundle, type ExecutionProvider } from '../src/model/index.js';
-import { compareProducts, type ProductResults } from './products.js';
 import { randomPixels } from './random-inputs.js';
 import { ROOT, startPythonPeer } from './python.js';
 import { summarize, timeRuns, type Summary } from './stats.js';
@@ -71,8 +70,6 @@ export interface EncoderPlan {
   device: ExecutionProvider;
   /** Seconds of timed runs per batch size and side, within the repetition limits. */
   budgetSeconds: number;
-  /** The tower's products on their own at this batch (bench/products.ts); graphs written under `dir`. */
-  products?: { vision: VisionConfig; batch: number; reps: number; dir: string };
 }
 
 /** Images/s per batch size, one value per timed run. */
@@ -86,7 +83,6 @@ export interface EncoderResults {
   torchThreads: number;
   sgemm: Summary & { size: number };
   torchProfile: { batch: number; totalMs: number; ops: Array<{ op: string; ms: number; calls: number; share: number }> } | null;
-  products: ProductResults | null;
   provider: string;
 }
 
@@ -113,7 +109,6 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   };
   let sgemmSize = await sgemmSample();
   let torchProfile: EncoderResults['torchProfile'] = null;
-  let products: ProductResults | null = null;
   try {
     for (const [i, batch] of plan.batches.entries()) {
       const x = randomPixels(batch, fp32.imageSize);
@@ -136,12 +131,6 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
       sgemmSize = await sgemmSample();
       log(`batch ${batch}: ORT fp32 ${ortFp32[batch]!.median.toFixed(2)}, int8 ${ortInt8[batch]!.median.toFixed(2)}, PyTorch ${torch[batch]!.median.toFixed(2)} images/s`);
     }
-    if (plan.products) {
-      const { vision, ...p } = plan.products;
-      log(`products: the tower's matrix products on their own at batch ${p.batch}, ORT MatMul against PyTorch F.linear`);
-      products = await compareProducts(py, vision, { ...p, threads: plan.threads, device: plan.device });
-      await sgemmSample();
-    }
     torchProfile = (await py.call<{ profile: NonNullable<EncoderResults['torchProfile']> }>('profile 8')).profile;
     await sgemmSample();
   } finally {
@@ -151,6 +140,6 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   }
   return {
     ortFp32, ortInt8, torch, torchVersion: py.ready.torch, torchThreads: py.ready.threads,
-    sgemm: { ...summarize(sgemm), size: sgemmSize }, torchProfile, products, provider: plan.device,
+    sgemm: { ...summarize(sgemm), size: sgemmSize }, torchProfile, provider: plan.device,
   };
 }

@@ -1,7 +1,7 @@
 /** Fixed pseudo-random inputs for the benches: the same values every run. */
 
 /** `count` values in the range normalised pixels take, from a fixed LCG: the same inputs every run. */
-export function randomFloats(count: number, seed = 1): Float32Array {
+function randomFloats(count: number, seed = 1): Float32Array {
   const out = new Float32Array(count);
   let s = seed >>> 0;
   for (let i = 0; i < out.length; i++) {

@@ -6,11 +6,6 @@ float32), prints one JSON line {"ready": ...}, then answers one JSON line per co
   encode B     one untimed and one timed encode_image of a batch of B -> {"seconds": s}
   sgemm        one untimed and one timed square float32 matrix product -> {"gflops": g, "n": n}
   profile B    an op-level profile of one batch of B -> {"profile": {...}}
-  linear M K N one untimed and one timed F.linear of an (M, K) input with an (N, K) weight and a
-               bias, the model's own product -> {"seconds": s}
-  matmul-graph K N PATH
-               writes an ONNX graph of one MatMul, input (M, K) with M dynamic, weight (K, N)
-               random -> {"path": PATH}
   quit         exit 0
 
   training/.venv/bin/python bench/torch-encoder.py --config ViT-B-16 --threads 2
@@ -35,24 +30,6 @@ def seconds(fn: Callable[[], object], sync: Callable[[], None]) -> float:
     fn()
     sync()
     return time.perf_counter() - start
-
-
-def write_matmul_graph(k: int, n: int, path: str) -> None:
-    """One MatMul node, (M, K) x (K, N) with M dynamic: ONNX Runtime's float32 product kernel on its own."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    weight = (np.random.default_rng(0).standard_normal((k, n)) * 0.02).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"])], "matmul",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["m", k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
-        [numpy_helper.from_array(weight, "w")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
 
 
 def answer(obj: dict[str, Any]) -> None:
@@ -80,7 +57,6 @@ def main() -> int:
     model = CLIPN(cfg).eval().to(device)
     size = cfg.vision.image_size
     inputs: dict[int, torch.Tensor] = {}
-    linears: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     m = args.matmul
     a = torch.randn(m, m, device=device)
     b = torch.randn(m, m, device=device)
@@ -95,16 +71,6 @@ def main() -> int:
             if cmd == "sgemm":
                 seconds(lambda: a @ b, sync)
                 answer({"n": m, "gflops": 2 * m**3 / seconds(lambda: a @ b, sync) / 1e9})
-                continue
-            if cmd == "linear":
-                mm, k, n = (int(v) for v in rest)
-                x, w, bias = linears.setdefault((mm, k, n), (torch.randn(mm, k, device=device), torch.randn(n, k, device=device) * 0.02, torch.zeros(n, device=device)))
-                seconds(lambda: torch.nn.functional.linear(x, w, bias), sync)
-                answer({"seconds": seconds(lambda: torch.nn.functional.linear(x, w, bias), sync)})
-                continue
-            if cmd == "matmul-graph":
-                write_matmul_graph(int(rest[0]), int(rest[1]), rest[2])
-                answer({"path": rest[2]})
                 continue
             batch = int(rest[0])
             x = inputs.setdefault(batch, torch.randn(batch, 3, size, size, device=device))

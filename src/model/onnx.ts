@@ -78,7 +78,7 @@ function sessionOptions(options: OnnxOptions, provider: ExecutionProvider): ort.
   if (options.memPattern !== undefined) o.enableMemPattern = options.memPattern;
   o.extra = {
     // Residual add + LayerNorm stay two ops (as export writes them): ONNX Runtime's CPU
-    // SkipLayerNormalization was 3.6x slower than Add + LayerNormalization on a ViT-B-16 batch.
+    // SkipLayerNormalization took about 3x as long as Add + LayerNormalization (bench/RESULTS.md).
     optimization: { disable_specified_optimizers: 'SkipLayerNormFusion' },
     ...(options.intraOpSpinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),
   };

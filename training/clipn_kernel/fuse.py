@@ -14,8 +14,8 @@ Runtime's contrib ops:
   and skip-LayerNorm fusions switched off.
 
 The residual adds stay apart from LayerNorm: ONNX Runtime's CPU SkipLayerNormalization kernel
-took 5.4 ms for an (8, 197, 768) input where Add + LayerNormalization took 1.5 ms (onnxruntime
-1.30, Intel AVX-512, 2 threads), 106-115 ms against 34-45 ms per ViT-B-16 batch of 8.
+took 117-133 ms of a ViT-B-16 batch of 8 where Add + LayerNormalization take 39-42 ms
+(onnxruntime-node 1.30, Intel AVX-512, 2 threads; bench/RESULTS.md).
 
 The caller checks the fused graph against the unfused one (`check_parity`): the unfused graph's
 outputs are the reference.
