@@ -171,7 +171,7 @@ export function writeReport(r: RunReport): string {
     md.heading(3, `Target p99 at half load <= maxWaitMs + 2 x one batch's inference (${num(batchMs)} ms for ${b.batch} images): ${over.length === 0 ? 'met' : `missed at maxWaitMs ${over.map((s) => s.maxWaitMs).join(', ')}`} (p99 ${r.serve.map((s) => `${num(s.p99.median)} ms at ${s.maxWaitMs}`).join(', ')})`);
     const s0 = r.serve[0]!;
     const perImageBare = 1000 / b.rate.median;
-    md.para(`Bare encoder: ${num(perImageBare)} ms per image. In the sidecar, infer alone is ${num(s0.stages.infer ?? Number.NaN)} ms per image and decode ${num(s0.stages.decode ?? Number.NaN)} ms (decoding runs on libuv threads beside ONNX Runtime's threads on the same ${m.logicalCpus} CPUs). The sidecar decodes the next batch while the current one is inferred; the bare loop does one after the other, so serve can exceed it.`);
+    md.para(`Bare encoder: ${num(perImageBare)} ms per image. In the sidecar, one batch's inference takes ${num(s0.stages.infer ?? Number.NaN)} ms (mean batch ${num(s0.meanBatch)}: the infer histogram records a batch's run once for each of its images) and decoding ${num(s0.stages.decode ?? Number.NaN)} ms per image (decoding runs on libuv threads beside ONNX Runtime's threads on the same ${m.logicalCpus} CPUs). The sidecar decodes the next batch while the current one is inferred; the bare loop does one after the other, so serve can exceed it.`);
   }
 
   if (r.labels) {
