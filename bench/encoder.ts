@@ -2,7 +2,7 @@
  * Image-encoder throughput: onnxruntime-node through the project's own model code (bundle
  * loader with checksums, ClipnEncoders) for the fp32 and int8 bundles and PyTorch eager on the
  * same threads (bench/torch-encoder.py, a peer process), taking turns run by run so all see the
- * same machine load; the sgemm ceiling sampled between them; FLOPs of the ViT image tower.
+ * same machine load; the sgemm ceiling sampled in every round beside them; FLOPs of the ViT image tower.
  */
 import { join } from 'node:path';
 import { ClipnEncoders, loadBundle, type ExecutionProvider } from '../src/model/index.js';
@@ -82,6 +82,8 @@ export interface EncoderResults {
   torchVersion: string;
   torchThreads: number;
   sgemm: Summary & { size: number };
+  /** The sgemm ceiling sampled once per round of each batch size, beside the runs it is compared with. */
+  ceiling: Throughput;
   torchProfile: { batch: number; totalMs: number; ops: Array<{ op: string; ms: number; calls: number; share: number }> } | null;
   provider: string;
 }
@@ -101,6 +103,7 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   const ortFp32: Throughput = {};
   const ortInt8: Throughput = {};
   const torch: Throughput = {};
+  const ceiling: Throughput = {};
   const sgemm: number[] = [];
   const sgemmSample = async (): Promise<number> => {
     const r = await py.call<{ n: number; gflops: number }>('sgemm');
@@ -112,7 +115,7 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   try {
     for (const [i, batch] of plan.batches.entries()) {
       const x = randomPixels(batch, fp32.imageSize);
-      const [a, b, c]: number[][] = [[], [], []];
+      const [a, b, c, d]: number[][] = [[], [], [], []];
       // ORT fp32, ORT int8 and PyTorch take turns, so all three see the same machine. Each timed
       // run follows an untimed one of the same session: the previous side's threads spin on
       // for a while after its run and would otherwise take the 2 CPUs from the first run after
@@ -125,10 +128,12 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
         a.push(batch / (await timed(fp32)));
         b.push(batch / (await timed(int8)));
         c.push(batch / (await py.call<{ seconds: number }>(`encode ${batch}`)).seconds);
+        // The ceiling drifts with the machine's load as the runs do: sampled in every round.
+        sgemmSize = await sgemmSample();
+        d.push(sgemm[sgemm.length - 1]!);
         if (r === 0) reps = Math.max(Math.min(3, reps), Math.min(reps, Math.floor(plan.budgetSeconds / (batch / a[0]! + batch / b[0]! + batch / c[0]!))));
       }
-      [ortFp32[batch], ortInt8[batch], torch[batch]] = [summarize(a), summarize(b), summarize(c)];
-      sgemmSize = await sgemmSample();
+      [ortFp32[batch], ortInt8[batch], torch[batch], ceiling[batch]] = [summarize(a), summarize(b), summarize(c), summarize(d)];
       log(`batch ${batch}: ORT fp32 ${ortFp32[batch]!.median.toFixed(2)}, int8 ${ortInt8[batch]!.median.toFixed(2)}, PyTorch ${torch[batch]!.median.toFixed(2)} images/s`);
     }
     torchProfile = (await py.call<{ profile: NonNullable<EncoderResults['torchProfile']> }>('profile 8')).profile;
@@ -140,6 +145,6 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   }
   return {
     ortFp32, ortInt8, torch, torchVersion: py.ready.torch, torchThreads: py.ready.threads,
-    sgemm: { ...summarize(sgemm), size: sgemmSize }, torchProfile, provider: plan.device,
+    sgemm: { ...summarize(sgemm), size: sgemmSize }, ceiling, torchProfile, provider: plan.device,
   };
 }
