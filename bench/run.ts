@@ -57,12 +57,15 @@ const out = opts.out ?? (quick ? join(CACHE, `RESULTS.${device}.quick.md`) : joi
 const started = performance.now();
 const log = (m: string): void => void process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
 
+/** A bundle's manifest as written, with the export's records the loader's Manifest type leaves out (fusion, quantization). */
+const rawManifest = <T>(dir: string): T => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as T;
+
 /** The random-init ViT-B-16 bundle, exported once into the cache (manifest written last, then renamed into place). */
 async function vitBundle(): Promise<{ bundle: Bundle; exportSeconds: number | null }> {
   const dir = join(CACHE, 'vit-b-16-fp32');
   if (existsSync(join(dir, 'manifest.json'))) {
     try {
-      const raw = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { graphs: { image: { fused?: { skipLayerNorm?: number } } } };
+      const raw = rawManifest<{ graphs: { image: { fused?: { skipLayerNorm?: number } } } }>(dir);
       // Written by an export that still fused the residual adds into LayerNorm: measure what export writes now.
       if ((raw.graphs.image.fused?.skipLayerNorm ?? 0) === 0) return { bundle: await loadBundle(dir), exportSeconds: null };
       log(`cached bundle ${dir} was exported with SkipLayerNormalization nodes; exporting again`);
@@ -96,7 +99,7 @@ async function int8Copy(src: Bundle, dir: string, method: 'dynamic' | 'static', 
   if (!always && existsSync(join(dir, 'manifest.json'))) {
     try {
       const b = await loadBundle(dir);
-      const raw = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { graphs: { image: { quantization?: { method?: string } } } };
+      const raw = rawManifest<{ graphs: { image: { quantization?: { method?: string } } } }>(dir);
       const made = raw.graphs.image.quantization?.method;
       if (b.manifest.modelVersion === src.manifest.modelVersion && b.manifest.precision === 'int8' && made === method) return b;
     } catch {
@@ -190,8 +193,7 @@ async function main(): Promise<void> {
       unfused: await profileImageGraph(unfused.path(unfused.manifest.graphs.image.file), m.preprocess.imageSize, 8, 1, threads, join(CACHE, 'profiles'), device),
       fused: await profileImageGraph(bundle.path(m.graphs.image.file), m.preprocess.imageSize, 8, 1, threads, join(CACHE, 'profiles'), device),
     };
-    // The manifest's fusion record (the loader's Manifest type keeps only what the runtime reads).
-    const raw = JSON.parse(readFileSync(join(bundle.dir, 'manifest.json'), 'utf8')) as { graphs: { image: { fused?: Record<string, unknown> } } };
+    const raw = rawManifest<{ graphs: { image: { fused?: Record<string, unknown> } } }>(bundle.dir);
     report.perf.fusion = { rates, profiles, fused: raw.graphs.image.fused };
     checkpoint(report, 'fusion');
   }

@@ -3,6 +3,7 @@
  * Start order matters: the model and the label sets must be in place before the consumer joins,
  * and the service reports ready only when all three are.
  */
+import { once } from 'node:events';
 import type { Kafka, Producer } from '../kafka/index.js';
 import { createCodec, type RecordCodec } from '../codec/index.js';
 import type { Config } from '../config/index.js';
@@ -50,9 +51,8 @@ export class Sidecar {
   codec: RecordCodec | null = null;
 
   private starting: Promise<void> | null = null;
-  private stopRequested = false;
-  private resolveStopRequest!: () => void;
-  private readonly stopRequest = new Promise<void>((resolve) => (this.resolveStopRequest = resolve));
+  /** Aborted by {@link stop}: the start goes no further. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: SidecarOptions) {}
 
@@ -71,12 +71,14 @@ export class Sidecar {
 
   /** Throws INTERRUPTED once a stop was asked for: the start goes no further. */
   private checkpoint(): void {
-    if (this.stopRequested) throw new ClipnError('INTERRUPTED', 'the sidecar was stopped during start-up');
+    if (this.stopping.signal.aborted) throw new ClipnError('INTERRUPTED', 'the sidecar was stopped during start-up');
   }
 
   /** `work`, or INTERRUPTED as soon as a stop is asked for (for waits with no end of their own). */
   private async unlessStopped<T>(work: Promise<T>): Promise<T> {
-    await Promise.race([work, this.stopRequest]);
+    // Checked first: a listener added after the abort would never hear it.
+    this.checkpoint();
+    await Promise.race([work, once(this.stopping.signal, 'abort')]);
     this.checkpoint();
     return work;
   }
@@ -201,8 +203,7 @@ export class Sidecar {
 
   /** Stops consuming (draining what is in flight), then the side channels, plugins, model and HTTP endpoint. A start in progress is ended first. */
   async stop(): Promise<void> {
-    this.stopRequested = true;
-    this.resolveStopRequest();
+    this.stopping.abort();
     await this.starting?.catch(() => undefined);
     this.stopWatch?.();
     try {
