@@ -6,7 +6,7 @@
  */
 import { ClipnError } from '../errors.js';
 import { preprocess, Limiter, type ImageOptions, type Preprocessed, type PreprocessHooks, type PreprocessSpec } from '../images/index.js';
-import { ClipnEncoders, ClipTokenizer, loadBundle, readPrompt, readTemplates, checkPrompt, type Bundle, type EncoderOptions } from '../model/index.js';
+import { ClipnEncoders, ClipTokenizer, loadBundle, readPrompt, readTemplates, checkPrompt, type Bundle, type EncoderOptions, type GraphLoaded } from '../model/index.js';
 import { EmbeddingCache } from './embedding-cache.js';
 import { buildHeads, type HeadBuildStats } from './heads.js';
 import type { LabelSet } from './label-set.js';
@@ -18,6 +18,8 @@ export interface ClassifierOptions {
   images: Pick<ImageOptions, 'maxBytes' | 'maxPixels' | 'decodeConcurrency'> & Partial<Pick<ImageOptions, 'background' | 'maxAspectRatio' | 'elongated'>>;
   cache: { dir: string | null; maxEntries: number };
   topK: number;
+  /** Load progress, for logs: the bundle verified, then each graph's session ready. */
+  progress?: { verified?: (modelVersion: string) => void; graphLoaded?: GraphLoaded };
 }
 
 /** A label set with its heads, ready to score against. */
@@ -53,8 +55,9 @@ export class ClipnClassifier {
   /** Loads and verifies a bundle, its encoders and tokenizer. */
   static async load(bundleDir: string, options: ClassifierOptions): Promise<ClipnClassifier> {
     const bundle = await loadBundle(bundleDir);
+    options.progress?.verified?.(bundle.manifest.modelVersion);
     const [encoders, tokenizer, prompt, templates] = await Promise.all([
-      ClipnEncoders.load(bundle, options.encoders),
+      ClipnEncoders.load(bundle, options.encoders, options.progress?.graphLoaded),
       ClipTokenizer.fromBundle(bundle),
       readPrompt(bundle),
       readTemplates(bundle),

@@ -46,6 +46,9 @@ function dynamicLength(session: OnnxSession, declared: readonly (number | string
 }
 
 /** The loaded encoders. */
+/** Called when a graph's session is ready: its file and the milliseconds it took. */
+export type GraphLoaded = (file: string, ms: number) => void;
+
 export class ClipnEncoders {
   private readonly textDynamic: boolean;
   private readonly textNoDynamic: boolean;
@@ -67,18 +70,25 @@ export class ClipnEncoders {
     this.textNoDynamic = dynamicLength(textNo, declared.textNo, contextLength);
   }
 
-  static async load(bundle: Bundle, options: EncoderOptions): Promise<ClipnEncoders> {
+  /** `graphLoaded` hears of each graph's session as it is ready (for logs: a large graph takes seconds). */
+  static async load(bundle: Bundle, options: EncoderOptions, graphLoaded?: GraphLoaded): Promise<ClipnEncoders> {
     const g = bundle.manifest.graphs;
     // Text graphs take many shapes (every length, every batch): memory patterns would keep a plan per shape.
     const textOptions: OnnxOptions = { ...options, memPattern: options.textMemPattern ?? false };
     const specs = [[g.image, options], [g.text, textOptions], [g.textNo, textOptions]] as const;
     const host = createSessionHost(options.inferenceThread ?? 'worker');
     const sessions: OnnxSession[] = [];
+    const create = async (file: string, o: EncoderOptions | OnnxOptions): Promise<OnnxSession> => {
+      const started = performance.now();
+      const session = await host.create({ path: bundle.path(file) }, o);
+      graphLoaded?.(file, performance.now() - started);
+      return session;
+    };
     try {
       if (options.sequentialLoad ?? true) {
-        for (const [spec, o] of specs) sessions.push(await host.create({ path: bundle.path(spec.file) }, o));
+        for (const [spec, o] of specs) sessions.push(await create(spec.file, o));
       } else {
-        sessions.push(...(await Promise.all(specs.map(([spec, o]) => host.create({ path: bundle.path(spec.file) }, o)))));
+        sessions.push(...(await Promise.all(specs.map(([spec, o]) => create(spec.file, o)))));
       }
     } catch (error) {
       await Promise.all(sessions.map((s) => s.release()));

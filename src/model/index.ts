@@ -4,4 +4,4 @@ export { type Manifest } from './manifest.js';
 export { createSession, availableProviders, DEFAULT_ONNX_OPTIONS, type OnnxOptions, type OnnxSession } from './onnx.js';
 export { EXECUTION_PROVIDERS, INFERENCE_THREADS, type ExecutionProvider, type InferenceThread } from './execution-providers.js';
 export { ClipTokenizer } from './tokenizer.js';
-export { ClipnEncoders, type EncoderOptions, type TokenRow } from './encoders.js';
+export { ClipnEncoders, type EncoderOptions, type GraphLoaded, type TokenRow } from './encoders.js';

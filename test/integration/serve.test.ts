@@ -181,7 +181,7 @@ test('SIGTERM during the start (model load, waiting for the default label set) e
   // No label set on the topic: the start would wait for the default one for ever.
   const env = sidecarEnv(topics, uniqueName('g'), { CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
   // The load runs in the inference worker: an exit while onnxruntime-node is inside a call there aborts the process.
-  const waiting = { moment: 'the wait for the default label set', seen: (out: string) => out.includes('default label set not on the label-set topic yet'), afterMs: 0 };
+  const waiting = { moment: 'the wait for the default label set', seen: (out: string) => out.includes('default label set not on the label-set topic yet') };
   for (const { moment, code, output } of await sigtermAt(() => spawnServe(env), [...DURING_MODEL_LOAD, waiting])) {
     assert.equal(code, 0, `SIGTERM at ${moment}: serve exits 0; output:\n${output.slice(-3000)}`);
     assert.match(output, /stopped cleanly/, `SIGTERM at ${moment}: a clean stop is logged`);

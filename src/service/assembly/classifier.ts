@@ -24,6 +24,10 @@ export async function loadServiceClassifier(config: Config, logger: Logger, opti
     images: config.images,
     cache: { dir: config.model.cacheDir, maxEntries: config.model.cacheEntries },
     topK: options.topK,
+    progress: {
+      verified: (model) => logger.info({ model }, 'model bundle verified'),
+      graphLoaded: (file, ms) => logger.info({ file, ms: Math.round(ms) }, 'graph loaded'),
+    },
   });
   logger.info({ model: classifier.modelVersion, prompt: classifier.promptVersion, provider: classifier.provider }, 'model loaded');
   return classifier;
