@@ -2,11 +2,13 @@
  * Image-encoder throughput: onnxruntime-node through the project's own model code (bundle
  * loader with checksums, ClipnEncoders) for the fp32 and int8 bundles and PyTorch eager on the
  * same threads (bench/torch-encoder.py, a peer process), taking turns run by run so all see the
- * same machine load; the sgemm ceiling sampled in every round beside them; FLOPs of the ViT image tower.
+ * same machine load; the sgemm ceiling sampled in every round beside them, in PyTorch (oneMKL)
+ * and in ONNX Runtime's own kernel (MLAS); FLOPs of the ViT image tower.
  */
 import { join } from 'node:path';
 import { ClipnEncoders, loadBundle, type ExecutionProvider } from '../src/model/index.js';
 import { randomPixels } from './random-inputs.js';
+import { openOrtSgemm } from './ort-sgemm.js';
 import { ROOT, startPythonPeer } from './python.js';
 import { summarize, timeRuns, type Summary } from './stats.js';
 
@@ -70,6 +72,8 @@ export interface EncoderPlan {
   device: ExecutionProvider;
   /** Seconds of timed runs per batch size and side, within the repetition limits. */
   budgetSeconds: number;
+  /** Where the ONNX Runtime sgemm graph is written. */
+  cacheDir: string;
 }
 
 /** Images/s per batch size, one value per timed run. */
@@ -84,6 +88,11 @@ export interface EncoderResults {
   sgemm: Summary & { size: number };
   /** The sgemm ceiling sampled once per round of each batch size, beside the runs it is compared with. */
   ceiling: Throughput;
+  /** The same product in ONNX Runtime (its MLAS kernel), all samples and per batch size's rounds. */
+  ortSgemm: Summary & { size: number };
+  ortCeiling: Throughput;
+  /** ONNX Runtime's sgemm over PyTorch's, paired round by round (both sampled back to back). */
+  kernelRatio: Summary;
   torchProfile: { batch: number; totalMs: number; ops: Array<{ op: string; ms: number; calls: number; share: number }> } | null;
   provider: string;
 }
@@ -93,29 +102,36 @@ export async function loadEncoders(dir: string, plan: Pick<EncoderPlan, 'threads
   return ClipnEncoders.load(bundle, { executionProviders: [plan.device], intraOpThreads: plan.threads, interOpThreads: 1, graphOptimization: 'all', intraOpSpinning: plan.spinning ?? true, maxBatch, inferenceThread: 'main' });
 }
 
+/** Side of the square float32 product that sets the sgemm ceiling on both sides. */
+const SGEMM_N = 4096;
+
 export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: EncoderPlan, log: (m: string) => void): Promise<EncoderResults> {
   const maxBatch = Math.max(...plan.batches);
   const fp32 = await loadEncoders(fp32Dir, plan, maxBatch);
   const int8 = await loadEncoders(int8Dir, plan, maxBatch);
+  const mlas = await openOrtSgemm(plan.cacheDir, SGEMM_N, plan.threads, true, plan.device);
   const py = await startPythonPeer<{ torch: string; threads: number }>([
-    join(ROOT, 'bench', 'torch-encoder.py'), '--config', 'ViT-B-16', '--threads', String(plan.threads), '--device', plan.device === 'cuda' ? 'cuda' : 'cpu',
+    join(ROOT, 'bench', 'torch-encoder.py'), '--config', 'ViT-B-16', '--threads', String(plan.threads), '--device', plan.device === 'cuda' ? 'cuda' : 'cpu', '--matmul', String(SGEMM_N),
   ]);
   const ortFp32: Throughput = {};
   const ortInt8: Throughput = {};
   const torch: Throughput = {};
   const ceiling: Throughput = {};
+  const ortCeiling: Throughput = {};
   const sgemm: number[] = [];
+  const ortSgemm: number[] = [];
+  const kernelRatios: number[] = [];
   const sgemmSample = async (): Promise<number> => {
-    const r = await py.call<{ n: number; gflops: number }>('sgemm');
+    const r = await py.call<{ gflops: number }>('sgemm');
     sgemm.push(r.gflops);
-    return r.n;
+    return r.gflops;
   };
-  let sgemmSize = await sgemmSample();
+  await sgemmSample();
   let torchProfile: EncoderResults['torchProfile'] = null;
   try {
     for (const [i, batch] of plan.batches.entries()) {
       const x = randomPixels(batch, fp32.imageSize);
-      const [a, b, c, d]: number[][] = [[], [], [], []];
+      const [a, b, c, d, o]: number[][] = [[], [], [], [], []];
       // ORT fp32, ORT int8 and PyTorch take turns, so all three see the same machine. Each timed
       // run follows an untimed one of the same session: the previous side's threads spin on
       // for a while after its run and would otherwise take the 2 CPUs from the first run after
@@ -129,11 +145,13 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
         b.push(batch / (await timed(int8)));
         c.push(batch / (await py.call<{ seconds: number }>(`encode ${batch}`)).seconds);
         // The ceiling drifts with the machine's load as the runs do: sampled in every round.
-        sgemmSize = await sgemmSample();
-        d.push(sgemm[sgemm.length - 1]!);
+        d.push(await sgemmSample());
+        o.push(await mlas.sample());
+        ortSgemm.push(o[o.length - 1]!);
         if (r === 0) reps = Math.max(Math.min(3, reps), Math.min(reps, Math.floor(plan.budgetSeconds / (batch / a[0]! + batch / b[0]! + batch / c[0]!))));
       }
-      [ortFp32[batch], ortInt8[batch], torch[batch], ceiling[batch]] = [summarize(a), summarize(b), summarize(c), summarize(d)];
+      [ortFp32[batch], ortInt8[batch], torch[batch], ceiling[batch], ortCeiling[batch]] = [summarize(a), summarize(b), summarize(c), summarize(d), summarize(o)];
+      kernelRatios.push(...o.map((v, k) => v / d[k]!));
       log(`batch ${batch}: ORT fp32 ${ortFp32[batch]!.median.toFixed(2)}, int8 ${ortInt8[batch]!.median.toFixed(2)}, PyTorch ${torch[batch]!.median.toFixed(2)} images/s`);
     }
     torchProfile = (await py.call<{ profile: NonNullable<EncoderResults['torchProfile']> }>('profile 8')).profile;
@@ -142,9 +160,10 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
     await fp32.release();
     await int8.release();
     await py.close();
+    await mlas.release();
   }
   return {
     ortFp32, ortInt8, torch, torchVersion: py.ready.torch, torchThreads: py.ready.threads,
-    sgemm: { ...summarize(sgemm), size: sgemmSize }, ceiling, torchProfile, provider: plan.device,
+    sgemm: { ...summarize(sgemm), size: SGEMM_N }, ceiling, ortSgemm: { ...summarize(ortSgemm), size: SGEMM_N }, ortCeiling, kernelRatio: summarize(kernelRatios), torchProfile, provider: plan.device,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The benchmark suite (npm run bench): image encoder (ONNX Runtime against PyTorch, against the
- * sgemm ceiling), int8, clipn serve on the broker against the bare encoder, label sets going
+ * sgemm ceiling of PyTorch and of ONNX Runtime's own kernel), int8, clipn serve on the broker against the bare encoder, label sets going
  * live, memory; writes bench/RESULTS.md. `--quick` is a short smoke run written elsewhere.
  *   npm run bench [-- --quick] [-- --device cuda] [-- --threads N] [-- --spinning on|off] [-- --inference-thread worker|main] [-- --out FILE] [-- --sections encoder,int8,serve,labels]
  * Graph-level sections (not in the default list; each loads its own variants side by side):
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   if (quick) report.notes.push('Quick run: repetitions cut to a minimum; the numbers show the suite works, not how fast anything is.');
 
   if (sections.has('encoder')) {
-    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [10, 6, 3], threads, device, budgetSeconds: quick ? 5 : 24 };
+    const plan = { batches: quick ? [1, 8] : [1, 8, 32], reps: quick ? [2, 1] : [10, 6, 3], threads, device, budgetSeconds: quick ? 5 : 24, cacheDir: CACHE };
     log(`encoder: batches ${plan.batches.join(', ')}, ${plan.reps.join('/')} timed runs`);
     report.encoder = await measureEncoders(bundle.dir, int8.dir, plan, log);
     log('ONNX Runtime op profiles (fp32, int8) at batch 8 and 1');
