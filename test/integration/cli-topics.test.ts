@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { createCodec } from '../../src/codec/index.js';
 import { exampleRecords } from '../helpers/records.js';
 import { createTopics, produce, testKafka } from './helpers/kafka.js';
-import { ROOT, sidecarEnv, testTopics } from './helpers/sidecar.js';
+import { sidecarEnv, testTopics } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const run = promisify(execFile);
 

@@ -13,9 +13,10 @@ import assert from 'node:assert/strict';
 import type { Admin, KafkaMessage } from 'kafkajs';
 import { awaitPartitions, CLUSTER_BROKERS, CLUSTER_NODES, clusterKafka, clusterScript, killBroker, partitionStates, restartBroker, startCluster, stopCluster, within, type PartitionState } from './helpers/cluster.js';
 import { collect, createTopics, uniqueName, until } from './helpers/kafka.js';
-import { httpStatus, loggedPort } from './helpers/process-probe.js';
+import { httpStatus } from './helpers/process-probe.js';
 import { createCodec } from '../../src/codec/index.js';
-import { demoImages, putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, testTopics } from './helpers/sidecar.js';
+import { demoImages, putLabelSet, sidecarEnv, sidecarTopicSpecs, startServe, testTopics, type ServeProcess } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const N = 1000;
 const codec = createCodec({ registryUrl: null });
@@ -88,17 +89,6 @@ async function recordCount(admin: Admin, topic: string, timeoutMs: number): Prom
   return count;
 }
 
-async function serveReady(env: Record<string, string>): Promise<ReturnType<typeof spawnServe> & { port: number }> {
-  const serve = spawnServe({ ...env, CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
-  let port: number | null = null;
-  await until('the sidecar ready', async () => {
-    if (serve.child.exitCode !== null) throw new Error(`clipn serve exited ${serve.child.exitCode} before it was ready:\n${serve.output().slice(-3000)}`);
-    port ??= loggedPort(serve.output());
-    return port !== null && (await httpStatus(port, '/readyz', 1000)) === 200;
-  }, 120_000, 200);
-  return { ...serve, port: port! };
-}
-
 /** Log lines of the sidecar that tell how kafkajs and the consumer went through the fail-over: counts, and the messages by frequency. */
 function kafkaTrouble(output: string): { crashes: number; errors: number; warnings: number; samples: string[] } {
   const parsed = output.split('\n').flatMap((l) => {
@@ -127,7 +117,7 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
   const kafka = clusterKafka();
   const admin = kafka.admin();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  let serve: Awaited<ReturnType<typeof serveReady>> | null = null;
+  let serve: ServeProcess | null = null;
   let poller: ReturnType<typeof offsetPoller> | null = null;
   const down = new Set<number>();
   const created: string[] = [];
@@ -170,7 +160,7 @@ test(`cluster fail-over: kill -9 of the broker leading input and results partiti
     let group = uniqueName('g');
     for (let i = 0; i < 200 && both !== undefined && coordinatorOf(group) !== both && offsetsLeaders.some((p) => p.leader === both); i++) group = uniqueName('g');
     const readyStarted = Date.now();
-    serve = await serveReady(sidecarEnv(topics, group, { CLIPN_KAFKA__BROKERS: CLUSTER_BROKERS.join(',') }));
+    serve = await startServe(sidecarEnv(topics, group, { CLIPN_KAFKA__BROKERS: CLUSTER_BROKERS.join(',') }), 120_000);
     log(`clipn serve ready in ${seconds(Date.now() - readyStarted)}; group ${group}, coordinator node ${coordinatorOf(group)}`);
     poller = offsetPoller(admin, topics.input, group);
     const progress = poller;

@@ -24,7 +24,8 @@ import { mannWhitney } from '../helpers/clipn-cli.js';
 import { spawnClipn } from './helpers/clipn-process.js';
 import { demoInputs, MANIFEST, renderDemo, reviewDecision, type DemoImage } from './helpers/demo-world.js';
 import { collect, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
-import { inProcessSidecar, ROOT, sidecarEnv } from './helpers/sidecar.js';
+import { inProcessSidecar, sidecarEnv } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 import { HELD_OUT_SHARE, newTrainerTopics, SPLIT_SALT, topicEnds, trainerEnv, type TrainerTopics } from './helpers/trainer.js';
 
 const codec = createCodec({ registryUrl: null });

@@ -16,7 +16,8 @@ import { createCodec } from '../../src/codec/index.js';
 import { avroString, header, hostileCorpus, varint } from './helpers/hostile-corpus.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
 import { httpStatus, memoryOf, probeHealth } from './helpers/process-probe.js';
-import { demoImages, putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { demoImages, putLabelSet, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();

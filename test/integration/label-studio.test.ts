@@ -17,7 +17,8 @@ import { NONE_OF_THESE } from '../../plugins/label-studio/labeling.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
 import { logLines, spawnClipn } from './helpers/clipn-process.js';
 import { allTasks, LABEL_STUDIO_URL, lsApi, personalAccessToken, projectByTitle, startLabelStudio, stopLabelStudio } from './helpers/label-studio.js';
-import { demoImages, putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { demoImages, putLabelSet, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();

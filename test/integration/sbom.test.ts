@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 interface Bom {
   bomFormat: string;

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KafkaMessage } from 'kafkajs';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
-import { demoImages, putLabelSet, sidecarEnv, sidecarTopicSpecs, spawnServe, stopServe, testTopics } from './helpers/sidecar.js';
+import { demoImages, putLabelSet, sidecarEnv, sidecarTopicSpecs, stopServe, testTopics } from './helpers/sidecar.js';
+import { spawnClipn } from './helpers/clipn-process.js';
 
 const kafka = testKafka();
 const images = demoImages();
@@ -24,7 +25,7 @@ async function scaleOut(delivery: 'at-least-once' | 'exactly-once'): Promise<{ i
   const [results, dlq] = await Promise.all([collect(kafka, topics.results, { readCommitted }), collect(kafka, topics.deadLetter, { readCommitted })]);
   const tag = uniqueName(delivery === 'exactly-once' ? 'eos' : 'alo');
   const ids = Array.from({ length: 3000 }, (_, i) => `${tag}-${i}`);
-  const replicas = [spawnServe(env), spawnServe(env), spawnServe(env)];
+  const replicas = [spawnClipn(['serve'], env), spawnClipn(['serve'], env), spawnClipn(['serve'], env)];
   const started = Date.now();
   let kills = 0;
   try {
@@ -42,7 +43,7 @@ async function scaleOut(delivery: 'at-least-once' | 'exactly-once'): Promise<{ i
       replicas[victim]!.child.kill('SIGKILL');
       await replicas[victim]!.exited;
       kills++;
-      replicas[victim] = spawnServe(env);
+      replicas[victim] = spawnClipn(['serve'], env);
     }
     await producing;
     const accounted = () => new Set([...results.messages, ...dlq.messages].map(idOf));

@@ -10,9 +10,10 @@ import type { KafkaMessage } from 'kafkajs';
 import { createCodec } from '../../src/codec/index.js';
 import { ClipnError } from '../../src/errors.js';
 import { readPrompt, loadBundle } from '../../src/model/index.js';
-import { DURING_MODEL_LOAD, sigtermAt } from './helpers/clipn-process.js';
+import { DURING_MODEL_LOAD, sigtermAt, spawnClipn } from './helpers/clipn-process.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
-import { demoImages, inProcessSidecar, ROOT, sidecarEnv, sidecarTopicSpecs, spawnServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { demoImages, inProcessSidecar, sidecarEnv, sidecarTopicSpecs, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -158,13 +159,13 @@ test('SIGTERM mid-stream drains; after a restart nothing is missing', { timeout:
   try {
     const inputs = mixedInputs(600, 'term').filter((i) => i.kind === 'ok');
     await produce(kafka, topics.input, inputs);
-    const first = spawnServe(env);
+    const first = spawnClipn(['serve'], env);
     await results.waitFor('some results before SIGTERM', (ms) => ms.length >= 50, 90_000);
     first.child.kill('SIGTERM');
     assert.equal(await first.exited, 0, `serve exits 0 on SIGTERM; output:\n${first.output().slice(-2000)}`);
     const before = new Set(results.messages.map(idOf)).size;
     assert.ok(before < inputs.length, 'SIGTERM arrived mid-stream');
-    const second = spawnServe(env);
+    const second = spawnClipn(['serve'], env);
     await results.waitFor(`all ${inputs.length} ids`, (ms) => new Set(ms.map(idOf)).size >= inputs.length, 120_000);
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
@@ -182,7 +183,7 @@ test('SIGTERM during the start (model load, waiting for the default label set) e
   const env = sidecarEnv(topics, uniqueName('g'), { CLIPN_TELEMETRY__LOG_LEVEL: 'info' });
   // The load runs in the inference worker: an exit while onnxruntime-node is inside a call there aborts the process.
   const waiting = { moment: 'the wait for the default label set', seen: (out: string) => out.includes('default label set not on the label-set topic yet') };
-  for (const { moment, code, output } of await sigtermAt(() => spawnServe(env), [...DURING_MODEL_LOAD, waiting])) {
+  for (const { moment, code, output } of await sigtermAt(() => spawnClipn(['serve'], env), [...DURING_MODEL_LOAD, waiting])) {
     assert.equal(code, 0, `SIGTERM at ${moment}: serve exits 0; output:\n${output.slice(-3000)}`);
     assert.match(output, /stopped cleanly/, `SIGTERM at ${moment}: a clean stop is logged`);
     assert.doesNotMatch(output, /start failed|"consuming"/, `SIGTERM at ${moment}: the start ends without an error and never consumes`);
@@ -216,13 +217,13 @@ test('a drain past shutdownTimeoutMs exits 1 with SHUTDOWN_TIMEOUT (not an abort
     const inputs = mixedInputs(400, 'late').filter((i) => i.kind === 'ok');
     await produce(kafka, topics.input, inputs);
     // 1 ms: the drain cannot finish, so the stop fails while batches are still in the inference worker.
-    const first = spawnServe(sidecarEnv(topics, group, { CLIPN_PROCESSING__SHUTDOWN_TIMEOUT_MS: '1' }));
+    const first = spawnClipn(['serve'], sidecarEnv(topics, group, { CLIPN_PROCESSING__SHUTDOWN_TIMEOUT_MS: '1' }));
     await results.waitFor('some results before SIGTERM', (ms) => ms.length >= 30, 90_000);
     first.child.kill('SIGTERM');
     assert.equal(await first.exited, 1, `a failed shutdown exits 1; output:\n${first.output().slice(-2000)}`);
     assert.match(first.output(), /SHUTDOWN_TIMEOUT/);
     assert.doesNotMatch(first.output(), /terminate called/);
-    const second = spawnServe(sidecarEnv(topics, group));
+    const second = spawnClipn(['serve'], sidecarEnv(topics, group));
     await results.waitFor(`all ${inputs.length} ids`, (ms) => new Set(ms.map(idOf)).size >= inputs.length, 120_000);
     await stopServe(second);
   } finally {
@@ -239,11 +240,11 @@ test('exactly-once: a read_committed consumer sees each input once across kill -
   try {
     const inputs = mixedInputs(500, 'eos').filter((i) => i.kind === 'ok');
     await produce(kafka, topics.input, inputs);
-    const first = spawnServe(env);
+    const first = spawnClipn(['serve'], env);
     await committed.waitFor('some committed results', (ms) => ms.length >= 40, 90_000);
     first.child.kill('SIGKILL');
     await first.exited;
-    const second = spawnServe(env);
+    const second = spawnClipn(['serve'], env);
     await committed.waitFor(`all ${inputs.length} ids`, (ms) => new Set(ms.map(idOf)).size >= inputs.length, 150_000);
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);

@@ -12,7 +12,8 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { SCOPE, startTelemetry } from '../../src/telemetry/sdk.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until } from './helpers/kafka.js';
-import { demoImages, ROOT, sidecarEnv, testConfig, testTopics } from './helpers/sidecar.js';
+import { demoImages, sidecarEnv, testConfig, testTopics } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const memory = new InMemorySpanExporter();
 const otel = startTelemetry({ serviceName: 'clipn-test', otlpEndpoint: null, spanProcessors: [new SimpleSpanProcessor({ exporter: memory })], env: {} });

@@ -19,7 +19,8 @@ import { createCodec, type ModelRelease } from '../../src/codec/index.js';
 import { publishRelease } from '../../src/trainer/index.js';
 import { generateKeyPair, loadPublicKeys, signerOf } from '../../src/trust/index.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
-import { ROOT, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type ServeProcess, type TestTopics } from './helpers/sidecar.js';
+import { sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type ServeProcess, type TestTopics } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();

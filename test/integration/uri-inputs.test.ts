@@ -16,7 +16,8 @@ import { createCodec } from '../../src/codec/index.js';
 import { noise } from './helpers/hostile-corpus.js';
 import { collect, createTopics, produce, testKafka, uniqueName } from './helpers/kafka.js';
 import { memoryOf } from './helpers/process-probe.js';
-import { putLabelSet, ROOT, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { putLabelSet, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();

@@ -1,11 +1,18 @@
 /** `clipn` child processes of the integration tests, and the pino log lines they print. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from './sidecar.js';
+import { ROOT } from '../../helpers/clipn-cli.js';
 import { until } from './wait-for-messages.js';
 
-/** A `clipn` child process with its output kept. */
-export function spawnClipn(args: string[], env: Record<string, string>) {
+/** A `clipn` child process with its output (stdout and stderr) kept. */
+export interface ClipnProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `clipn args...` from the repository root with `env` over this process's environment. */
+export function spawnClipn(args: string[], env: Record<string, string>): ClipnProcess {
   let output = '';
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'clipn.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d) => (output += d));
@@ -30,7 +37,7 @@ export interface SignalMoment {
 }
 
 /** Starts a fresh process for each moment, sends it SIGTERM there and waits for its exit. */
-export async function sigtermAt(start: () => { child: ChildProcess; output: () => string; exited: Promise<number | null> }, moments: readonly SignalMoment[], timeoutMs = 90_000): Promise<Array<{ moment: string; code: number | null; output: string }>> {
+export async function sigtermAt(start: () => ClipnProcess, moments: readonly SignalMoment[], timeoutMs = 90_000): Promise<Array<{ moment: string; code: number | null; output: string }>> {
   const out = [];
   for (const { moment, seen } of moments) {
     const p = start();

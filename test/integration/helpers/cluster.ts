@@ -9,8 +9,8 @@ import type { Admin, Kafka } from 'kafkajs';
 import { createKafka } from '../../../src/kafka/index.js';
 import { uniqueName } from './kafka-env.js';
 import { until } from './wait-for-messages.js';
+import { ROOT } from '../../helpers/clipn-cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..', '..');
 // The same variable and default as scripts/kafka/cluster.sh: node N listens on PORT + N - 1.
 const BASE_PORT = Number(process.env.CLIPN_KAFKA_CLUSTER_PORT ?? '19092');
 

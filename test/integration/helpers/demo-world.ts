@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCodec } from '../../../src/codec/index.js';
-import { ROOT } from './sidecar.js';
+import { ROOT } from '../../helpers/clipn-cli.js';
 
 const codec = createCodec({ registryUrl: null });
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createCodec, type RecordName } from '../../../src/codec/index.js';
-import { ROOT } from './sidecar.js';
+import { ROOT } from '../../helpers/clipn-cli.js';
 
 /** One input and what must become of it. */
 export interface HostileInput {

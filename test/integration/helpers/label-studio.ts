@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './sidecar.js';
+import { ROOT } from '../../helpers/clipn-cli.js';
 
 export const LABEL_STUDIO_PORT = Number(process.env.CLIPN_TEST_LABEL_STUDIO_PORT ?? 8090);
 export const LABEL_STUDIO_URL = `http://127.0.0.1:${LABEL_STUDIO_PORT}`;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { ROOT } from './sidecar.js';
+import { ROOT } from '../../helpers/clipn-cli.js';
 
 const run = promisify(execFile);
 

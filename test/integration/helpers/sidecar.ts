@@ -1,5 +1,4 @@
 /** Runs the sidecar for a test: in-process (Sidecar) or as a real `clipn serve` child process. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,8 +11,8 @@ import { createCodec } from '../../../src/codec/index.js';
 import assert from 'node:assert/strict';
 import { BROKERS, produce, uniqueName, until } from './kafka.js';
 import { httpStatus, loggedPort } from './process-probe.js';
-
-export const ROOT = join(import.meta.dirname, '..', '..', '..');
+import { spawnClipn, type ClipnProcess } from './clipn-process.js';
+import { ROOT } from '../../helpers/clipn-cli.js';
 
 export interface TestTopics {
   input: string;
@@ -72,16 +71,6 @@ export function inProcessSidecar(env: Record<string, string>): { sidecar: Sideca
   return { sidecar: new Sidecar({ config, logger, root: ROOT }), logs };
 }
 
-/** A real `clipn serve` process. */
-export function spawnServe(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  let output = '';
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'clipn.js'), 'serve'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
 /** Demo-world images (committed held-out sets): [file, bytes, isOod]. */
 export function demoImages(): Array<{ file: string; bytes: Buffer; ood: boolean }> {
   const out: Array<{ file: string; bytes: Buffer; ood: boolean }> = [];
@@ -115,12 +104,12 @@ export async function putLabelSet(kafka: Kafka, topic: string, ls: TestLabelSet)
 }
 
 /** A running `clipn serve` child and its health port. */
-export type ServeProcess = ReturnType<typeof spawnServe> & { port: number };
+export type ServeProcess = ClipnProcess & { port: number };
 
 /** Spawns `clipn serve` and resolves once its /readyz answers 200 (info logs: the line naming the port). */
 export async function startServe(env: Record<string, string>, timeoutMs = 90_000): Promise<ServeProcess> {
   // At least info: readiness is read from the log (debug stays debug).
-  const serve = spawnServe({ ...env, CLIPN_TELEMETRY__LOG_LEVEL: env.CLIPN_TELEMETRY__LOG_LEVEL === 'debug' ? 'debug' : 'info' });
+  const serve = spawnClipn(['serve'], { ...env, CLIPN_TELEMETRY__LOG_LEVEL: env.CLIPN_TELEMETRY__LOG_LEVEL === 'debug' ? 'debug' : 'info' });
   let port: number | null = null;
   try {
     await until('the sidecar ready', async () => {
@@ -136,7 +125,7 @@ export async function startServe(env: Record<string, string>, timeoutMs = 90_000
 }
 
 /** SIGTERM, and asserts a clean exit (0) within the process's own shutdown deadline. */
-export async function stopServe(serve: ReturnType<typeof spawnServe>): Promise<void> {
+export async function stopServe(serve: ClipnProcess): Promise<void> {
   if (serve.child.exitCode === null) serve.child.kill('SIGTERM');
   assert.equal(await serve.exited, 0, `serve exits 0 on SIGTERM; output:\n${serve.output().slice(-3000)}`);
 }
