@@ -120,7 +120,8 @@ export class ClipnClassifier {
   /**
    * A classifier with a no-tower release: its text_no graph (verified bytes) and its prompt.
    * The new tower's session belongs to the returned classifier: {@link releaseTower} frees it
-   * once nothing uses that classifier any more.
+   * once nothing uses that classifier any more. Takes ownership of `graph`, which may be left
+   * empty: it moves to the inference thread without a copy.
    */
   async withNoTower(graph: Uint8Array, prompt: Float32Array, version: string): Promise<ClipnClassifier> {
     checkPrompt(prompt, this.shared.bundle.manifest.prompt.shape, `prompt ${version}`);

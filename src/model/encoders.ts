@@ -110,7 +110,8 @@ export class ClipnEncoders {
   /**
    * The same encoders with another no-text tower (a no-tower release): the image and yes-text
    * sessions are shared, so release only the new tower with {@link releaseTextNo} when it is
-   * replaced. The graph must take the bundle's no-tower inputs and give its output.
+   * replaced. The graph must take the bundle's no-tower inputs and give its output. Takes
+   * ownership of `graph` (see GraphSource): on the worker thread its buffer is moved there.
    */
   async withTextNo(graph: Uint8Array, name: string): Promise<ClipnEncoders> {
     const session = await this.host.create({ bytes: graph, name }, { ...this.onnx, memPattern: this.onnx.textMemPattern ?? false });

@@ -10,7 +10,11 @@ import { ClipnError, type ErrorCode } from '../errors.js';
 import type { InferenceThread } from './execution-providers.js';
 import { createSession, createSessionFromBytes, type Feed, type OnnxOptions, type OnnxSession, type Output } from './onnx.js';
 
-/** A graph to load: a file, or bytes already read and verified (`name` labels them in errors). */
+/**
+ * A graph to load: a file, or bytes already read and verified (`name` labels them in errors).
+ * The host takes ownership of the bytes: a worker host moves their buffer to its thread instead
+ * of copying a graph of hundreds of MB, which leaves the caller's array empty (detached).
+ */
 export type GraphSource = { path: string } | { bytes: Uint8Array; name: string };
 
 /** Creates sessions on one thread and owns that thread. */
@@ -73,6 +77,12 @@ function workerEntry(): { url: URL; execArgv?: string[] } {
   return typescript && !inherited ? { url, execArgv: ['--import', import.meta.resolve('tsx')] } : { url };
 }
 
+/** The bytes in an array that owns its whole buffer, so the buffer can be transferred: the same array when it does, else a copy (a view into a larger or shared buffer). */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return whole ? bytes : bytes.slice();
+}
+
 class WorkerHost implements SessionHost {
   readonly thread = 'worker' as const;
   readonly lost: Promise<ClipnError>;
@@ -105,9 +115,10 @@ class WorkerHost implements SessionHost {
   }
 
   async create(source: GraphSource, options: OnnxOptions): Promise<OnnxSession> {
-    const request = 'path' in source ? { op: 'create' as const, source: source.path, name: source.path, options } : { op: 'create' as const, source: source.bytes, name: source.name, options };
-    const c = (await this.call(request)) as Created;
     const path = 'path' in source ? source.path : source.name;
+    const bytes = 'path' in source ? null : ownBuffer(source.bytes);
+    const request = { op: 'create' as const, source: bytes ?? path, name: path, options };
+    const c = (await this.call(request, bytes === null ? [] : [bytes.buffer as ArrayBuffer])) as Created;
     let released = false;
     return {
       path,

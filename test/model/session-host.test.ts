@@ -42,6 +42,28 @@ test('a session in the worker thread gives the outputs of one on the main thread
   }
 });
 
+test('graph bytes move to the worker without a copy when the array owns its buffer; a view into a larger buffer is copied', async () => {
+  const worker = createSessionHost('worker');
+  try {
+    const owned = new Uint8Array(readFileSync(IMAGE));
+    assert.equal(owned.byteLength, owned.buffer.byteLength);
+    const a = await worker.create({ bytes: owned, name: 'owned image.onnx' }, OPTIONS);
+    assert.equal(owned.byteLength, 0, 'the owning array was transferred (detached)');
+    const file = readFileSync(IMAGE);
+    const larger = new Uint8Array(file.byteLength + 16);
+    larger.set(file, 8);
+    const view = larger.subarray(8, 8 + file.byteLength);
+    const b = await worker.create({ bytes: view, name: 'view of image.onnx' }, OPTIONS);
+    assert.equal(view.byteLength, file.byteLength, 'a view keeps its bytes (they were copied)');
+    assert.ok(Buffer.from(view.buffer, view.byteOffset, view.byteLength).equals(file), 'and they are unchanged');
+    const feeds = { pixel_values: { type: 'float32' as const, data: pixels(2), dims: [2, 3, S, S] } };
+    assert.ok(relErr((await a.run(feeds)).image_embeds!.data, (await b.run(feeds)).image_embeds!.data) < 1e-6);
+    await Promise.all([a.release(), b.release()]);
+  } finally {
+    await worker.close();
+  }
+});
+
 test('while the worker runs a batch, the main event loop keeps turning', async () => {
   const host = createSessionHost('worker');
   try {
