@@ -7,6 +7,7 @@ import type { OpProfile } from './ort-profile.js';
 import { imageMallocTunables } from './serve.js';
 import { writePerfSections, type PerfReport } from './report-perf.js';
 import type { ServeRun } from './serve.js';
+import type { EventLoopSpan } from './sidecar-process.js';
 import { fmt, num, type Summary } from './stats.js';
 
 export interface Int8Quality {
@@ -177,6 +178,8 @@ export function writeReport(r: RunReport): string {
     md.heading(3, `Target p99 at half load <= maxWaitMs + 2 x one batch's inference (${num(batchMs)} ms for ${b.batch} images): ${over.length === 0 ? 'met' : `missed at maxWaitMs ${over.map((s) => s.maxWaitMs).join(', ')}`} (p99 ${r.serve.map((s) => `${num(s.p99.median)} ms at ${s.maxWaitMs}`).join(', ')})`);
     const s0 = r.serve[0]!;
     const perImageBare = 1000 / b.rate.median;
+    const loop = (e: EventLoopSpan): string => `${e.ticks} ticks, none later than ${Number.isFinite(e.atMostMs) ? `${num(e.atMostMs)} ms` : '10 s (some beyond the largest bucket)'}, ${e.over100Ms} later than 100 ms`;
+    md.para(`Event loop of the sidecar (clipn_event_loop_delay: how late its 100 ms watch timer fired; /healthz fails at telemetry.health.eventLoopBlockedMs, 10 s by default): ${r.serve.map((s) => `at maxWaitMs ${s.maxWaitMs}, during saturation ${loop(s.eventLoop.saturation)}; from start-up to the end of the phases ${loop(s.eventLoop.lifetime)}`).join('; ')}. The bound is a histogram bucket's upper edge.`);
     md.para(`Bare encoder: ${num(perImageBare)} ms per image. In the sidecar, one batch's inference takes ${num(s0.stages.infer ?? Number.NaN)} ms (mean batch ${num(s0.meanBatch)}: the infer histogram records a batch's run once for each of its images) and decoding ${num(s0.stages.decode ?? Number.NaN)} ms per image (decoding runs on libuv threads beside ONNX Runtime's threads on the same ${m.logicalCpus} CPUs). The sidecar decodes the next batch while the current one is inferred; the bare loop does one after the other, so serve can exceed it.`);
   }
 

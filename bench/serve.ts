@@ -10,7 +10,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { createCodec } from '../src/codec/index.js';
 import { collect, createTopics, type Collector } from '../test/integration/helpers/kafka.js';
 import { sidecarEnv, sidecarTopicSpecs, testTopics, type TestTopics } from '../test/integration/helpers/sidecar.js';
-import { ServeProcess, stageTotals } from './sidecar-process.js';
+import { eventLoopBuckets, eventLoopSpan, ServeProcess, stageTotals, type EventLoopSpan } from './sidecar-process.js';
 import { quantile, summarize, type Summary } from './stats.js';
 
 export const codec = createCodec({ registryUrl: null });
@@ -40,6 +40,8 @@ export interface ServeRun {
   stages: Record<string, number>;
   meanBatch: number;
   memory: { idleMiB: number; afterImagesMiB: number; peakMiB: number };
+  /** The sidecar's event loop (clipn_event_loop_delay) during saturation, and from its start to the end of the phases. */
+  eventLoop: { saturation: EventLoopSpan; lifetime: EventLoopSpan };
 }
 
 export interface LiveServe {
@@ -177,10 +179,12 @@ export async function serveImages(kafka: Kafka, plan: ServePlan, maxWaitMs: numb
     const idle = live.serve.memory();
     // One batch first: the first inference run pays for ONNX Runtime's lazy initialisation.
     await saturate(producer, live, jpegs, { ...plan, saturationImages: plan.batch, saturationRounds: 1 }, () => undefined);
-    const before = stageTotals(await live.serve.metrics());
+    const scrapeBefore = await live.serve.metrics();
+    const before = stageTotals(scrapeBefore);
     const batchBefore = await batchTotals(live.serve);
     const rates = await saturate(producer, live, jpegs, plan, log);
-    const after = stageTotals(await live.serve.metrics());
+    const scrapeAfter = await live.serve.metrics();
+    const after = stageTotals(scrapeAfter);
     const batchAfter = await batchTotals(live.serve);
     const stages: Record<string, number> = {};
     for (const [stage, v] of after) {
@@ -192,12 +196,14 @@ export async function serveImages(kafka: Kafka, plan: ServePlan, maxWaitMs: numb
     const rounds = await paced(producer, live, jpegs, plan, perSecond, log);
     const pct = (q: number): Summary => summarize(rounds.map((l) => quantile([...l].sort((a, b) => a - b), q)));
     const mem = live.serve.memory();
+    const loopEnd = eventLoopBuckets(await live.serve.metrics());
+    const eventLoop = { saturation: eventLoopSpan(eventLoopBuckets(scrapeBefore), eventLoopBuckets(scrapeAfter)), lifetime: eventLoopSpan(new Map(), loopEnd) };
     return {
       live,
       run: {
         maxWaitMs, readySeconds: live.readySeconds, saturation, offeredPerSecond: perSecond, latencyImages: rounds.reduce((a, l) => a + l.length, 0),
         p50: pct(0.5), p99: pct(0.99), stages, meanBatch: (batchAfter.sum - batchBefore.sum) / Math.max(batchAfter.count - batchBefore.count, 1),
-        memory: { idleMiB: idle.rssMiB, afterImagesMiB: mem.rssMiB, peakMiB: mem.peakMiB },
+        memory: { idleMiB: idle.rssMiB, afterImagesMiB: mem.rssMiB, peakMiB: mem.peakMiB }, eventLoop,
       },
     };
   } catch (error) {

@@ -164,3 +164,29 @@ export function stageTotals(samples: readonly Sample[]): Map<string, { sum: numb
   }
   return out;
 }
+
+/** Cumulative bucket counts of the clipn_event_loop_delay histogram, by upper bound in ms (Infinity for +Inf). */
+export function eventLoopBuckets(samples: readonly Sample[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const s of samples) {
+    if (s.name !== 'clipn_event_loop_delay_bucket' || s.labels.le === undefined) continue;
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    out.set(le, (out.get(le) ?? 0) + s.value);
+  }
+  return out;
+}
+
+/** The event loop between two scrapes: ticks recorded, the bucket bound every tick stayed within, and ticks later than 100 ms. */
+export interface EventLoopSpan {
+  ticks: number;
+  /** Infinity when some tick was later than the largest bucket. */
+  atMostMs: number;
+  over100Ms: number;
+}
+
+export function eventLoopSpan(before: Map<number, number>, after: Map<number, number>): EventLoopSpan {
+  const delta = (le: number): number => (after.get(le) ?? 0) - (before.get(le) ?? 0);
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const ticks = delta(Infinity);
+  return { ticks, atMostMs: bounds.find((le) => delta(le) === ticks) ?? Infinity, over100Ms: ticks - delta(100) };
+}

@@ -93,10 +93,11 @@ export class Sidecar {
     const consumer = this.readiness.register('consumer', 'not started');
     const consumerAlive = this.liveness.register('consumer');
     consumerAlive.ready();
-    this.stopWatch = watchEventLoop(this.liveness.register('event-loop'), { blockedMs: config.telemetry.health.eventLoopBlockedMs, windowMs: config.telemetry.health.eventLoopWindowMs }, (ms) =>
-      logger.warn({ blockedMs: Math.round(ms) }, 'the event loop was blocked'),
-    );
     const telemetry = resolveTelemetry(this.options.telemetry, 'clipn-sidecar');
+    this.stopWatch = watchEventLoop(this.liveness.register('event-loop'), { blockedMs: config.telemetry.health.eventLoopBlockedMs, windowMs: config.telemetry.health.eventLoopWindowMs }, {
+      stall: (ms) => logger.warn({ blockedMs: Math.round(ms) }, 'the event loop was blocked'),
+      delay: (ms) => telemetry.metrics.eventLoopDelay(ms),
+    });
     this.http = await startHealthEndpoint({ ...config.telemetry.http, readiness: this.readiness, liveness: this.liveness, metricsHandler: telemetry.metricsHandler }, logger);
 
     this.checkpoint();

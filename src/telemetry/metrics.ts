@@ -25,6 +25,7 @@ export class Metrics {
   private readonly stageLatency: Histogram;
   private readonly imageLatency: Histogram;
   private readonly batchSizes: Histogram;
+  private readonly eventLoopDelays: Histogram;
   private readonly inFlight: UpDownCounter;
   private readonly paused: UpDownCounter;
   private readonly releasesAccepted: Counter;
@@ -50,6 +51,7 @@ export class Metrics {
     this.oodFlagged = meter.createCounter('clipn.images.ood_flagged', { unit: image, description: 'Images flagged out-of-distribution, by label_set and rule; OOD rate = ood_flagged / processed' });
     this.stageLatency = meter.createHistogram('clipn.stage.duration', { unit: 'ms', description: 'Latency of one processing stage for one image, by stage', advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_MS] } });
     this.imageLatency = meter.createHistogram('clipn.image.duration', { unit: 'ms', description: 'Latency of one image from consume to produce', advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_MS] } });
+    this.eventLoopDelays = meter.createHistogram('clipn.event_loop.delay', { unit: 'ms', description: 'How late the event-loop watch\'s timer fired, once per tick (100 ms): how long synchronous work held the loop; /healthz fails at telemetry.health.eventLoopBlockedMs', advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS_MS] } });
     this.batchSizes = meter.createHistogram('clipn.batch.size', { unit: image, description: 'Images per inference micro-batch', advice: { explicitBucketBoundaries: [...BATCH_SIZE_BUCKETS] } });
     this.inFlight = meter.createUpDownCounter('clipn.images.in_flight', { unit: image, description: 'Images consumed and not yet settled' });
     this.paused = meter.createUpDownCounter('clipn.partitions.paused', { unit: '{partition}', description: 'Input partitions paused by backpressure' });
@@ -118,6 +120,11 @@ export class Metrics {
   /** Size of one inference micro-batch. */
   batchSize(images: number): void {
     this.batchSizes.record(images);
+  }
+
+  /** How late one tick of the event-loop watch fired, in ms. */
+  eventLoopDelay(ms: number): void {
+    this.eventLoopDelays.record(ms);
   }
 
   /** Images taken (+n) or settled (-n). */

@@ -111,6 +111,7 @@ test('readiness, trace propagation, stage spans and metrics', { timeout: 180_000
     assert.ok(processed >= 40, `processed counter moved (${processed})`);
     assert.ok(metricValue(text, 'clipn_stage_duration_count', 'stage="infer"') >= 40);
     assert.ok(metricValue(text, 'clipn_batch_size_count', '') >= 1);
+    assert.ok(metricValue(text, 'clipn_event_loop_delay_count', '') >= 1, 'the event-loop watch records each tick');
     assert.match(text, /clipn_label_set_version\{.*label_set="default"/);
   } finally {
     await sidecar.stop();

@@ -14,7 +14,8 @@ test('a stall past the limit fails the check for the window after it, then it pa
   const liveness = new HealthChecks();
   const check = liveness.register('event-loop');
   const stalls: number[] = [];
-  const stop = watchEventLoop(check, { blockedMs: 150, windowMs: 300, tickMs: 20 }, (ms) => stalls.push(ms));
+  const delays: number[] = [];
+  const stop = watchEventLoop(check, { blockedMs: 150, windowMs: 300, tickMs: 20 }, { stall: (ms) => stalls.push(ms), delay: (ms) => delays.push(ms) });
   try {
     assert.equal(liveness.report().ready, true);
     busy(250);
@@ -25,6 +26,8 @@ test('a stall past the limit fails the check for the window after it, then it pa
     assert.equal(liveness.report().ready, false);
     assert.match(liveness.report().failing['event-loop'] ?? '', /blocked for \d+ ms \(limit 150 ms\)/);
     assert.ok(stalls[0]! >= 150);
+    assert.ok(delays.some((ms) => ms >= stalls[0]!), 'the stall is among the delays reported each tick');
+    assert.ok(delays.every((ms) => ms >= 0));
     const until = performance.now() + 2000;
     while (!liveness.report().ready && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
     assert.equal(liveness.report().ready, true, 'passes again once the window has passed');

@@ -80,6 +80,20 @@ test('stage latency is a histogram in ms per stage with buckets from 0.5 ms to 1
   await provider.shutdown();
 });
 
+test('event-loop delays are a histogram in ms with the latency buckets', async () => {
+  const { metrics, read, provider } = await setup();
+  metrics.eventLoopDelay(0);
+  metrics.eventLoopDelay(3);
+  metrics.eventLoopDelay(1200);
+  const d = await read();
+  const delay = histogram(d, 'clipn.event_loop.delay')!;
+  assert.equal(delay.count, 3);
+  assert.equal(delay.sum, 1203);
+  assert.deepEqual(delay.boundaries, [...LATENCY_BUCKETS_MS]);
+  assert.equal(d.get('clipn.event_loop.delay')!.descriptor.unit, 'ms');
+  await provider.shutdown();
+});
+
 test('in-flight and paused partitions go up and down', async () => {
   const { metrics, read, provider } = await setup();
   metrics.inFlightChanged(5);
