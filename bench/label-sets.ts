@@ -6,7 +6,7 @@
  * applied" log line gives the head-building time and how many texts it encoded.
  */
 import type { Kafka } from 'kafkajs';
-import type { ServeProcess } from './sidecar-process.js';
+import { eventLoopBuckets, eventLoopSpan, type EventLoopSpan, type ServeProcess } from './sidecar-process.js';
 import { putLabelSet, type LiveServe } from './serve.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -28,6 +28,8 @@ export interface LabelResults {
   added: Summary;
   addedBuild: Summary;
   addedTexts: number;
+  /** The sidecar's event loop (clipn_event_loop_delay) over the cold and added rounds. */
+  eventLoop: EventLoopSpan;
 }
 
 async function gaugeVersion(serve: ServeProcess, id: string): Promise<number> {
@@ -57,6 +59,7 @@ export function labelNames(n: number, salt: string): string[] {
 }
 
 export async function measureLabelSets(kafka: Kafka, live: LiveServe, plan: LabelPlan, log: (m: string) => void): Promise<LabelResults> {
+  const loopBefore = eventLoopBuckets(await live.serve.metrics());
   const cold: number[] = [];
   const coldBuild: number[] = [];
   const perText: number[] = [];
@@ -82,7 +85,9 @@ export async function measureLabelSets(kafka: Kafka, live: LiveServe, plan: Labe
     addedTexts = res.texts;
     log(`  one added label (${last.length} labels, warm cache): live in ${(res.seconds * 1000).toFixed(0)} ms (built in ${res.buildMs} ms, ${res.texts} texts)`);
   }
+  const eventLoop = eventLoopSpan(loopBefore, eventLoopBuckets(await live.serve.metrics()));
   return {
+    eventLoop,
     labels: plan.labels, templates: plan.templates.length, cold: summarize(cold), coldBuild: summarize(coldBuild), coldTexts,
     perText: summarize(perText), added: summarize(added), addedBuild: summarize(addedBuild), addedTexts,
   };
