@@ -93,6 +93,8 @@ export interface EncoderResults {
   ortCeiling: Throughput;
   /** ONNX Runtime's sgemm over PyTorch's, paired round by round (both sampled back to back). */
   kernelRatio: Summary;
+  /** ORT fp32 over PyTorch per batch size, paired round by round (each round's runs are seconds apart). */
+  pairedRatio: Throughput;
   torchProfile: { batch: number; totalMs: number; ops: Array<{ op: string; ms: number; calls: number; share: number }> } | null;
   provider: string;
 }
@@ -121,6 +123,7 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   const sgemm: number[] = [];
   const ortSgemm: number[] = [];
   const kernelRatios: number[] = [];
+  const pairedRatio: Throughput = {};
   const sgemmSample = async (): Promise<number> => {
     const r = await py.call<{ gflops: number }>('sgemm');
     sgemm.push(r.gflops);
@@ -152,6 +155,7 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
       }
       [ortFp32[batch], ortInt8[batch], torch[batch], ceiling[batch], ortCeiling[batch]] = [summarize(a), summarize(b), summarize(c), summarize(d), summarize(o)];
       kernelRatios.push(...o.map((v, k) => v / d[k]!));
+      pairedRatio[batch] = summarize(a.map((v, k) => v / c[k]!));
       log(`batch ${batch}: ORT fp32 ${ortFp32[batch]!.median.toFixed(2)}, int8 ${ortInt8[batch]!.median.toFixed(2)}, PyTorch ${torch[batch]!.median.toFixed(2)} images/s`);
     }
     torchProfile = (await py.call<{ profile: NonNullable<EncoderResults['torchProfile']> }>('profile 8')).profile;
@@ -164,6 +168,6 @@ export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: En
   }
   return {
     ortFp32, ortInt8, torch, torchVersion: py.ready.torch, torchThreads: py.ready.threads,
-    sgemm: { ...summarize(sgemm), size: SGEMM_N }, ceiling, ortSgemm: { ...summarize(ortSgemm), size: SGEMM_N }, ortCeiling, kernelRatio: summarize(kernelRatios), torchProfile, provider: plan.device,
+    sgemm: { ...summarize(sgemm), size: SGEMM_N }, ceiling, ortSgemm: { ...summarize(ortSgemm), size: SGEMM_N }, ortCeiling, kernelRatio: summarize(kernelRatios), pairedRatio, torchProfile, provider: plan.device,
   };
 }
