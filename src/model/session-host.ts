@@ -13,7 +13,7 @@ import { createSession, createSessionFromBytes, type Feed, type OnnxOptions, typ
 /**
  * A graph to load: a file, or bytes already read and verified (`name` labels them in errors).
  * The host takes ownership of the bytes: a worker host moves their buffer to its thread instead
- * of copying a graph of hundreds of MB, which leaves the caller's array empty (detached).
+ * of copying a graph of hundreds of MB, which may leave the caller's array empty (detached).
  */
 export type GraphSource = { path: string } | { bytes: Uint8Array; name: string };
 
@@ -116,6 +116,9 @@ class WorkerHost implements SessionHost {
 
   async create(source: GraphSource, options: OnnxOptions): Promise<OnnxSession> {
     const path = 'path' in source ? source.path : source.name;
+    if ('bytes' in source && source.bytes.byteLength === 0) {
+      throw new ClipnError('MODEL_LOAD_FAILED', `${path}: expected the graph's bytes, got 0 bytes (bytes handed to the inference worker once are moved there and cannot be handed again)`);
+    }
     const bytes = 'path' in source ? null : ownBuffer(source.bytes);
     const request = { op: 'create' as const, source: bytes ?? path, name: path, options };
     const c = (await this.call(request, bytes === null ? [] : [bytes.buffer as ArrayBuffer])) as Created;
@@ -168,7 +171,14 @@ class WorkerHost implements SessionHost {
     if (this.pending.size === 0) this.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id }, transfer);
+      try {
+        this.worker.postMessage({ ...request, id }, transfer);
+      } catch (error) {
+        // Nothing was sent: no answer will come, so the request must not keep the worker referenced.
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.worker.unref();
+        reject(new ClipnError('INFERENCE_FAILED', `the request could not be handed to the inference worker: ${(error as Error).message}`, { cause: error }));
+      }
     });
   }
 

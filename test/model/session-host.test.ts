@@ -49,6 +49,7 @@ test('graph bytes move to the worker without a copy when the array owns its buff
     assert.equal(owned.byteLength, owned.buffer.byteLength);
     const a = await worker.create({ bytes: owned, name: 'owned image.onnx' }, OPTIONS);
     assert.equal(owned.byteLength, 0, 'the owning array was transferred (detached)');
+    await assert.rejects(worker.create({ bytes: owned, name: 'owned image.onnx' }, OPTIONS), (e: unknown) => isClipnError(e) && e.code === 'MODEL_LOAD_FAILED' && /got 0 bytes/.test(e.message), 'bytes handed over once are refused with a coded error');
     const file = readFileSync(IMAGE);
     const larger = new Uint8Array(file.byteLength + 16);
     larger.set(file, 8);
