@@ -109,9 +109,11 @@ const SGEMM_N = 4096;
 
 export async function measureEncoders(fp32Dir: string, int8Dir: string, plan: EncoderPlan, log: (m: string) => void): Promise<EncoderResults> {
   const maxBatch = Math.max(...plan.batches);
-  const fp32 = await loadEncoders(fp32Dir, plan, maxBatch);
-  const int8 = await loadEncoders(int8Dir, plan, maxBatch);
-  const mlas = await openOrtSgemm(plan.cacheDir, SGEMM_N, plan.threads, true, plan.device);
+  // Spinning as a deployment runs (ONNX Runtime's default), for the encoders and the sgemm alike.
+  const spinning = true;
+  const fp32 = await loadEncoders(fp32Dir, { ...plan, spinning }, maxBatch);
+  const int8 = await loadEncoders(int8Dir, { ...plan, spinning }, maxBatch);
+  const mlas = await openOrtSgemm(plan.cacheDir, SGEMM_N, plan.threads, spinning, plan.device);
   const py = await startPythonPeer<{ torch: string; threads: number }>([
     join(ROOT, 'bench', 'torch-encoder.py'), '--config', 'ViT-B-16', '--threads', String(plan.threads), '--device', plan.device === 'cuda' ? 'cuda' : 'cpu', '--matmul', String(SGEMM_N),
   ]);

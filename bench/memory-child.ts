@@ -2,11 +2,13 @@
  * One memory measurement, in its own process so its peak is its own: loads a bundle's encoders
  * with the given ONNX Runtime memory options through the project's own code, runs image batches
  * of every size up to the serve batch (continuous batching makes all of them) and the text
- * towers at several lengths, and prints one JSON line: RSS after load, after the runs, the peak
- * (VmHWM) and the median batch-`batch` image time.
+ * towers at several lengths, then swaps in a no-tower release (its graph read from the bundle),
+ * and prints one JSON line: RSS after load, after the runs, the peak (VmHWM), how far RSS rose
+ * during the swap and the median batch-`batch` image time.
  *   node --import tsx bench/memory-child.ts BUNDLE_DIR '{"threads":2,"batch":8,"cpuMemArena":true,"memPattern":true,"sequentialLoad":true}'
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { ClipnEncoders, loadBundle, readPrompt } from '../src/model/index.js';
 import { randomPixels } from './random-inputs.js';
 
@@ -24,6 +26,8 @@ export interface MemoryResult {
   loadedMiB: number;
   afterMiB: number;
   peakMiB: number;
+  /** Highest RSS during a no-tower release swap (graph read, session created beside the serving one) above the RSS before it. */
+  swapRiseMiB: number;
   imageBatchMs: number;
   textMs: number;
 }
@@ -60,8 +64,15 @@ async function main(): Promise<void> {
   await encoders.encodeTextRowsNo(rows, prompt);
   const textMs = performance.now() - t0;
   const after = mem();
+  // The swap's transient: the release's bytes and its new session sit beside the serving tower.
+  let swapPeak = after.rss;
+  const sampler = setInterval(() => (swapPeak = Math.max(swapPeak, mem().rss)), 2);
+  const released = await encoders.withTextNo(await readFile(bundle.path(bundle.manifest.graphs.textNo.file)), 'no-tower release');
+  clearInterval(sampler);
+  swapPeak = Math.max(swapPeak, mem().rss);
+  await released.releaseTextNo();
   await encoders.release();
-  const out: MemoryResult = { baseMiB: base.rss, loadedMiB: loaded.rss, afterMiB: after.rss, peakMiB: after.hwm, imageBatchMs: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!, textMs };
+  const out: MemoryResult = { baseMiB: base.rss, loadedMiB: loaded.rss, afterMiB: after.rss, peakMiB: after.hwm, swapRiseMiB: swapPeak - after.rss, imageBatchMs: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!, textMs };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 

@@ -10,7 +10,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { createCodec } from '../src/codec/index.js';
 import { collect, createTopics, type Collector } from '../test/integration/helpers/kafka.js';
 import { sidecarEnv, sidecarTopicSpecs, testTopics, type TestTopics } from '../test/integration/helpers/sidecar.js';
-import { eventLoopBuckets, eventLoopSpan, ServeProcess, stageTotals, type EventLoopSpan } from './sidecar-process.js';
+import { eventLoopBuckets, eventLoopSpan, ServeProcess, stageTotals, type EventLoopSpan, type Sample } from './sidecar-process.js';
 import { quantile, summarize, type Summary } from './stats.js';
 
 export const codec = createCodec({ registryUrl: null });
@@ -181,11 +181,11 @@ export async function serveImages(kafka: Kafka, plan: ServePlan, maxWaitMs: numb
     await saturate(producer, live, jpegs, { ...plan, saturationImages: plan.batch, saturationRounds: 1 }, () => undefined);
     const scrapeBefore = await live.serve.metrics();
     const before = stageTotals(scrapeBefore);
-    const batchBefore = await batchTotals(live.serve);
+    const batchBefore = batchTotals(scrapeBefore);
     const rates = await saturate(producer, live, jpegs, plan, log);
     const scrapeAfter = await live.serve.metrics();
     const after = stageTotals(scrapeAfter);
-    const batchAfter = await batchTotals(live.serve);
+    const batchAfter = batchTotals(scrapeAfter);
     const stages: Record<string, number> = {};
     for (const [stage, v] of after) {
       const b = before.get(stage) ?? { sum: 0, count: 0 };
@@ -214,8 +214,7 @@ export async function serveImages(kafka: Kafka, plan: ServePlan, maxWaitMs: numb
   }
 }
 
-async function batchTotals(serve: ServeProcess): Promise<{ sum: number; count: number }> {
-  const samples = await serve.metrics();
+function batchTotals(samples: readonly Sample[]): { sum: number; count: number } {
   const pick = (suffix: string): number => samples.filter((s) => s.name.startsWith('clipn_batch_size') && s.name.endsWith(suffix)).reduce((a, s) => a + s.value, 0);
   return { sum: pick('_sum'), count: pick('_count') };
 }

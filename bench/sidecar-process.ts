@@ -185,6 +185,7 @@ export interface EventLoopSpan {
 }
 
 export function eventLoopSpan(before: Map<number, number>, after: Map<number, number>): EventLoopSpan {
+  if (after.size > 0 && !after.has(100)) throw new Error(`clipn_event_loop_delay: expected a bucket at 100 ms, got ${[...after.keys()].join(', ')}`);
   const delta = (le: number): number => (after.get(le) ?? 0) - (before.get(le) ?? 0);
   const bounds = [...after.keys()].sort((a, b) => a - b);
   const ticks = delta(Infinity);

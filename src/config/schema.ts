@@ -174,7 +174,7 @@ const telemetry = z
       .strictObject({
         eventLoopBlockedMs: duration(100)
           .default(10_000)
-          .describe('/healthz fails when the event loop was blocked this long at once, for eventLoopWindowMs after (clipn.event_loop.delay shows how long it is held: at most 250 ms with ViT-B-16 on 2 cores, bench/RESULTS.md). With model.inferenceThread main keep it well above one image batch\'s inference: onnxruntime-node then runs a batch on the event loop (a ViT-B-16 batch of 8 takes 1.6-1.8 s on 2 idle cores).'),
+          .describe('/healthz fails when the event loop was blocked this long at once, for eventLoopWindowMs after (clipn.event_loop.delay shows how long it is held: at most 250 ms with ViT-B-16 on 2 cores and the default inferenceThread worker, bench/RESULTS.md). With model.inferenceThread main keep it well above one image batch\'s inference: onnxruntime-node then runs a batch on the event loop (a ViT-B-16 batch of 8 takes 1.6-1.8 s on 2 idle cores).'),
         eventLoopWindowMs: duration(1000).default(30_000).describe('How long /healthz keeps failing after such a stall.'),
       })
       .prefault({}),
