@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './helpers/clipn-cli.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SHIPPED = ['src', 'plugins', 'bin'];
 const CODE = /\.(?:[cm]?[jt]s|tsx)$/;
 

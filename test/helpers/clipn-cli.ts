@@ -6,9 +6,10 @@ import { promisify } from 'node:util';
 export const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
 
-export async function clipn(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** `env` is laid over this process's environment; a run past `timeoutMs` is killed and fails. */
+export async function clipn(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin', 'clipn.js'), ...args], { cwd: ROOT, maxBuffer: 1 << 24 });
+    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin', 'clipn.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 1 << 24, timeout: timeoutMs });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

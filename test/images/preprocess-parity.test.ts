@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { preprocess, DEFAULT_IMAGE_OPTIONS, type PreprocessSpec } from '../../src/images/index.js';
 import { absDiff, GOLDEN, readGoldenF32 } from '../helpers/golden.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as {
   command: string;
   imageSize: number;

@@ -1,28 +1,14 @@
 /** `clipn labels put|list` and `clipn review tail` against the real broker. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createCodec } from '../../src/codec/index.js';
 import { exampleRecords } from '../helpers/records.js';
 import { createTopics, produce, testKafka } from './helpers/kafka.js';
 import { sidecarEnv, testTopics } from './helpers/sidecar.js';
-import { ROOT } from '../helpers/clipn-cli.js';
-
-const run = promisify(execFile);
-
-async function clipn(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'bin', 'clipn.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { clipn } from '../helpers/clipn-cli.js';
 
 test('labels put validates and publishes; labels list shows the latest version per id', { timeout: 120_000 }, async () => {
   const topics = testTopics();

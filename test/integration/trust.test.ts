@@ -8,7 +8,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
@@ -20,7 +19,7 @@ import { publishRelease } from '../../src/trainer/index.js';
 import { generateKeyPair, loadPublicKeys, signerOf } from '../../src/trust/index.js';
 import { collect, createTopics, produce, testKafka, uniqueName, until, type Collector } from './helpers/kafka.js';
 import { sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type ServeProcess, type TestTopics } from './helpers/sidecar.js';
-import { ROOT } from '../helpers/clipn-cli.js';
+import { clipn, ROOT } from '../helpers/clipn-cli.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -56,15 +55,10 @@ let letters: Collector;
 let http: Server;
 let httpUrl: string;
 
-/** `clipn ...` to completion; resolves with its exit code and output. */
-function clipn(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    let output = '';
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'clipn.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env, CLIPN_TRAINER__SAMPLES_DIR: join(work, 'samples') }, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
+/** `clipn ...` with the test's environment, to completion: its exit code and output. */
+async function cli(args: string[]): Promise<{ code: number; output: string }> {
+  const r = await clipn(args, { ...env, CLIPN_TRAINER__SAMPLES_DIR: join(work, 'samples') });
+  return { code: r.code, output: r.stdout + r.stderr };
 }
 
 /** Log lines (pino JSON) of serve's output with this message. */
@@ -110,7 +104,7 @@ before(async () => {
   httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   env = sidecarEnv(topics, uniqueName('g-trust'), { CLIPN_TRUST__PUBLIC_KEYS: join(work, 'trusted'), CLIPN_IMAGES__FETCH__ALLOW_PRIVATE_NETWORKS: 'true' });
   writeFileSync(join(work, 'default.json'), JSON.stringify({ id: 'default', version: 1, labels: LABELS, routing: { rule: 'atd' } }));
-  const put = await clipn(['labels', 'put', join(work, 'default.json'), '--key', OPERATOR_KEY]);
+  const put = await cli(['labels', 'put', join(work, 'default.json'), '--key', OPERATOR_KEY]);
   assert.equal(put.code, 0, put.output);
   assert.match(put.output, new RegExp(`signed by key ${operator.keyId}`));
   results = await collect(kafka, topics.results);
@@ -132,7 +126,7 @@ test('only signed side channels apply: foreign and unsigned records are refused 
 
   // A label set signed by a key the sidecar does not trust, and a tombstone on the default one.
   writeFileSync(join(work, 'foreign.json'), JSON.stringify({ id: 'foreign', version: 1, labels: ['cat'], routing: { rule: 'atd' } }));
-  assert.equal((await clipn(['labels', 'put', join(work, 'foreign.json'), '--key', INTRUDER_KEY])).code, 0);
+  assert.equal((await cli(['labels', 'put', join(work, 'foreign.json'), '--key', INTRUDER_KEY])).code, 0);
   await produce(kafka, topics.labelSets, [{ key: 'default', value: null }]);
   await waitLog('the foreign label set refused', 'label-set refused', (l) => l.id === 'foreign' && l.code === 'SIGNATURE_INVALID');
   await waitLog('the tombstone refused', 'label-set refused', (l) => l.id === 'default' && l.code === 'LABEL_SET_INVALID');
@@ -156,9 +150,9 @@ test('only signed side channels apply: foreign and unsigned records are refused 
   // Signed rollbacks: to p1 with the publishing code, to the bundle's own prompt with the CLI.
   await publishRelease(kafka, codec, topics.modelReleases, { ...release(1), rollback: true }, trainerSigner, trusted);
   await waitLog('the rollback to p1 applied', 'release applied', (l) => l.version === `${BASE}/p1` && l.rollback === true);
-  const cli = await clipn(['models', 'rollback', MANIFEST.prompt.version, '--key', TRAINER_KEY]);
-  assert.equal(cli.code, 0, cli.output);
-  assert.match(cli.output, new RegExp(`as a rollback \\(sequence 4\\), signed by key ${trainer.keyId}`));
+  const rollback = await cli(['models', 'rollback', MANIFEST.prompt.version, '--key', TRAINER_KEY]);
+  assert.equal(rollback.code, 0, rollback.output);
+  assert.match(rollback.output, new RegExp(`as a rollback \\(sequence 4\\), signed by key ${trainer.keyId}`));
   await waitLog('the rollback to p0 applied', 'release applied', (l) => l.version === MANIFEST.prompt.version);
 
   assert.equal(await refusedCount('model', 'SIGNATURE_INVALID'), 1);

@@ -5,11 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { KafkaMessage } from 'kafkajs';
 import sharp from 'sharp';
 import { createCodec } from '../../src/codec/index.js';
@@ -17,7 +14,7 @@ import { noise } from './helpers/hostile-corpus.js';
 import { collect, createTopics, produce, testKafka, uniqueName } from './helpers/kafka.js';
 import { memoryOf } from './helpers/process-probe.js';
 import { putLabelSet, sidecarEnv, sidecarTopicSpecs, startServe, stopServe, testTopics, type TestTopics } from './helpers/sidecar.js';
-import { ROOT } from '../helpers/clipn-cli.js';
+import { clipn } from '../helpers/clipn-cli.js';
 
 const codec = createCodec({ registryUrl: null });
 const kafka = testKafka();
@@ -118,7 +115,11 @@ test('clipn dlq replay: inputs dead-lettered while their URI server was down get
       assert.equal(letter.retriable, true);
     }
     back = (await imageServer(png, port)).server;
-    const cli = (args: string[]) => promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'clipn.js'), 'dlq', 'replay', ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const cli = async (args: string[]) => {
+      const r = await clipn(['dlq', 'replay', ...args], env);
+      assert.equal(r.code, 0, r.stderr);
+      return r;
+    };
     const dry = await cli(['--code', 'IMAGE_FETCH_FAILED', '--dry-run', '--json']);
     const planned = dry.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; to: string; skipped: string | null });
     assert.deepEqual(planned.map((p) => p.id).sort(), [...ids].sort());

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { ClipnEncoders, ClipTokenizer, loadBundle, readPrompt, sha256File, type Manifest } from '../../src/model/index.js';
 import { isClipnError } from '../../src/errors.js';
 import { GOLDEN, readGoldenF32, relErr } from '../helpers/golden.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as { texts: string[]; images: Array<{ pixels: string }> };
 const f32 = readGoldenF32;
 const load = async (maxBatch: number) => {

@@ -11,8 +11,8 @@ import { ClipnClassifier, parseLabelSet, type PreparedLabelSet } from '../../src
 import { DEFAULT_IMAGE_OPTIONS } from '../../src/images/index.js';
 import { ClipTokenizer, loadBundle, type Bundle } from '../../src/model/index.js';
 import { absDiff, GOLDEN, readGoldenF32, relErr } from '../helpers/golden.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as {
   modelVersion: string;
   labels: string[];

@@ -9,8 +9,8 @@ import { createSessionHost } from '../../src/model/session-host.js';
 import type { OnnxOptions } from '../../src/model/index.js';
 import { isClipnError } from '../../src/errors.js';
 import { relErr } from '../helpers/golden.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const IMAGE = join(ROOT, 'models', 'demo', 'image.onnx');
 const S = (JSON.parse(readFileSync(join(ROOT, 'models', 'demo', 'manifest.json'), 'utf8')) as { preprocess: { imageSize: number } }).preprocess.imageSize;
 const OPTIONS: OnnxOptions = { executionProviders: ['cpu'], intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all' };

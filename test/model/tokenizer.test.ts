@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipTokenizer, loadBundle } from '../../src/model/index.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const fixture = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'tokenizer', 'open-clip-cases.json'), 'utf8')) as {
   cases: Array<{ text: string; ids: number[] }>;
 };

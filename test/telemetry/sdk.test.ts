@@ -10,10 +10,10 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { ClipnError } from '../../src/errors.js';
 import { HealthChecks, startHttpServer } from '../../src/telemetry/health.js';
 import { otlpUrl, serviceNameFor, startTelemetry } from '../../src/telemetry/sdk.js';
+import { ROOT } from '../helpers/clipn-cli.js';
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL('./fixtures/sdk-child.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Starts the SDK in a child process with exactly `env` (plus PATH) and returns what it printed. */
 async function child(env: Record<string, string>): Promise<{ exported: number; serviceName: string | null }> {
